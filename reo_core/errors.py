@@ -1,0 +1,29 @@
+"""Errors raised by reo_core.
+
+Every error carries a message that tells the user what to change, and optional details (a path, the
+values that were compared) for logs and the plugin's "details" box.
+"""
+
+from __future__ import annotations
+
+
+class ReoError(Exception):
+    """Base of all REO errors: ``message`` is for the user, ``details`` for the curious."""
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        if self.details:
+            return f"{self.message}\n{self.details}"
+        return self.message
+
+
+class InputError(ReoError, ValueError):
+    """An input file or argument that cannot be used as given (wrong bands, no CRS, NaNs...)."""
+
+
+class ExtentError(InputError):
+    """The requested extent does not fit the imagery (no overlap, all no-data, empty)."""

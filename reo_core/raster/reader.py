@@ -1,0 +1,323 @@
+"""Streaming patches: Sentinel-2 (and PALSAR-2) resampled onto the 10 m grid, cut into 25x25 windows.
+
+The reader walks the patch grid in square blocks of patches, so memory depends on the block size,
+never on the size of the extent. Every input is read through a ``WarpedVRT`` onto the reference grid,
+which resamples 20/60 m bands and reprojects PALSAR-2 from any CRS in one step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import shapely
+from numpy.lib.stride_tricks import sliding_window_view
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+
+from reo_core.errors import ExtentError, InputError
+from reo_core.raster.extent import Extent, parse_crs
+from reo_core.raster.grid import PATCH_SIZE, PatchGrid, reference_grid
+from reo_core.raster.sources import FLOAT_FILL, BandRef, SarInput, Sentinel2Input
+from reo_core.sensors import palsar2, sentinel2
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_NODATA_FRACTION = 0.25
+DEFAULT_BLOCK_PATCHES = 16
+# GDAL's block cache defaults to 5% of RAM and would grow with the extent; cap it.
+DEFAULT_GDAL_CACHE_MB = 64
+
+NamedRefs = list[tuple[str, BandRef]]  # (band name, band) pairs of one file
+
+
+@dataclass
+class PatchBlock:
+    """A block of ``n_rows`` x ``n_cols`` patches starting at patch-grid cell (``row``, ``col``).
+
+    ``s2`` is reflectance (R, C, bands, size, size) in ``band_order``; ``sar`` is gamma-naught dB
+    (R, C, 2, size, size) ordered HH, HV. No-data pixels are NaN. ``keep`` marks the patches that
+    pass the no-data rule and lie in the area of interest; the others must come out as no-data.
+    """
+
+    row: int
+    col: int
+    s2: np.ndarray
+    sar: np.ndarray | None
+    valid_fraction: np.ndarray  # (R, C)
+    keep: np.ndarray  # (R, C) bool
+    band_order: tuple[str, ...]
+
+    @property
+    def n_rows(self) -> int:
+        return self.keep.shape[0]
+
+    @property
+    def n_cols(self) -> int:
+        return self.keep.shape[1]
+
+
+class PatchReader:
+    """Reads the patches of an extent, block by block.
+
+    Args:
+        s2: resolved Sentinel-2 input (``open_sentinel2``).
+        sar: resolved PALSAR-2 input (``open_sar``) or None.
+        extent: area to process in any CRS; None = all of the Sentinel-2 imagery.
+        stride: pixels between patch origins (25 = adjacent patches).
+        max_nodata_fraction: patches with more no-data pixels than this are skipped.
+        block_patches: patches per side of a streamed block (memory ~ block_patches^2).
+        resampling: how coarser bands and PALSAR-2 are resampled onto the 10 m grid.
+    """
+
+    def __init__(
+        self,
+        s2: Sentinel2Input,
+        sar: SarInput | None = None,
+        extent: Extent | None = None,
+        stride: int = PATCH_SIZE,
+        patch_size: int = PATCH_SIZE,
+        max_nodata_fraction: float = DEFAULT_MAX_NODATA_FRACTION,
+        block_patches: int = DEFAULT_BLOCK_PATCHES,
+        resampling: Resampling = Resampling.bilinear,
+        gdal_cache_mb: int = DEFAULT_GDAL_CACHE_MB,
+    ) -> None:
+        if not 0.0 <= max_nodata_fraction < 1.0:
+            raise InputError(f"max_nodata_fraction must be in [0, 1), got {max_nodata_fraction}.")
+        if block_patches < 1:
+            raise InputError(f"block_patches must be at least 1, got {block_patches}.")
+        self.s2, self.sar = s2, sar
+        self.band_order = tuple(b for b in sentinel2.AGBD_BAND_ORDER if b in s2.bands)
+        self.max_nodata_fraction = max_nodata_fraction
+        self.block_patches = block_patches
+        self.resampling = resampling
+        self.gdal_cache_mb = gdal_cache_mb
+        finest = min(s2.bands.values(), key=lambda ref: ref.resolution)
+        self.patch_grid: PatchGrid = reference_grid(
+            s2.crs, finest.transform, _intersection(s2.bands.values()), extent, patch_size, stride
+        )
+        self._area = None
+        if extent is not None and not extent.is_box:
+            self._area = extent.to_crs(parse_crs(s2.crs)).geometry
+            shapely.prepare(self._area)
+        if sar is not None:
+            self._check_sar_overlap(sar)
+
+    def blocks(self) -> Iterator[PatchBlock]:
+        """Every block of the patch grid, row-major. Raises ExtentError if no patch was usable."""
+        kept = 0
+        with rasterio.Env(GDAL_CACHEMAX=self.gdal_cache_mb * 1024 * 1024), ExitStack() as stack:
+            s2_vrts = self._open_vrts(stack, self.s2.bands, _s2_nodata)
+            sar_vrts = (
+                self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None
+            )
+            for row, col, n_rows, n_cols in self.block_layout():
+                block = self._read_block(s2_vrts, sar_vrts, row, col, n_rows, n_cols)
+                kept += int(block.keep.sum())
+                yield block
+        if kept == 0:
+            raise ExtentError(
+                "No patch in the extent has enough valid pixels: it is all no-data (or clouds) in "
+                f"the input. Choose an extent over valid imagery, or allow more no-data per patch "
+                f"(max_nodata_fraction is {self.max_nodata_fraction})."
+            )
+
+    def block_layout(self) -> list[tuple[int, int, int, int]]:
+        """(row, col, n_rows, n_cols) of every block, row-major."""
+        grid, step = self.patch_grid, self.block_patches
+        return [
+            (row, col, min(step, grid.rows - row), min(step, grid.cols - col))
+            for row in range(0, grid.rows, step)
+            for col in range(0, grid.cols, step)
+        ]
+
+    @property
+    def n_patches(self) -> int:
+        return self.patch_grid.rows * self.patch_grid.cols
+
+    def _read_block(
+        self, s2_vrts, sar_vrts, row: int, col: int, n_rows: int, n_cols: int
+    ) -> PatchBlock:
+        window = self.patch_grid.pixel_window(row, col, n_rows, n_cols)
+        inside = self._inside_area(row, col, n_rows, n_cols)
+        s2 = self._read_s2(s2_vrts, window)  # (bands, h, w)
+        valid = np.isfinite(s2).all(axis=0)
+        sar = None
+        if sar_vrts is not None:
+            sar = self._read_sar(sar_vrts, window)
+            valid &= np.isfinite(sar).all(axis=0)
+        size, stride = self.patch_grid.size, self.patch_grid.stride
+        valid_fraction = _patches(valid[None].astype(np.float32), size, stride)[:, :, 0].mean(
+            axis=(-2, -1)
+        )
+        keep = inside & (1.0 - valid_fraction <= self.max_nodata_fraction + 1e-9)
+        return PatchBlock(
+            row=row,
+            col=col,
+            s2=_patches(s2, size, stride),
+            sar=None if sar is None else _patches(sar, size, stride),
+            valid_fraction=valid_fraction,
+            keep=keep,
+            band_order=self.band_order,
+        )
+
+    def _read_s2(self, vrts: dict[Path, tuple[WarpedVRT, NamedRefs]], window) -> np.ndarray:
+        bands = {}
+        for path, (vrt, named_refs) in vrts.items():
+            data = _read_window(vrt, named_refs, window)
+            for (name, ref), values in zip(named_refs, data, strict=True):
+                invalid = _invalid(values, vrt.nodata, ref, "Sentinel-2 band " + name)
+                if ref.is_integer:
+                    values = sentinel2.dn_to_reflectance(values, self.s2.boa_offsets[path])
+                else:
+                    values = values.astype(np.float32)
+                values[invalid] = np.nan
+                bands[name] = values
+        return np.stack([bands[name] for name in self.band_order])
+
+    def _read_sar(self, vrts: dict[Path, tuple[WarpedVRT, NamedRefs]], window) -> np.ndarray:
+        bands = {}
+        for vrt, named_refs in vrts.values():
+            data = _read_window(vrt, named_refs, window)
+            for (name, ref), values in zip(named_refs, data, strict=True):
+                invalid = _invalid(values, vrt.nodata, ref, "PALSAR-2 band " + name)
+                db = palsar2.to_db(values, self.sar.units)
+                db[invalid] = np.nan
+                bands[name] = db
+        return np.stack([bands[p] for p in palsar2.POLARISATIONS])
+
+    def _open_vrts(self, stack: ExitStack, bands: dict[str, BandRef], nodata_of):
+        """One WarpedVRT per input file onto the reference grid: {path: (vrt, [band refs])}."""
+        pixels = self.patch_grid.pixels
+        by_path: dict[Path, list[tuple[str, BandRef]]] = {}
+        for name, ref in bands.items():
+            by_path.setdefault(ref.path, []).append((name, ref))
+        vrts = {}
+        for path, named_refs in by_path.items():
+            src = stack.enter_context(rasterio.open(path))
+            src_nodata, dst_nodata = nodata_of(named_refs[0][1])
+            vrt = stack.enter_context(
+                WarpedVRT(
+                    src,
+                    crs=pixels.crs,
+                    transform=pixels.transform,
+                    width=pixels.width,
+                    height=pixels.height,
+                    resampling=self.resampling,
+                    src_nodata=src_nodata,
+                    nodata=dst_nodata,
+                )
+            )
+            vrts[path] = (vrt, named_refs)
+        return vrts
+
+    def _sar_nodata(self, ref: BandRef) -> tuple[float | None, float]:
+        if ref.is_integer:
+            return (ref.nodata if ref.nodata is not None else palsar2.NODATA_DN), 0
+        return _float_nodata(ref)
+
+    def _inside_area(self, row: int, col: int, n_rows: int, n_cols: int) -> np.ndarray:
+        if self._area is None:
+            return np.ones((n_rows, n_cols), dtype=bool)
+        boxes = [
+            shapely.box(*self.patch_grid.patch_bounds(r, c))
+            for r in range(row, row + n_rows)
+            for c in range(col, col + n_cols)
+        ]
+        return shapely.intersects(self._area, boxes).reshape(n_rows, n_cols)
+
+    def _check_sar_overlap(self, sar: SarInput) -> None:
+        ref = sar.bands["HH"]
+        sar_bounds = transform_bounds(
+            ref.crs, self.patch_grid.pixels.crs, *ref.bounds, densify_pts=21
+        )
+        grid = self.patch_grid.pixels.bounds
+        overlaps = sar_bounds[0] < grid[2] and grid[0] < sar_bounds[2]
+        overlaps = overlaps and sar_bounds[1] < grid[3] and grid[1] < sar_bounds[3]
+        if not overlaps:
+            raise ExtentError(
+                "The PALSAR-2 input does not overlap the extent; give PALSAR-2 tiles that cover it, "
+                "or run without PALSAR-2 (modality 'ms').",
+                details=f"PALSAR-2 {ref.path.name} bounds in {ref.crs}: {ref.bounds}",
+            )
+
+
+def read_native(ref: BandRef, units: palsar2.SarUnits, window=None) -> np.ndarray:
+    """One PALSAR-2 band on its own grid, in dB; the file's no-data and DN 0 become NaN.
+
+    Args:
+        window: (row_off, col_off, height, width) in the file's pixels; None = the whole band.
+    """
+    with rasterio.open(ref.path) as src:
+        read_window = (
+            None
+            if window is None
+            else rasterio.windows.Window(window[1], window[0], window[3], window[2])
+        )
+        values = src.read(ref.index, window=read_window)
+    invalid = _invalid(values, ref.nodata, ref, "PALSAR-2 band")
+    db = palsar2.to_db(values, units)
+    db[invalid] = np.nan
+    return db
+
+
+def _read_window(vrt: WarpedVRT, named_refs: NamedRefs, window) -> np.ndarray:
+    row_off, col_off, height, width = window
+    return vrt.read(
+        indexes=[ref.index for _, ref in named_refs],
+        window=rasterio.windows.Window(col_off, row_off, width, height),
+    )
+
+
+def _s2_nodata(ref: BandRef) -> tuple[float | None, float]:
+    if ref.is_integer:
+        # L2A marks no data with DN 0; a file may declare another value too.
+        return (ref.nodata if ref.nodata is not None else sentinel2.NODATA_DN), 0
+    return _float_nodata(ref)
+
+
+def _float_nodata(ref: BandRef) -> tuple[float | None, float]:
+    if ref.nodata is None:
+        return None, FLOAT_FILL
+    return ref.nodata, ref.nodata
+
+
+def _invalid(values: np.ndarray, dst_nodata: float | None, ref: BandRef, what: str) -> np.ndarray:
+    """No-data pixels of a warped read; NaNs where the file does not declare NaN as no-data are an error."""
+    nan = np.isnan(values) if not ref.is_integer else np.zeros(values.shape, dtype=bool)
+    declared_nan = ref.nodata is not None and math.isnan(ref.nodata)
+    if nan.any() and not declared_nan:
+        raise InputError(
+            f"{what} ({ref.path.name}) contains NaN values but does not declare NaN as no-data. "
+            f"Declare it (gdal_edit.py -a_nodata nan {ref.path.name}) or fill the NaNs.",
+        )
+    if dst_nodata is None or math.isnan(dst_nodata):
+        return nan
+    return nan | (values == dst_nodata)
+
+
+def _patches(pixels: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """Cut (bands, H, W) into patches (rows, cols, bands, size, size)."""
+    windows = sliding_window_view(pixels, (size, size), axis=(-2, -1))[:, ::stride, ::stride]
+    return np.ascontiguousarray(np.moveaxis(windows, 0, 2))
+
+
+def _intersection(refs) -> tuple[float, float, float, float]:
+    """Area covered by every band; the bands must overlap."""
+    refs = list(refs)
+    bounds = [ref.bounds for ref in refs]
+    left, bottom = max(b[0] for b in bounds), max(b[1] for b in bounds)
+    right, top = min(b[2] for b in bounds), min(b[3] for b in bounds)
+    if not (left < right and bottom < top):
+        raise InputError(
+            "The Sentinel-2 band files do not overlap each other; give bands of one scene.",
+            details="; ".join(f"{r.path.name}: {r.bounds}" for r in refs),
+        )
+    return left, bottom, right, top

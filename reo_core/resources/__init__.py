@@ -1,0 +1,1 @@
+"""Package data of reo_core (statistics, class tables); read with importlib.resources."""

@@ -1,0 +1,128 @@
+"""Sentinel-2 MSI Level-2A: the band table and digital-number-to-reflectance conversion.
+
+Band facts are data keyed by band name, never by position. The model's band order is AGBD's:
+B01..B12 without B10 (the cirrus band, which L2A products drop).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from reo_core.errors import InputError
+
+
+@dataclass(frozen=True)
+class Sentinel2Band:
+    """One MSI band: its name, central wavelength (Sentinel-2A, nm) and native resolution (m)."""
+
+    name: str
+    wavelength_nm: float
+    resolution_m: int
+    description: str
+
+
+ALL_BANDS: dict[str, Sentinel2Band] = {
+    band.name: band
+    for band in (
+        Sentinel2Band("B01", 442.7, 60, "coastal aerosol"),
+        Sentinel2Band("B02", 492.4, 10, "blue"),
+        Sentinel2Band("B03", 559.8, 10, "green"),
+        Sentinel2Band("B04", 664.6, 10, "red"),
+        Sentinel2Band("B05", 704.1, 20, "red edge 1"),
+        Sentinel2Band("B06", 740.5, 20, "red edge 2"),
+        Sentinel2Band("B07", 782.8, 20, "red edge 3"),
+        Sentinel2Band("B08", 832.8, 10, "near infrared"),
+        Sentinel2Band("B8A", 864.7, 20, "narrow near infrared"),
+        Sentinel2Band("B09", 945.1, 60, "water vapour"),
+        Sentinel2Band("B10", 1373.5, 60, "cirrus (L1C only)"),
+        Sentinel2Band("B11", 1613.7, 20, "short-wave infrared 1"),
+        Sentinel2Band("B12", 2202.4, 20, "short-wave infrared 2"),
+    )
+}
+
+# The order of AGBD's S2_bands array and of every band stack reo_core produces.
+AGBD_BAND_ORDER: tuple[str, ...] = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12",
+)  # fmt: skip
+# Order of a 13-band L1C-style stack; B10 is read past and ignored.
+L1C_BAND_ORDER: tuple[str, ...] = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
+)  # fmt: skip
+IGNORED_BANDS: frozenset[str] = frozenset({"B10"})
+RGB_BANDS: tuple[str, ...] = ("B04", "B03", "B02")
+
+# Digital numbers of L2A products are reflectance x 10000.
+QUANTIFICATION_VALUE = 10000.0
+# Processing baseline 04.00 (from 2022-01-25) adds this offset to every L2A digital number.
+BOA_ADD_OFFSET_DN = 1000
+FIRST_OFFSET_BASELINE = (4, 0)
+NODATA_DN = 0
+
+_BAND_NAME_PATTERN = re.compile(r"^B(?:AND)?[ _]?0?(1[0-2]|[1-9]|8A)$", re.IGNORECASE)
+_BAND_IN_FILE_NAME = re.compile(r"(?:^|[_\-.])B(0[1-9]|1[0-2]|8A|[1-9])(?=$|[_\-.])", re.IGNORECASE)
+_BASELINE_IN_PRODUCT = re.compile(r"_N(\d{2})(\d{2})_")
+
+
+def normalize_band_name(text: str) -> str | None:
+    """Canonical band name ('B8A', 'B02') for spellings like 'b2', 'B02', 'band 8a'; None if not a band."""
+    match = _BAND_NAME_PATTERN.match(text.strip())
+    if match is None:
+        return None
+    number = match.group(1).upper()
+    return "B8A" if number == "8A" else f"B{int(number):02d}"
+
+
+def band_from_file_name(stem: str) -> str | None:
+    """Band named in a file name such as ``T32TNN_20200601_B8A_20m`` or ``..._B02``; None if none.
+
+    Raises InputError when the name mentions two different bands, which makes its identity ambiguous.
+    """
+    found = {normalize_band_name("B" + m.group(1)) for m in _BAND_IN_FILE_NAME.finditer(stem)}
+    if len(found) > 1:
+        raise InputError(
+            f"The file name '{stem}' names several Sentinel-2 bands ({', '.join(sorted(found))}); "
+            "rename the file or give the band mapping explicitly."
+        )
+    return found.pop() if found else None
+
+
+def processing_baseline(product_name: str) -> tuple[int, int] | None:
+    """Processing baseline (major, minor) from a product name's ``_N0400_`` field; None if absent."""
+    match = _BASELINE_IN_PRODUCT.search(product_name)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def boa_offset_for_baseline(baseline: tuple[int, int] | None) -> int:
+    """The BOA_ADD_OFFSET (DN) of a processing baseline: 1000 from 04.00 on, else 0."""
+    if baseline is not None and baseline >= FIRST_OFFSET_BASELINE:
+        return BOA_ADD_OFFSET_DN
+    return 0
+
+
+def dn_to_reflectance(dn: np.ndarray, boa_offset: int = 0) -> np.ndarray:
+    """Surface reflectance from L2A digital numbers: ``max(DN - offset, 0) / 10000``; DN 0 -> NaN.
+
+    ``boa_offset`` is the BOA_ADD_OFFSET in DN (1000 for processing baseline 04.00 and later).
+    Values below the offset are dark-surface noise and clip to reflectance 0, as ESA's tools do.
+    """
+    dn = np.asarray(dn)
+    reflectance = (dn.astype(np.float32) - np.float32(boa_offset)) / np.float32(
+        QUANTIFICATION_VALUE
+    )
+    np.maximum(reflectance, 0.0, out=reflectance)
+    reflectance[dn == NODATA_DN] = np.nan
+    return reflectance
+
+
+def reflectance_to_dn(reflectance: np.ndarray, boa_offset: int = 0) -> np.ndarray:
+    """Inverse of :func:`dn_to_reflectance` (used by the scene simulator); NaN -> DN 0."""
+    reflectance = np.asarray(reflectance, dtype=np.float64)
+    dn = np.round(reflectance * QUANTIFICATION_VALUE) + boa_offset
+    dn = np.clip(dn, 1, np.iinfo(np.uint16).max)
+    dn[~np.isfinite(reflectance)] = NODATA_DN
+    return dn.astype(np.uint16)
