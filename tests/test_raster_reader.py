@@ -267,3 +267,26 @@ def test_native_read_of_db_values_is_unchanged(tmp_path):
     sar = open_sar(paths)
     db = read_native(sar.bands["HV"], sar.units)
     np.testing.assert_allclose(db, dn_to_db(np.array(5000)), atol=1e-5)
+
+
+def test_scene_classification_masks_clouds_and_shadows(tmp_path):
+    reflectance = s2_reflectance(50, 50)
+    stack = write_s2_stack(tmp_path / "T32TNN_20200601.tif", reflectance)
+    scl = np.full((25, 25), 4, dtype=np.uint8)  # 20 m: vegetation
+    scl[:12, :12] = 9  # cloud over most of patch (0, 0): 10 m pixels 0..23
+    scl[20:, 20:] = 3  # a cloud shadow corner in patch (1, 1)
+    scl_path = tmp_path / "T32TNN_20200601_SCL_20m.tif"
+    with rasterio.open(
+        scl_path, "w", driver="GTiff", width=25, height=25, count=1, dtype="uint8", crs=UTM32N,
+        transform=rasterio.transform.from_origin(*ORIGIN, 20, 20),
+    ) as dst:  # fmt: skip
+        dst.write(scl, 1)
+    s2 = open_sentinel2([stack, scl_path])  # the SCL file is recognised by its name
+    assert s2.scl is not None and s2.scl.path == scl_path
+    block = next(iter(PatchReader(s2).blocks()))
+    assert np.isnan(block.s2[0, 0, :, :24, :24]).all() and np.isfinite(block.s2[0, 0, :, 24]).all()
+    assert (
+        np.isnan(block.s2[1, 1, :, 15:, 15:]).all()
+        and np.isfinite(block.s2[1, 1, :, :15, :15]).all()
+    )
+    assert block.keep.tolist() == [[False, True], [True, True]]

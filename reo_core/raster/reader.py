@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_NODATA_FRACTION = 0.25
 DEFAULT_BLOCK_PATCHES = 16
 # GDAL's block cache defaults to 5% of RAM and would grow with the extent; cap it.
-DEFAULT_GDAL_CACHE_MB = 64
+DEFAULT_GDAL_CACHE_MB = 32
 
 NamedRefs = list[tuple[str, BandRef]]  # (band name, band) pairs of one file
 
@@ -115,11 +115,12 @@ class PatchReader:
         kept = 0
         with rasterio.Env(GDAL_CACHEMAX=self.gdal_cache_mb * 1024 * 1024), ExitStack() as stack:
             s2_vrts = self._open_vrts(stack, self.s2.bands, _s2_nodata)
+            scl_vrt = self._open_scl_vrt(stack) if self.s2.scl is not None else None
             sar_vrts = (
                 self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None
             )
             for row, col, n_rows, n_cols in self.block_layout():
-                block = self._read_block(s2_vrts, sar_vrts, row, col, n_rows, n_cols)
+                block = self._read_block(s2_vrts, scl_vrt, sar_vrts, row, col, n_rows, n_cols)
                 kept += int(block.keep.sum())
                 yield block
         if kept == 0:
@@ -142,12 +143,13 @@ class PatchReader:
     def n_patches(self) -> int:
         return self.patch_grid.rows * self.patch_grid.cols
 
-    def _read_block(
-        self, s2_vrts, sar_vrts, row: int, col: int, n_rows: int, n_cols: int
-    ) -> PatchBlock:
+    def _read_block(self, s2_vrts, scl_vrt, sar_vrts, row, col, n_rows, n_cols) -> PatchBlock:
         window = self.patch_grid.pixel_window(row, col, n_rows, n_cols)
         inside = self._inside_area(row, col, n_rows, n_cols)
         s2 = self._read_s2(s2_vrts, window)  # (bands, h, w)
+        if scl_vrt is not None:
+            scl = _read_window(scl_vrt, [("SCL", self.s2.scl)], window)[0]
+            s2[:, np.isin(scl, list(sentinel2.SCL_MASKED_CLASSES))] = np.nan
         valid = np.isfinite(s2).all(axis=0)
         sar = None
         if sar_vrts is not None:
@@ -217,6 +219,23 @@ class PatchReader:
             )
             vrts[path] = (vrt, named_refs)
         return vrts
+
+    def _open_scl_vrt(self, stack: ExitStack) -> WarpedVRT:
+        """The scene classification on the reference grid; classes are resampled by nearest."""
+        pixels = self.patch_grid.pixels
+        src = stack.enter_context(rasterio.open(self.s2.scl.path))
+        return stack.enter_context(
+            WarpedVRT(
+                src,
+                crs=pixels.crs,
+                transform=pixels.transform,
+                width=pixels.width,
+                height=pixels.height,
+                resampling=Resampling.nearest,
+                src_nodata=None,
+                nodata=0,
+            )
+        )
 
     def _sar_nodata(self, ref: BandRef) -> tuple[float | None, float]:
         if ref.is_integer:

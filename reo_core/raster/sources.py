@@ -59,10 +59,12 @@ class BandRef:
 
 @dataclass(frozen=True)
 class Sentinel2Input:
-    """Resolved Sentinel-2 input: a BandRef per band name and the BOA offset (DN) of each file."""
+    """Resolved Sentinel-2 input: a BandRef per band name, the BOA offset (DN) of each file, and
+    the optional scene classification layer whose cloud, shadow and defect classes mask pixels."""
 
     bands: dict[str, BandRef]
     boa_offsets: dict[Path, int]
+    scl: BandRef | None = None
 
     @property
     def crs(self) -> CRS:
@@ -82,15 +84,26 @@ def open_sentinel2(
     required_bands: Sequence[str] = sentinel2.AGBD_BAND_ORDER,
     band_mapping: Mapping[str, str | tuple[str, int]] | None = None,
     boa_offset: int | None = None,
+    scl: str | Path | None = None,
 ) -> Sentinel2Input:
     """Find every required Sentinel-2 band among ``paths``.
 
     Args:
-        paths: one multi-band raster or several rasters (per-band files, or a mix).
+        paths: one multi-band raster or several rasters (per-band files, or a mix). A file named
+            like ``..._SCL.tif`` among them is taken as the scene classification layer.
         required_bands: the band names the caller needs; any other band found is ignored.
         band_mapping: band name -> file, or (file, 1-based band index), overriding detection.
         boa_offset: DN offset to subtract; None reads it from each file (tags, product name).
+        scl: the L2A scene classification layer; its cloud, shadow and defect classes are masked.
     """
+    scl_paths = [Path(p) for p in paths if sentinel2.is_scl_file_name(Path(p).stem)]
+    paths = [p for p in paths if Path(p) not in scl_paths]
+    if scl is not None:
+        scl_paths = [Path(scl)]
+    if len(scl_paths) > 1:
+        raise InputError(
+            f"Several scene classification layers given ({_names(scl_paths)}); keep one."
+        )
     if not paths and not band_mapping:
         raise InputError("No Sentinel-2 input given; pass a multi-band raster or per-band files.")
     found: dict[str, list[BandRef]] = {}
@@ -117,7 +130,12 @@ def open_sentinel2(
         )
     _check_same_crs(bands, "Sentinel-2")
     offsets = {ref.path: _boa_offset(ref, boa_offset) for ref in bands.values()}
-    return Sentinel2Input(bands=bands, boa_offsets=offsets)
+    scl_ref = read_band_ref(scl_paths[0]) if scl_paths else None
+    if scl_ref is not None and scl_ref.crs != next(iter(bands.values())).crs:
+        raise InputError(
+            f"The scene classification layer {scl_ref.path.name} is in another CRS than the bands."
+        )
+    return Sentinel2Input(bands=bands, boa_offsets=offsets, scl=scl_ref)
 
 
 def open_sar(

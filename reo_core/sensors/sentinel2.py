@@ -61,6 +61,16 @@ BOA_ADD_OFFSET_DN = 1000
 FIRST_OFFSET_BASELINE = (4, 0)
 NODATA_DN = 0
 
+# Scene classification (SCL) classes of L2A products that hide the surface: no data, saturated or
+# defective, cloud shadows, cloud medium / high probability, thin cirrus.
+SCL_CLASSES: dict[int, str] = {
+    0: "no data", 1: "saturated or defective", 2: "topographic casted shadows", 3: "cloud shadows",
+    4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified", 8: "cloud medium probability",
+    9: "cloud high probability", 10: "thin cirrus", 11: "snow or ice",
+}  # fmt: skip
+SCL_MASKED_CLASSES: frozenset[int] = frozenset({0, 1, 3, 8, 9, 10})
+_SCL_IN_FILE_NAME = re.compile(r"(?:^|[_\-.])SCL(?=$|[_\-.])", re.IGNORECASE)
+
 _BAND_NAME_PATTERN = re.compile(r"^B(?:AND)?[ _]?0?(1[0-2]|[1-9]|8A)$", re.IGNORECASE)
 _BAND_IN_FILE_NAME = re.compile(r"(?:^|[_\-.])B(0[1-9]|1[0-2]|8A|[1-9])(?=$|[_\-.])", re.IGNORECASE)
 _BASELINE_IN_PRODUCT = re.compile(r"_N(\d{2})(\d{2})_")
@@ -87,6 +97,11 @@ def band_from_file_name(stem: str) -> str | None:
             "rename the file or give the band mapping explicitly."
         )
     return found.pop() if found else None
+
+
+def is_scl_file_name(stem: str) -> bool:
+    """True for a scene-classification layer such as ``T32TNN_20200601_SCL_20m``."""
+    return _SCL_IN_FILE_NAME.search(stem) is not None
 
 
 def processing_baseline(product_name: str) -> tuple[int, int] | None:

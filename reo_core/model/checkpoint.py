@@ -1,0 +1,173 @@
+"""Creating, saving and loading REO-VLM models.
+
+A checkpoint is a folder: ``reo_config.json``, the LoRA adapter (peft's ``adapter_config.json`` and
+``adapter_model.safetensors``), ``heads.safetensors`` (reverse projection and regression head), the
+tokenizer, ``preprocessor_config.json`` and a model card ``README.md``. The base model is referenced
+by ``base_model`` in the config, never copied. No pickle anywhere; no remote code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors.torch import load_file, save_file
+
+from reo_core.errors import InputError
+from reo_core.model.base import load_base
+from reo_core.model.config import CONFIG_NAME, ReoConfig
+from reo_core.model.model_card import model_card
+from reo_core.model.processor import ImageSpec, ReoProcessor
+from reo_core.model.reo_vlm import ReoVLM
+
+HEADS_FILE = "heads.safetensors"
+HEAD_PREFIXES = ("reverse_projection.", "regression_head.")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to use: the network and the processor that feeds it."""
+
+    model: ReoVLM
+    processor: ReoProcessor
+
+
+def create_model(
+    config: ReoConfig, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> LoadedModel:
+    """A fresh REO-VLM on ``config.base_model``: LoRA adapters and heads newly initialised."""
+    base, tokenizer = load_base(config.base_model, dtype=dtype, device=device)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=lora_target_pattern(config),
+    )
+    model = ReoVLM(config, get_peft_model(base, lora), tokenizer).to(device)
+    _keep_heads_float32(model)
+    return LoadedModel(model, _processor(config, model, tokenizer, config.base_model))
+
+
+def save_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
+    """Write the checkpoint into a temporary folder beside ``folder`` and rename it into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        model = loaded.model
+        model.config.save(staging)
+        model.base.save_pretrained(staging, safe_serialization=True)
+        heads = {
+            k: v.detach().contiguous().cpu()
+            for k, v in model.state_dict().items()
+            if k.startswith(HEAD_PREFIXES)
+        }
+        save_file(heads, str(staging / HEADS_FILE))
+        model.tokenizer.save_pretrained(staging)
+        _copy_preprocessor(model.config.base_model, staging)
+        (staging / "README.md").write_text(model_card(model.config, _parameter_counts(model)))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def load_checkpoint(
+    folder: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    bands: tuple[str, ...] | None = None,
+    modality: str | None = None,
+) -> LoadedModel:
+    """Load a checkpoint; ``bands`` / ``modality`` are what the caller's data has (checked)."""
+    folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file():
+        raise InputError(f"{folder} is not a REO model folder: it has no {CONFIG_NAME}.")
+    config = ReoConfig.load(folder)
+    check_compatible(config, folder, bands, modality)
+    base, _ = load_base(config.base_model, dtype=dtype, device=device)
+    peft = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
+    tokenizer = _load_tokenizer(folder)
+    model = ReoVLM(config, peft, tokenizer).to(device)
+    state = load_file(str(folder / HEADS_FILE), device=str(device))
+    missing = {k for k in model.state_dict() if k.startswith(HEAD_PREFIXES)} - set(state)
+    if missing:
+        raise InputError(
+            f"{folder / HEADS_FILE} lacks {sorted(missing)[:3]}...; the checkpoint is incomplete."
+        )
+    model.load_state_dict(state, strict=False)
+    _keep_heads_float32(model)
+    model.eval()
+    return LoadedModel(model, _processor(config, model, tokenizer, folder))
+
+
+def check_compatible(
+    config: ReoConfig, folder: Path, bands: tuple[str, ...] | None, modality: str | None
+) -> None:
+    """A model made for other bands or another modality cannot read this data: say so plainly."""
+    if modality is not None and modality != config.modality:
+        raise InputError(
+            f"The model {folder.name} was trained for modality '{config.modality}', not '{modality}'; "
+            f"choose modality '{config.modality}' or another model."
+        )
+    if bands is not None:
+        missing = [b for b in config.bands if b not in bands]
+        if missing:
+            raise InputError(
+                f"The model {folder.name} reads bands {list(config.bands)}; the input lacks {missing}. "
+                "Add those bands or choose a model trained for the bands you have."
+            )
+
+
+def lora_target_pattern(config: ReoConfig) -> str:
+    """peft target regex: the named projections of the LLM only, never the vision tower's."""
+    return r".*language_model.*\.(" + "|".join(config.lora_targets) + r")$"
+
+
+def _processor(
+    config: ReoConfig, model: ReoVLM, tokenizer, image_folder: str | Path
+) -> ReoProcessor:
+    spec = ImageSpec.from_folder(image_folder) if Path(image_folder).is_dir() else ImageSpec()
+    return ReoProcessor(
+        config, tokenizer, spec, model.tokens_per_image, model.llava.config.image_token_index
+    )
+
+
+def _load_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
+    return tokenizer
+
+
+def _copy_preprocessor(base: str, staging: Path) -> None:
+    source = Path(base) / "preprocessor_config.json"
+    if source.is_file():
+        shutil.copyfile(source, staging / "preprocessor_config.json")
+
+
+def _keep_heads_float32(model: ReoVLM) -> None:
+    # The head and reverse projection stay in float32 under bf16 bases: they are tiny and regress.
+    model.reverse_projection.float()
+    model.regression_head.float()
+
+
+def _parameter_counts(model: ReoVLM) -> dict[str, int]:
+    counts = {"total": 0, "lora": 0, "heads": 0}
+    for name, parameter in model.named_parameters():
+        counts["total"] += parameter.numel()
+        if "lora_" in name:
+            counts["lora"] += parameter.numel()
+        if name.startswith(HEAD_PREFIXES):
+            counts["heads"] += parameter.numel()
+    return counts

@@ -1,0 +1,124 @@
+"""REO-VLM configuration: one validated dataclass, saved as JSON beside every checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from reo_core.landcover import CLASSES
+from reo_core.sensors.composites import MODALITY_IMAGES, bands_needed
+
+CONFIG_NAME = "reo_config.json"
+TOKEN_STRATEGIES = ("last", "every2", "half", "half_deep", "all")
+UNCERTAINTY_MODES = ("none", "gaussian")
+PROMPT_FORMATS = ("llava-1.5",)
+DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class ReoConfig:
+    """Every hyperparameter of REO-VLM around its LLaVA base, with its default.
+
+    The base model itself (vision tower, projector, LLM) keeps its own ``config.json``; this config says
+    which base, what the model reads (modality, bands, statistics) and how the REO parts are built.
+    """
+
+    # --- base and inputs -----------------------------------------------------------------------
+    base_model: str = "llava-hf/llava-1.5-7b-hf"  # hub id or local folder, llava-hf layout
+    modality: str = "ms"  # rgb | ms | ms+sar: which composite images a patch becomes
+    bands: tuple[str, ...] = ()  # Sentinel-2 bands the model reads; () = what the modality needs
+    statistics: str | dict = "agbd-2019-2020"  # name of a shipped set, or the statistics themselves
+    class_codes: tuple[int, ...] = tuple(CLASSES)  # land-cover classes the model may answer
+    template_version: str = ""  # REO-Instruct template version it was trained with
+    prompt_format: str = "llava-1.5"  # how dialogues become the LLM's text
+    # --- visual tokens -------------------------------------------------------------------------
+    visual_token_pool: int = 1  # LLM tokens per image: (grid / pool)^2; 1 = the paper's 576
+    token_strategy: str = "half"  # vision layers feeding the regression head (paper's ablation)
+    head_grid: int = 2  # per selected layer and image: CLS + head_grid^2 pooled patch tokens
+    # --- regression head -----------------------------------------------------------------------
+    head_depth: int = 4  # MLP-Mixer-like layers
+    head_width: int = 0  # channel width of the head; 0 = the vision encoder's width (paper)
+    head_channel_hidden: int = 0  # hidden size of the per-token MLP; 0 = 2 x head width
+    head_token_hidden: int = 256  # hidden size of the token-mixing MLP
+    head_text_tokens: int = 4  # domain-text states are pooled to this many head tokens
+    uncertainty: str = "none"  # none | gaussian (predicts a spread, trained by Gaussian NLL)
+    agb_mean: float = 66.97  # target scaling: the head predicts (AGB - mean) / std (AGBD's stats)
+    agb_std: float = 98.67
+    agb_max: float = 500.0  # predictions are clipped to [0, agb_max] Mg/ha
+    # --- LoRA (stage 1) ------------------------------------------------------------------------
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS  # module names inside the LLM only
+    # --- limits --------------------------------------------------------------------------------
+    max_text_tokens: int = 256  # longest prompt + answer text, image tokens not counted
+    extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
+
+    def __post_init__(self) -> None:
+        self.bands = tuple(self.bands) or bands_needed(self.modality)
+        self.class_codes = tuple(int(c) for c in self.class_codes)
+        self.lora_targets = tuple(self.lora_targets)
+        self.validate()
+
+    def validate(self) -> None:
+        _choice("modality", self.modality, tuple(MODALITY_IMAGES))
+        _choice("token_strategy", self.token_strategy, TOKEN_STRATEGIES)
+        _choice("uncertainty", self.uncertainty, UNCERTAINTY_MODES)
+        _choice("prompt_format", self.prompt_format, PROMPT_FORMATS)
+        missing = [b for b in bands_needed(self.modality) if b not in self.bands]
+        if missing:
+            raise ValueError(
+                f"modality '{self.modality}' needs bands {missing}, not in bands {list(self.bands)}"
+            )
+        unknown = [c for c in self.class_codes if c not in CLASSES]
+        if unknown:
+            raise ValueError(
+                f"class_codes {unknown} are not CGLS-LC100 classes; allowed: {sorted(CLASSES)}"
+            )
+        for name in ("visual_token_pool", "head_grid", "head_depth", "head_token_hidden", "head_text_tokens",
+                     "lora_r", "lora_alpha", "max_text_tokens"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("head_width", "head_channel_hidden"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = automatic), got {getattr(self, name)}")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.agb_std <= 0 or self.agb_max <= 0:
+            raise ValueError(
+                f"agb_std and agb_max must be > 0, got {self.agb_std} and {self.agb_max}"
+            )
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """Names of the images one patch becomes, in the order the model sees them."""
+        return MODALITY_IMAGES[self.modality]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ReoConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown REO config key(s) {unknown}; known keys: {sorted(known)}")
+        return cls(**values)
+
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / CONFIG_NAME
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ReoConfig:
+        path = Path(folder) / CONFIG_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder} is not a REO checkpoint: it has no {CONFIG_NAME}")
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got '{value}'")
