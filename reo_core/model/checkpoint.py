@@ -60,7 +60,13 @@ def save_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         model = loaded.model
-        model.config.save(staging)
+        config_to_save = ReoConfig.from_dict(
+            {
+                **model.config.to_dict(),
+                "base_model": base_reference(model.config.base_model, folder),
+            }
+        )
+        config_to_save.save(staging)
         model.base.save_pretrained(staging, safe_serialization=True)
         heads = {
             k: v.detach().contiguous().cpu()
@@ -93,7 +99,7 @@ def load_checkpoint(
         raise InputError(f"{folder} is not a REO model folder: it has no {CONFIG_NAME}.")
     config = ReoConfig.load(folder)
     check_compatible(config, folder, bands, modality)
-    base, _ = load_base(config.base_model, dtype=dtype, device=device)
+    base, _ = load_base(resolve_base(config.base_model, folder), dtype=dtype, device=device)
     peft = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
     tokenizer = _load_tokenizer(folder)
     model = ReoVLM(config, peft, tokenizer).to(device)
@@ -125,6 +131,32 @@ def check_compatible(
                 f"The model {folder.name} reads bands {list(config.bands)}; the input lacks {missing}. "
                 "Add those bands or choose a model trained for the bands you have."
             )
+
+
+def base_reference(base_model: str, checkpoint: Path) -> str:
+    """How a checkpoint names its base: a local base in the checkpoint's parent tree (a bundle such as
+    ``resources/demo-model/{base,model}``) relative to the checkpoint, so the bundle can move; any
+    other local base as an absolute path; a hub id unchanged."""
+    base = Path(base_model)
+    if not base.is_dir():
+        return base_model
+    base, parent = base.resolve(), checkpoint.resolve().parent
+    if base.is_relative_to(parent):
+        return os.path.relpath(base, checkpoint.resolve())
+    return str(base)
+
+
+def resolve_base(base_model: str, checkpoint: Path) -> str:
+    """A relative base path is taken relative to the checkpoint folder first (a model shipped with
+    its base beside it, e.g. ``../base``), then to the working directory; a hub id stays as it is."""
+    beside = (checkpoint / base_model).resolve()
+    if not Path(base_model).is_absolute() and (beside / "config.json").is_file():
+        return str(beside)
+    if Path(base_model).is_dir() and not (Path(base_model) / "config.json").is_file():
+        raise InputError(
+            f"The base model folder {base_model} has no config.json; it is not a llava-hf base."
+        )
+    return base_model
 
 
 def lora_target_pattern(config: ReoConfig) -> str:

@@ -33,8 +33,13 @@ class TokenMixingBlock(nn.Module):
             nn.Linear(width, channel_hidden), nn.GELU(), nn.Linear(channel_hidden, width)
         )
         self.integration_norm = nn.LayerNorm(width)
+        # No output bias: it would add one constant to all channels of a token, which the next
+        # LayerNorm removes. Such a parameter gets only rounding noise as gradient, and Adam turns
+        # that noise into real steps (runs stop being reproducible across process counts).
         self.integration = nn.Sequential(
-            nn.Linear(num_tokens, token_hidden), nn.GELU(), nn.Linear(token_hidden, num_tokens)
+            nn.Linear(num_tokens, token_hidden),
+            nn.GELU(),
+            nn.Linear(token_hidden, num_tokens, bias=False),
         )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -247,13 +247,19 @@ class ReoVLM(nn.Module):
 
 
 def _lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
-    """Next-token cross-entropy over the assistant answers (labels != IGNORE_INDEX)."""
-    shifted_logits = logits[:, :-1].float()
+    """Next-token cross-entropy over the assistant answers (labels != IGNORE_INDEX).
+
+    Averaged over each dialogue's answer tokens, then over dialogues: every dialogue weighs the
+    same, and a batch split across processes averages to exactly the loss of the whole batch.
+    """
     shifted_labels = labels[:, 1:]
-    if not bool((shifted_labels != IGNORE_INDEX).any()):
+    counted = shifted_labels != IGNORE_INDEX  # (B, L-1)
+    has_answer = counted.any(dim=1)
+    if not bool(has_answer.any()):
         return None
-    return F.cross_entropy(
-        shifted_logits.reshape(-1, shifted_logits.shape[-1]),
-        shifted_labels.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-    )
+    shifted_logits = logits[:, :-1].float()
+    per_token = F.cross_entropy(
+        shifted_logits.transpose(1, 2), shifted_labels.masked_fill(~counted, 0), reduction="none"
+    )  # (B, L-1)
+    per_dialogue = (per_token * counted).sum(dim=1) / counted.sum(dim=1).clamp(min=1)
+    return per_dialogue[has_answer].mean()

@@ -1,0 +1,111 @@
+"""Open any AGBD file: detect its layout (raw, Lite, parquet) and stream its patches.
+
+    for patch in open_agbd("AGBD-Lite-val.h5"):
+        patch.reflectance()  # (25, 25, 12)
+
+Layouts (notes/AGBD_FORMAT.md): ``raw`` = one HDF5 group per Sentinel-2 tile, split by AGBD's official
+tile split (:func:`read_splits`); ``lite`` = flat HDF5, split from the file name; ``parquet`` =
+Hugging Face prs-eth/AGBD v1.0 rows (needs pyarrow; lossy, see ``reo_core.agbd.parquet``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import h5py
+
+from reo_core.agbd.lite import lite_windows
+from reo_core.agbd.parquet import parquet_windows
+from reo_core.agbd.raw import DEFAULT_CHUNK, TILE_NAME, open_h5, raw_windows
+from reo_core.agbd.record import SPLITS, AgbdPatch, AgbdWindow
+from reo_core.errors import InputError
+
+LAYOUTS: tuple[str, ...] = ("raw", "lite", "parquet")
+SPLITS_RESOURCE = "agbd_tile_splits.json"
+
+
+@cache
+def _split_table() -> dict[str, str]:
+    document = json.loads((resources.files("reo_core.resources") / SPLITS_RESOURCE).read_text())
+    table: dict[str, str] = {}
+    for split, tiles in document["splits"].items():
+        for tile in tiles:
+            table[tile] = split
+    return table
+
+
+def read_splits() -> dict[str, str]:
+    """AGBD's official split: Sentinel-2 tile name -> ``"train"``, ``"val"`` or ``"test"``.
+
+    From ``reo_core/resources/agbd_tile_splits.json`` (306 / 67 / 106 tiles; CC BY-NC 4.0).
+    """
+    return dict(_split_table())
+
+
+def detect_layout(path: str | Path) -> str:
+    """``"raw"``, ``"lite"`` or ``"parquet"``; anything else is an InputError naming the file.
+
+    Parquet is told by its ``.parquet`` suffix; an HDF5 file with ``S2_bands`` at its root is Lite,
+    one whose top-level members are all groups named like MGRS tiles ("32TNN") is raw.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return "parquet"
+    with open_h5(path) as h5:
+        if "S2_bands" in h5:
+            return "lite"
+        members = list(h5.keys())
+        if members and all(isinstance(h5[m], h5py.Group) and TILE_NAME.match(m) for m in members):
+            return "raw"  # raw_windows names any key a tile group lacks
+        found = ", ".join(members[:8]) or "nothing"
+    raise InputError(
+        f"{path.name} is an HDF5 file but not AGBD: no key 'S2_bands' at its root (AGBD-Lite) "
+        f"and no per-tile groups such as '32TNN' (raw AGBD); it holds {found}."
+    )
+
+
+def agbd_windows(
+    path: str | Path,
+    chunk_size: int = DEFAULT_CHUNK,
+    split: str | None = None,
+    layout: str | None = None,
+) -> Iterator[AgbdWindow]:
+    """Windows of ``chunk_size`` patches over one AGBD file of any layout, in file order.
+
+    Args:
+        split: the split of a Lite or parquet file (default: from its name); ignored for raw
+            files, whose split comes from each tile (:func:`read_splits`) and cannot be overridden.
+        layout: one of :data:`LAYOUTS`; default: :func:`detect_layout`.
+    """
+    layout = layout or detect_layout(path)
+    if layout == "raw":
+        if split is not None:
+            raise InputError(
+                f"{Path(path).name} is a raw AGBD file: its split comes from AGBD's tile split; "
+                "drop the split argument."
+            )
+        return raw_windows(path, chunk_size, read_splits())
+    if layout == "lite":
+        return lite_windows(path, chunk_size, split)
+    if layout == "parquet":
+        return parquet_windows(path, chunk_size, split)
+    raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+
+
+def open_agbd(
+    path: str | Path, split: str | None = None, chunk_size: int = DEFAULT_CHUNK
+) -> Iterator[AgbdPatch]:
+    """Every patch of an AGBD file (raw, Lite or parquet), streamed ``chunk_size`` at a time.
+
+    Args:
+        path: an AGBD file.
+        split: for Lite and parquet files, their split if the file name does not say it.
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    for window in agbd_windows(path, chunk_size, split):
+        yield from window.read(images=True).patches()

@@ -1,0 +1,1 @@
+"""Two-stage training of REO-VLM: `python -m reo_core.train --config FILE.yaml [key=value ...]`."""

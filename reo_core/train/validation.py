@@ -1,0 +1,95 @@
+"""Validation during training: answer held-out dialogues as at inference, score with evaluate.
+
+Every family is answered the way users get answers: the model generates from the question alone;
+text answers are parsed, and AGB comes from the regression head reading the generated domain text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from reo_core.evaluate import evaluate_records
+from reo_core.instruct.torch_dataset import InstructDataset
+from reo_core.model.reo_vlm import ReoVLM
+from reo_core.tasks import Task
+
+# Headline numbers logged per family (the full metrics go to validation JSON files).
+HEADLINES = {
+    Task.LAND_COVER.value: ("overall_accuracy", "macro_f1"),
+    Task.PATCH_COUNT.value: ("rmse", "exact_match_accuracy"),
+    Task.HUMAN_ACTIVITY.value: ("accuracy",),
+    Task.AGB.value: ("rmse", "r2", "mae"),
+}
+
+
+@torch.no_grad()
+def predict_dialogues(
+    model: ReoVLM, dataset: InstructDataset, batch_size: int, max_new_tokens: int
+) -> list[dict]:
+    """One prediction record (id, task, truth, prediction) per dialogue of ``dataset``."""
+    processor = dataset.processor
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    records = []
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        prompts = [
+            processor.encode_dialogue(item["record"]["messages"][:1], generation=True)
+            for item in items
+        ]
+        pixels = processor.pixel_values(np.stack([item["images"] for item in items]))
+        batch = processor.collate(prompts, pixels, padding_side="left").to(device)
+        answers = model.generate(batch, max_new_tokens=max_new_tokens)
+        for i, item in enumerate(items):
+            is_agb = item["task"] == Task.AGB.value
+            prediction = float(answers.agb[i]) if is_agb else answers.texts[i]
+            records.append(
+                {
+                    "id": item["id"],
+                    "task": item["task"],
+                    "truth": item["record"]["target"]["answer"],
+                    "prediction": prediction,
+                }
+            )
+    model.train(was_training)
+    return records
+
+
+def headline_metrics(metrics: dict) -> dict[str, float]:
+    """Flat ``{family/metric: value}`` of the numbers worth a curve."""
+    flat = {}
+    for task, values in metrics.get("tasks", {}).items():
+        for name in HEADLINES.get(task, ()):
+            value = _find(values, name)
+            if value is not None and math.isfinite(value):
+                flat[f"{task}/{name}"] = value
+    return flat
+
+
+def _find(values: dict, name: str) -> float | None:
+    """A metric by name anywhere in one family's (possibly nested) metrics."""
+    if name in values and isinstance(values[name], (int, float)):
+        return float(values[name])
+    for nested in values.values():
+        if isinstance(nested, dict):
+            found = _find(nested, name)
+            if found is not None:
+                return found
+    return None
+
+
+def validate(
+    model: ReoVLM, dataset: InstructDataset, batch_size: int, max_new_tokens: int
+) -> tuple[dict, list[dict]]:
+    """Metrics of ``reo_core.evaluate`` over the dataset, and the prediction records."""
+    records = predict_dialogues(model, dataset, batch_size, max_new_tokens)
+    return evaluate_records(records), records
+
+
+def families(records: Iterable[dict]) -> set[str]:
+    return {r["task"] for r in records}
