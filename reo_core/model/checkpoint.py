@@ -47,6 +47,7 @@ def create_model(
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=lora_target_pattern(config),
+        modules_to_save=list(config.lora_full_modules) or None,
     )
     model = ReoVLM(config, get_peft_model(base, lora), tokenizer).to(device)
     _keep_heads_float32(model)

@@ -13,6 +13,7 @@ CONFIG_NAME = "reo_config.json"
 TOKEN_STRATEGIES = ("last", "every2", "half", "half_deep", "all")
 UNCERTAINTY_MODES = ("none", "gaussian")
 PROMPT_FORMATS = ("llava-1.5",)
+FULL_MODULES = ("embed_tokens", "lm_head")
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -51,6 +52,10 @@ class ReoConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS  # module names inside the LLM only
+    # Modules trained in full beside LoRA in stage 1 (peft's modules_to_save). Empty for pretrained
+    # bases (the paper); ("embed_tokens", "lm_head") for bases built here with random weights,
+    # whose frozen random embeddings would otherwise cap what LoRA can learn.
+    lora_full_modules: tuple[str, ...] = ()
     # --- limits --------------------------------------------------------------------------------
     max_text_tokens: int = 256  # longest prompt + answer text, image tokens not counted
     extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
@@ -59,6 +64,7 @@ class ReoConfig:
         self.bands = tuple(self.bands) or bands_needed(self.modality)
         self.class_codes = tuple(int(c) for c in self.class_codes)
         self.lora_targets = tuple(self.lora_targets)
+        self.lora_full_modules = tuple(self.lora_full_modules)
         self.validate()
 
     def validate(self) -> None:
@@ -83,6 +89,11 @@ class ReoConfig:
         for name in ("head_width", "head_channel_hidden"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = automatic), got {getattr(self, name)}")
+        unknown_full = [m for m in self.lora_full_modules if m not in FULL_MODULES]
+        if unknown_full:
+            raise ValueError(
+                f"lora_full_modules {unknown_full} not allowed; choose from {', '.join(FULL_MODULES)}"
+            )
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if self.agb_std <= 0 or self.agb_max <= 0:

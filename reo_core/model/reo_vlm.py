@@ -237,11 +237,12 @@ class ReoVLM(nn.Module):
 
     # --- training stages ------------------------------------------------------------------------
     def set_stage(self, stage: int) -> None:
-        """Stage 1: only LoRA learns (cross-entropy). Stage 2: only reverse projection and head (MSE)."""
+        """Stage 1: only LoRA learns (cross-entropy), with any ``lora_full_modules``. Stage 2: only
+        reverse projection and head (MSE or NLL)."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         for name, parameter in self.named_parameters():
-            is_lora = "lora_" in name
+            is_lora = "lora_" in name or ".modules_to_save." in name
             is_head = name.startswith(("reverse_projection.", "regression_head."))
             parameter.requires_grad_(is_lora if stage == 1 else is_head)
 

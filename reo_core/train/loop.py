@@ -256,7 +256,9 @@ def _validate(model, val_set, config, accelerator, logbook, stage, step) -> dict
         folder.mkdir(parents=True, exist_ok=True)
         name = f"stage{stage}-step{step:07d}"
         write_json(folder / f"{name}.json", metrics)
-        with (folder / f"{name}.predictions.jsonl").open("w") as lines:  # for python -m reo_core.evaluate
+        with (folder / f"{name}.predictions.jsonl").open(
+            "w"
+        ) as lines:  # for python -m reo_core.evaluate
             lines.writelines(json.dumps(record) + "\n" for record in records)
     accelerator.wait_for_everyone()
     return metrics

@@ -189,3 +189,27 @@ def test_checkpoint_for_other_bands_or_modality_is_refused(make_model, tmp_path)
         load_checkpoint(folder, bands=("B02", "B03", "B04", "B08", "B11", "B12"))
     with pytest.raises(InputError, match="not a REO model folder"):
         load_checkpoint(tmp_path)
+
+
+def test_full_modules_train_in_stage_one_and_are_saved(make_model, tmp_path):
+    loaded = make_model(lora_full_modules=("embed_tokens", "lm_head"))
+    model = loaded.model
+    model.set_stage(1)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any("lm_head.modules_to_save" in n for n in trainable)
+    assert any("embed_tokens.modules_to_save" in n for n in trainable)
+    out = model(training_batch(loaded))
+    out.lm_loss.backward()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lm_head.modules_to_save" in name:
+                parameter.add_(0.1)  # a trained LM head differs from the base's
+    model.eval()
+    s2, _ = patches(model.config, 2, seed=3)
+    before = model.generate(prompt_batch(loaded, s2), max_new_tokens=5)
+    reloaded = load_checkpoint(save_checkpoint(loaded, tmp_path / "full"))
+    after = reloaded.model.generate(prompt_batch(reloaded, s2), max_new_tokens=5)
+    assert torch.equal(before.token_ids, after.token_ids)
+    torch.testing.assert_close(before.agb, after.agb, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="lora_full_modules \\['vision_tower'\\] not allowed"):
+        make_model(lora_full_modules=("vision_tower",))
