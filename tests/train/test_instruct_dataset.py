@@ -62,7 +62,7 @@ def test_order_is_seeded_and_workers_give_the_same_batches(instruct_folder, proc
 def test_missing_split_or_family_is_a_clear_error(instruct_folder, processor, tmp_path):
     with pytest.raises(
         InputError,
-        match="has no holdout.jsonl; is it a folder made by python -m reo_core.build_instruct",
+        match=r"has no holdout\.jsonl; is it a folder made by python -m reo_core\.build_instruct",
     ):
         InstructDataset(instruct_folder, "holdout", processor)
     (tmp_path / "train.jsonl").write_text('{"task": "agb"}\n')
