@@ -27,3 +27,7 @@ class InputError(ReoError, ValueError):
 
 class ExtentError(InputError):
     """The requested extent does not fit the imagery (no overlap, all no-data, empty)."""
+
+
+class Canceled(ReoError):
+    """The user canceled the work; nothing that looks finished was written."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +110,16 @@ class PatchReader:
         if sar is not None:
             self._check_sar_overlap(sar)
 
-    def blocks(self) -> Iterator[PatchBlock]:
-        """Every block of the patch grid, row-major. Raises ExtentError if no patch was usable."""
+    def blocks(self, indices: Sequence[int] | None = None) -> Iterator[PatchBlock]:
+        """Every block of the patch grid, row-major. Raises ExtentError if no patch was usable.
+
+        Args:
+            indices: read only these blocks (positions in ``block_layout()``), in the order given,
+                e.g. every k-th block for one of k processes. The no-usable-patch check is then
+                the caller's: it needs all blocks.
+        """
+        layout = self.block_layout()
+        selected = layout if indices is None else [layout[i] for i in indices]
         kept = 0
         with rasterio.Env(GDAL_CACHEMAX=self.gdal_cache_mb * 1024 * 1024), ExitStack() as stack:
             s2_vrts = self._open_vrts(stack, self.s2.bands, _s2_nodata)
@@ -119,11 +127,11 @@ class PatchReader:
             sar_vrts = (
                 self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None
             )
-            for row, col, n_rows, n_cols in self.block_layout():
+            for row, col, n_rows, n_cols in selected:
                 block = self._read_block(s2_vrts, scl_vrt, sar_vrts, row, col, n_rows, n_cols)
                 kept += int(block.keep.sum())
                 yield block
-        if kept == 0:
+        if kept == 0 and indices is None:
             raise ExtentError(
                 "No patch in the extent has enough valid pixels: it is all no-data (or clouds) in "
                 f"the input. Choose an extent over valid imagery, or allow more no-data per patch "
@@ -197,45 +205,39 @@ class PatchReader:
 
     def _open_vrts(self, stack: ExitStack, bands: dict[str, BandRef], nodata_of):
         """One WarpedVRT per input file onto the reference grid: {path: (vrt, [band refs])}."""
-        pixels = self.patch_grid.pixels
         by_path: dict[Path, list[tuple[str, BandRef]]] = {}
         for name, ref in bands.items():
             by_path.setdefault(ref.path, []).append((name, ref))
         vrts = {}
         for path, named_refs in by_path.items():
-            src = stack.enter_context(rasterio.open(path))
             src_nodata, dst_nodata = nodata_of(named_refs[0][1])
-            vrt = stack.enter_context(
-                WarpedVRT(
-                    src,
-                    crs=pixels.crs,
-                    transform=pixels.transform,
-                    width=pixels.width,
-                    height=pixels.height,
-                    resampling=self.resampling,
-                    src_nodata=src_nodata,
-                    nodata=dst_nodata,
-                )
+            vrts[path] = (
+                self._warp(stack, path, self.resampling, src_nodata, dst_nodata),
+                named_refs,
             )
-            vrts[path] = (vrt, named_refs)
         return vrts
 
     def _open_scl_vrt(self, stack: ExitStack) -> WarpedVRT:
         """The scene classification on the reference grid; classes are resampled by nearest."""
+        return self._warp(stack, self.s2.scl.path, Resampling.nearest, None, 0)
+
+    def _warp(
+        self, stack: ExitStack, path: Path, resampling: Resampling, src_nodata, nodata
+    ) -> WarpedVRT:
+        """A file seen through a WarpedVRT on the reference grid, closed with ``stack``."""
         pixels = self.patch_grid.pixels
-        src = stack.enter_context(rasterio.open(self.s2.scl.path))
-        return stack.enter_context(
-            WarpedVRT(
-                src,
-                crs=pixels.crs,
-                transform=pixels.transform,
-                width=pixels.width,
-                height=pixels.height,
-                resampling=Resampling.nearest,
-                src_nodata=None,
-                nodata=0,
-            )
+        src = stack.enter_context(rasterio.open(path))
+        vrt = WarpedVRT(
+            src,
+            crs=pixels.crs,
+            transform=pixels.transform,
+            width=pixels.width,
+            height=pixels.height,
+            resampling=resampling,
+            src_nodata=src_nodata,
+            nodata=nodata,
         )
+        return stack.enter_context(vrt)
 
     def _sar_nodata(self, ref: BandRef) -> tuple[float | None, float]:
         if ref.is_integer:

@@ -106,20 +106,7 @@ def open_sentinel2(
         )
     if not paths and not band_mapping:
         raise InputError("No Sentinel-2 input given; pass a multi-band raster or per-band files.")
-    found: dict[str, list[BandRef]] = {}
-    for band, target in (band_mapping or {}).items():
-        name = sentinel2.normalize_band_name(band)
-        if name is None:
-            raise InputError(
-                f"Band mapping key '{band}' is not a Sentinel-2 band name (B01..B12, B8A)."
-            )
-        path, index = (target, 1) if isinstance(target, (str, Path)) else target
-        found.setdefault(name, []).append(read_band_ref(path, index))
-    mapped = set(found)
-    for path in paths:
-        for name, ref in _detect_s2_bands(path).items():
-            if name not in mapped:
-                found.setdefault(name, []).append(ref)
+    found = _collect(paths, band_mapping or {}, _s2_mapping_key, _detect_s2_bands)
     bands = {name: _single(name, found, "Sentinel-2") for name in required_bands if name in found}
     missing = [name for name in required_bands if name not in bands]
     if missing:
@@ -148,15 +135,7 @@ def open_sar(
     ``units`` (dn, db, linear) defaults to: DN for integer rasters, dB for float rasters whose
     values are mostly negative, linear power otherwise.
     """
-    found: dict[str, list[BandRef]] = {}
-    for polarisation, target in (polarisation_mapping or {}).items():
-        path, index = (target, 1) if isinstance(target, (str, Path)) else target
-        found.setdefault(polarisation.upper(), []).append(read_band_ref(path, index))
-    mapped = set(found)
-    for path in paths:
-        for name, ref in _detect_sar_bands(path).items():
-            if name not in mapped:
-                found.setdefault(name, []).append(ref)
+    found = _collect(paths, polarisation_mapping or {}, str.upper, _detect_sar_bands)
     bands = {p: _single(p, found, "PALSAR-2") for p in palsar2.POLARISATIONS if p in found}
     missing = [p for p in palsar2.POLARISATIONS if p not in bands]
     if missing:
@@ -168,6 +147,31 @@ def open_sar(
     _check_same_crs(bands, "PALSAR-2")
     resolved_units = SarUnits.parse(units) if units is not None else _guess_sar_units(bands["HH"])
     return SarInput(bands=bands, units=resolved_units)
+
+
+def _collect(paths, mapping: Mapping, name_of_key, detect) -> dict[str, list[BandRef]]:
+    """Band name -> every place it was found: the explicit mapping first, then detection in files.
+
+    A band the mapping names is not taken from detection, so a mapping can override a file's own
+    description; two detections of one band are kept, for _single to refuse.
+    """
+    found: dict[str, list[BandRef]] = {}
+    for key, target in mapping.items():
+        path, index = (target, 1) if isinstance(target, (str, Path)) else target
+        found.setdefault(name_of_key(key), []).append(read_band_ref(path, index))
+    mapped = set(found)
+    for path in paths:
+        for name, ref in detect(path).items():
+            if name not in mapped:
+                found.setdefault(name, []).append(ref)
+    return found
+
+
+def _s2_mapping_key(key: str) -> str:
+    name = sentinel2.normalize_band_name(key)
+    if name is None:
+        raise InputError(f"Band mapping key '{key}' is not a Sentinel-2 band name (B01..B12, B8A).")
+    return name
 
 
 def read_band_ref(path: str | Path, index: int = 1) -> BandRef:
@@ -214,14 +218,20 @@ def _band_ref(src: rasterio.DatasetReader, path: Path, index: int) -> BandRef:
     )
 
 
+def _bands_by_description(src, path: Path, name_of) -> dict[str, BandRef]:
+    """Bands whose description ``name_of`` recognises ('B04', 'HH', ...)."""
+    refs = {}
+    for index, description in enumerate(src.descriptions, start=1):
+        name = name_of(description or "")
+        if name is not None:
+            refs[name] = _band_ref(src, path, index)
+    return refs
+
+
 def _detect_s2_bands(path: str | Path) -> dict[str, BandRef]:
     path = Path(path)
     with _open(path) as src:
-        refs = {}
-        for index, description in enumerate(src.descriptions, start=1):
-            name = sentinel2.normalize_band_name(description or "")
-            if name is not None:
-                refs[name] = _band_ref(src, path, index)
+        refs = _bands_by_description(src, path, sentinel2.normalize_band_name)
         if refs:
             return {n: r for n, r in refs.items() if n not in sentinel2.IGNORED_BANDS}
         if src.count == 1:
@@ -252,11 +262,7 @@ def _detect_s2_bands(path: str | Path) -> dict[str, BandRef]:
 def _detect_sar_bands(path: str | Path) -> dict[str, BandRef]:
     path = Path(path)
     with _open(path) as src:
-        refs = {}
-        for index, description in enumerate(src.descriptions, start=1):
-            polarisation = palsar2.polarisation_from_name(description or "")
-            if polarisation is not None:
-                refs[polarisation] = _band_ref(src, path, index)
+        refs = _bands_by_description(src, path, palsar2.polarisation_from_name)
         if refs:
             return refs
         if src.count == 1:
