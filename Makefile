@@ -34,11 +34,14 @@ system-packages:
 		exit 1; \
 	fi
 
+# Nothing may come from a model hub at run time: fail fast instead of waiting on the network.
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
 test: setup
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(OFFLINE) $(PYTHON) -m pytest $(PYTEST_ARGS)
 
 test-slow: setup
-	$(PYTHON) -m pytest -m slow $(PYTEST_ARGS)
+	$(OFFLINE) $(PYTHON) -m pytest -m slow $(PYTEST_ARGS)
 
 lint: setup
 	$(PYTHON) -m ruff check .
