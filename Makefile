@@ -51,13 +51,33 @@ format: setup
 	$(PYTHON) -m ruff format .
 	$(PYTHON) -m ruff check --fix .
 
-# Until the inference issue lands, the main job makes the synthetic demo scene.
+# The main job: a synthetic 10 km scene (with known truth), then AGB, land cover and patch counts
+# estimated over it by the built-in demo model; prints where the GeoTIFFs, quicklook and summary are.
+DEMO_SCENE ?= out/demo-scene
+DEMO_MODEL ?= resources/demo-model/model
+DEMO_ESTIMATE ?= out/demo-estimate
+
 run: setup
-	$(PYTHON) -m reo_core.synth --out out/demo-scene --size-km 10 --seed 7
-	@echo "Synthetic demo scene written to out/demo-scene (see out/demo-scene/scene.json)"
+	@test -f $(DEMO_MODEL)/reo_config.json || { echo "The demo model $(DEMO_MODEL) is missing; build it with: $(PYTHON) -m reo_core.train.demo" >&2; exit 1; }
+	$(PYTHON) -m reo_core.synth --out $(DEMO_SCENE) --size-km 10 --seed 7
+	$(PYTHON) -m reo_core.predict --s2 $(DEMO_SCENE)/s2/*.tif --model $(DEMO_MODEL) --out $(DEMO_ESTIMATE)
+	@echo "Truth for comparison: $(DEMO_SCENE)/truth (patch_agb.tif, patch_landcover.tif, patch_count.tif)"
 
 bench: setup
 	$(PYTHON) bench/raster_stream.py
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .qgis-settings
+
+# The installable plugin zip (dist/reo.zip, top folder reo/): plugin code, reo_core, resources;
+# no tests, docs, benchmarks, configs, .venv, out/ or caches. Needs only the system Python.
+PACKAGE_OUT ?= dist/reo.zip
+.PHONY: package
+package:
+	$(SYSTEM_PYTHON) tools/package_plugin.py --out $(PACKAGE_OUT)
+
+# Rebuild the built-in demo model from nothing (synthetic data, base, two stages): about 10 minutes
+# on 2 CPU cores; installs resources/demo-model/{base,model}.
+.PHONY: demo-model
+demo-model: setup
+	$(PYTHON) -m reo_core.train.demo

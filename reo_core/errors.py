@@ -29,5 +29,5 @@ class ExtentError(InputError):
     """The requested extent does not fit the imagery (no overlap, all no-data, empty)."""
 
 
-class Canceled(ReoError):
+class Canceled(ReoError):  # noqa: N818 (the protocol's error kind is "Canceled")
     """The user canceled the work; nothing that looks finished was written."""

@@ -8,6 +8,7 @@ by ``base_model`` in the config, never copied. No pickle anywhere; no remote cod
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -19,13 +20,14 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
 from reo_core.errors import InputError
-from reo_core.model.base import load_base
+from reo_core.model.base import clip_preprocessor, load_base
 from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.model_card import model_card
 from reo_core.model.processor import ImageSpec, ReoProcessor
 from reo_core.model.reo_vlm import ReoVLM
 
 HEADS_FILE = "heads.safetensors"
+_PIL_RESAMPLE = {"bilinear": 2, "bicubic": 3}
 HEAD_PREFIXES = ("reverse_projection.", "regression_head.")
 
 
@@ -76,8 +78,8 @@ def save_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
         }
         save_file(heads, str(staging / HEADS_FILE))
         model.tokenizer.save_pretrained(staging)
-        _copy_preprocessor(model.config.base_model, staging)
-        (staging / "README.md").write_text(model_card(model.config, _parameter_counts(model)))
+        _write_preprocessor(loaded.processor, staging)
+        (staging / "README.md").write_text(model_card(config_to_save, _parameter_counts(model)))
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
@@ -100,7 +102,11 @@ def load_checkpoint(
         raise InputError(f"{folder} is not a REO model folder: it has no {CONFIG_NAME}.")
     config = ReoConfig.load(folder)
     check_compatible(config, folder, bands, modality)
-    base, _ = load_base(resolve_base(config.base_model, folder), dtype=dtype, device=device)
+    # In memory the base is where it was found; saving turns it back into a reference.
+    config = ReoConfig.from_dict(
+        {**config.to_dict(), "base_model": resolve_base(config.base_model, folder)}
+    )
+    base, _ = load_base(config.base_model, dtype=dtype, device=device)
     peft = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
     tokenizer = _load_tokenizer(folder)
     model = ReoVLM(config, peft, tokenizer).to(device)
@@ -183,10 +189,14 @@ def _load_tokenizer(folder: Path):
     return tokenizer
 
 
-def _copy_preprocessor(base: str, staging: Path) -> None:
-    source = Path(base) / "preprocessor_config.json"
-    if source.is_file():
-        shutil.copyfile(source, staging / "preprocessor_config.json")
+def _write_preprocessor(processor: ReoProcessor, staging: Path) -> None:
+    """The image settings the model was trained with travel with it (llava-hf's JSON layout)."""
+    spec = processor.image_spec
+    settings = clip_preprocessor(spec.size)
+    settings.update(
+        image_mean=list(spec.mean), image_std=list(spec.std), resample=_PIL_RESAMPLE[spec.resample]
+    )
+    (staging / "preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _keep_heads_float32(model: ReoVLM) -> None:

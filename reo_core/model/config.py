@@ -13,7 +13,7 @@ CONFIG_NAME = "reo_config.json"
 TOKEN_STRATEGIES = ("last", "every2", "half", "half_deep", "all")
 UNCERTAINTY_MODES = ("none", "gaussian")
 PROMPT_FORMATS = ("llava-1.5",)
-FULL_MODULES = ("embed_tokens", "lm_head")
+FULL_MODULES = ("embed_tokens", "lm_head", "multi_modal_projector")
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -53,8 +53,9 @@ class ReoConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS  # module names inside the LLM only
     # Modules trained in full beside LoRA in stage 1 (peft's modules_to_save). Empty for pretrained
-    # bases (the paper); ("embed_tokens", "lm_head") for bases built here with random weights,
-    # whose frozen random embeddings would otherwise cap what LoRA can learn.
+    # bases (the paper). Bases built here have random weights: their frozen random embeddings cap
+    # what LoRA can learn, and their random projector must be aligned as LLaVA's own pretraining
+    # aligns it, so the demo trains ("embed_tokens", "lm_head", "multi_modal_projector").
     lora_full_modules: tuple[str, ...] = ()
     # --- limits --------------------------------------------------------------------------------
     max_text_tokens: int = 256  # longest prompt + answer text, image tokens not counted

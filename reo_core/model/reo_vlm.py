@@ -1,6 +1,6 @@
 """REO-VLM: a LLaVA base with visual token selection, reverse projection and a regression head.
 
-One vision pass per batch feeds both the LLM (through the frozen projector, tokens pooled to the
+One vision pass per batch feeds both the LLM (through the projector, tokens pooled to the
 configured budget) and the regression head (hidden states of the selected layers). The LLM's
 hidden states over the domain text (the assistant's answer, and the ``ASSISTANT:`` cue before it)
 are pooled, mapped back to the vision width by the reverse projection, and read with the visual
@@ -116,15 +116,18 @@ class ReoVLM(nn.Module):
             raise ValueError(
                 f"pixel_values must be ({expected}, 3, {size}, {size}) for {batch_size} patches, got {tuple(pixel_values.shape)}"
             )
-        with torch.no_grad():  # vision tower and projector are frozen
+        with torch.no_grad():  # the vision tower is frozen
             vision = llava.model.vision_tower(
                 pixel_values, output_hidden_states=True, return_dict=True
             )
-            hidden = vision.hidden_states  # embeddings + one entry per layer, each (N, 1 + G*G, Dv)
-            feature = hidden[llava.config.vision_feature_layer]
-            if llava.config.vision_feature_select_strategy == "default":
-                feature = feature[:, 1:]
-            projected = llava.model.multi_modal_projector(feature)  # (N, G*G, Dt)
+        hidden = vision.hidden_states  # embeddings + one entry per layer, each (N, 1 + G*G, Dv)
+        feature = hidden[llava.config.vision_feature_layer]
+        if llava.config.vision_feature_select_strategy == "default":
+            feature = feature[:, 1:]
+        projector = llava.model.multi_modal_projector
+        trains_projector = any(p.requires_grad for p in projector.parameters())
+        with torch.set_grad_enabled(trains_projector and torch.is_grad_enabled()):
+            projected = projector(feature)  # (N, G*G, Dt); frozen unless lora_full_modules names it
         pooled = pool_patch_tokens(projected, self.config.visual_token_pool)
         image_embeds = pooled.reshape(batch_size, -1, pooled.shape[-1])
         layers = [head_tokens(hidden[layer], self.config.head_grid) for layer in self.head_layers]

@@ -34,6 +34,10 @@ DEFAULT_MAX_NODATA_FRACTION = 0.25
 DEFAULT_BLOCK_PATCHES = 16
 # GDAL's block cache defaults to 5% of RAM and would grow with the extent; cap it.
 DEFAULT_GDAL_CACHE_MB = 32
+# GDAL approximates a reprojection linearly over each chunk it warps (to 1/8 pixel by default), so
+# a pixel's value would depend on the extent asked for. Near-zero tolerance transforms every pixel
+# exactly: an extent processed whole or in tiles gives the same values (0 is not accepted).
+WARP_TOLERANCE = 1e-6
 
 NamedRefs = list[tuple[str, BandRef]]  # (band name, band) pairs of one file
 
@@ -236,6 +240,7 @@ class PatchReader:
             resampling=resampling,
             src_nodata=src_nodata,
             nodata=nodata,
+            tolerance=WARP_TOLERANCE,
         )
         return stack.enter_context(vrt)
 

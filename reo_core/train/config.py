@@ -19,6 +19,7 @@ from reo_core.model.config import ReoConfig
 
 STAGES = ("1", "2", "both")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
+DEVICES = ("auto", "cpu")
 SCHEDULES = ("cosine", "linear", "constant")
 BASE_SPECS = ("tiny", "demo")
 
@@ -44,6 +45,7 @@ class TrainConfig:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0  # gradient clipping; 0 = off
     mixed_precision: str = "auto"  # auto = bf16 on a GPU that supports it, else no
+    device: str = "auto"  # auto = the accelerators accelerate finds; cpu = CPU even where GPUs are
     eval_every: int = 0  # steps between validations; 0 = only at the end of each stage
     eval_samples: int = 64  # validation dialogues per family and evaluation
     save_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
@@ -61,6 +63,7 @@ class TrainConfig:
         _choice("stage", self.stage, STAGES)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("device", self.device, DEVICES)
         if self.build_base:
             _choice("build_base", self.build_base, BASE_SPECS)
         for name in (

@@ -67,10 +67,11 @@ The **built-in demo model** of REO. It was trained on **synthetic** Sentinel-2 p
 `python -m reo_core.synth` ({len(DATA_SEEDS)} x {TRAIN_PATCHES} simulated AGBD-format patches, data
 seeds {", ".join(map(str, DATA_SEEDS))}),
 built into REO-Instruct by `python -m reo_core.build_instruct`, on a small LLaVA-shaped base whose
-weights are random (no pretrained vision encoder or LLM can be had offline). Its vision tower and
-projector stay random and frozen, as REO-VLM freezes them; LoRA (with the embeddings and LM head
-trained in full, `lora_full_modules`) learned the dialogues in stage 1, the regression head and
-reverse projection learned AGB in stage 2 ({config.steps} + {config.stage2_steps or config.steps} steps).
+weights are random (no pretrained vision encoder or LLM can be had offline). Its vision tower stays
+random and frozen, as REO-VLM freezes it. In stage 1, LoRA learned the dialogues together with the
+projector, token embeddings and LM head trained in full (`lora_full_modules`: a random base has no
+aligned projector, so this stands in for LLaVA's own alignment pretraining); in stage 2 the
+regression head and reverse projection learned AGB ({config.steps} + {config.stage2_steps or config.steps} steps).
 
 **It knows nothing about real places. Do not use its numbers for real-world estimates.** It is here
 so that REO runs end to end out of the box, on a CPU, in seconds.

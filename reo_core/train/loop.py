@@ -23,6 +23,7 @@ from transformers import get_scheduler
 from reo_core.errors import InputError
 from reo_core.instruct.torch_dataset import InstructDataset, seeded_generator
 from reo_core.model.checkpoint import LoadedModel, create_model, load_checkpoint, save_checkpoint
+from reo_core.model.config import ReoConfig
 from reo_core.tasks import Task
 from reo_core.train.config import TrainConfig
 from reo_core.train.logbook import Logbook, plot_curves, write_json
@@ -44,7 +45,9 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    # cpu=True also makes a multi-process launch (torchrun, WORLD_SIZE > 1) use gloo on the CPU.
     return Accelerator(
+        cpu=config.device == "cpu",
         mixed_precision=precision,
         gradient_accumulation_steps=config.grad_accumulation,
         dataloader_config=DataLoaderConfiguration(split_batches=True),
@@ -54,6 +57,10 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 def train(config: TrainConfig) -> Path:
     """Run the configured stage(s); returns the folder of the final model."""
     accelerator = make_accelerator(config)
+    logger.info(
+        "training on %d process(es), %s, %s, mixed precision %s",
+        accelerator.num_processes, accelerator.distributed_type.value, accelerator.device, accelerator.mixed_precision,
+    )  # fmt: skip
     output = Path(config.output)
     if accelerator.is_main_process:
         output.mkdir(parents=True, exist_ok=True)
@@ -148,10 +155,9 @@ def train_stage(
 def _stage_model(config: TrainConfig, stage: int, start_from: Path | None) -> LoadedModel:
     if stage == 1:
         _ensure_base(config)
-        set_seed(
-            config.seed + stage
-        )  # LoRA's initial weights must not depend on whether a base was built
-        return create_model(config.model_config)
+        # LoRA's initial weights must not depend on whether a base was built just now.
+        set_seed(config.seed + stage)
+        return create_model(_with_template_version(config.model_config, Path(config.data)))
     if start_from is None or not (Path(start_from) / "reo_config.json").is_file():
         raise InputError(
             f"Stage 2 needs a stage-1 model folder; {start_from or 'none'} is not one. "
@@ -160,6 +166,15 @@ def _stage_model(config: TrainConfig, stage: int, start_from: Path | None) -> Lo
     loaded = load_checkpoint(start_from)
     loaded.model.train()
     return loaded
+
+
+def _with_template_version(model_config: ReoConfig, data: Path) -> ReoConfig:
+    """The checkpoint records the REO-Instruct template version it learned from."""
+    manifest = data / "manifest.json"
+    if model_config.template_version or not manifest.is_file():
+        return model_config
+    version = json.loads(manifest.read_text()).get("template_version", "")
+    return ReoConfig.from_dict({**model_config.to_dict(), "template_version": version})
 
 
 def _ensure_base(config: TrainConfig) -> None:

@@ -213,3 +213,23 @@ def test_full_modules_train_in_stage_one_and_are_saved(make_model, tmp_path):
     torch.testing.assert_close(before.agb, after.agb, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="lora_full_modules \\['vision_tower'\\] not allowed"):
         make_model(lora_full_modules=("vision_tower",))
+
+
+def test_a_model_shipped_beside_its_base_moves_with_it(
+    tiny_base, make_model, tmp_path, monkeypatch
+):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_base, bundle / "base")
+    loaded = make_model()
+    loaded.model.config.base_model = str(bundle / "base")
+    save_checkpoint(loaded, bundle / "model")
+    assert '"base_model": "../base"' in (bundle / "model" / "reo_config.json").read_text()
+    moved = tmp_path / "elsewhere" / "bundle"
+    shutil.move(bundle, moved)
+    monkeypatch.chdir(tmp_path)  # not the bundle's folder
+    reloaded = load_checkpoint(moved / "model")
+    resaved = save_checkpoint(reloaded, moved / "model-copy")
+    assert (resaved / "preprocessor_config.json").is_file()
+    assert '"base_model": "../base"' in (resaved / "reo_config.json").read_text()

@@ -75,8 +75,16 @@ def test_two_stages_learn_and_the_final_model_predicts(instruct_folder, tiny_bas
     assert answer.agb.shape == (2,) and torch.isfinite(answer.agb).all()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_processes_match_one_process(instruct_folder, tiny_base_folder, tmp_path):
-    settings = {"steps": 3, "stage": "both", "seed": 3}
+    settings = {"steps": 3, "stage": "both", "seed": 3, "device": "cpu"}
     one, two = tmp_path / "one", tmp_path / "two"
     train(
         load_train_config(
@@ -85,13 +93,16 @@ def test_two_processes_match_one_process(instruct_folder, tiny_base_folder, tmp_
     )
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-        str(REPO_ROOT / "configs" / "accelerate" / "cpu-2proc.yaml"), "-m", "reo_core.train",
+        str(REPO_ROOT / "configs" / "accelerate" / "cpu-2proc.yaml"), "--main_process_port", str(_free_port()), "-m", "reo_core.train",
         "--config", str(TINY_PRESET), *overrides(instruct_folder, tiny_base_folder, two, **settings),
     ]  # fmt: skip
     result = subprocess.run(
         command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "training on 2 process(es), MULTI_CPU" in result.stderr
+    )  # really two processes, over gloo
     _assert_same_weights(one / "stage1-model", two / "stage1-model", atol=1e-5)
     _assert_same_weights(one / "model", two / "model", atol=1e-5)
 

@@ -1,0 +1,289 @@
+"""Benchmark: inference throughput and peak memory by batch size, token budget and CPU threads.
+
+    python bench/predict.py [--model resources/demo-model/model] [--batch-sizes 16 32 64]
+        [--pools 1 2] [--threads 1 2] [--size-km 5] [--max-new-tokens 32] [--json FILE]
+    python bench/predict.py --gpu-paper [--pools 1 2 4] [--batch-sizes 8 32] [--patches 64]
+
+CPU (default): every configuration runs in a fresh process and is measured twice: end to end
+(``run_estimate`` on a synthetic scene: raster reading, compositing, the model, GeoTIFF writing, no
+quicklook) and model only (``InferenceEngine.predict_patches`` on patches already in memory). Peak
+memory is the process's VmHWM (/proc/self/status), which, unlike ru_maxrss, a fresh process does
+not inherit across fork/exec. ``visual_token_pool`` overrides the model's token budget (answers
+change; this measures speed only).
+
+``--gpu-paper`` (CUDA): the paper-size LLaVA-1.5-7B shape (``BaseSpec()``) with random weights,
+built in bf16 directly on the GPU (nothing saved), with REO-VLM's heads. It compares the naive path,
+Hugging Face ``LlavaForConditionalGeneration.generate`` with ``pixel_values`` over batches of 8
+patches at the full 6 x 576 image tokens and 16 new tokens, with the engine's path (one vision
+pass, pooled tokens, KV cache, regression head) at each token budget. ``--paper-spec tiny --device
+cpu`` runs the same code on the tiny shape, as a check that it works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+DEFAULT_MODEL = REPO_ROOT / "resources" / "demo-model" / "model"
+PAPER_NEW_TOKENS = 16
+NAIVE_BATCH = 8
+
+
+def peak_rss_mb() -> float:
+    """VmHWM of this process in MiB (peak resident set since the process started)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- CPU: one configuration in a fresh process ---------------------------------------------------
+def worker(spec: dict) -> dict:
+    """Measure one configuration (called in a fresh interpreter); a JSON-able result."""
+    import torch
+
+    from reo_core.infer.engine import EngineOptions, load_engine
+    from reo_core.infer.estimate import EstimateRequest, run_estimate
+    from reo_core.infer.inputs import InputSpec, open_reader
+
+    options = EngineOptions(device="cpu", batch_size=spec["batch_size"],
+                            max_new_tokens=spec["max_new_tokens"],
+                            visual_token_pool=spec["pool"], threads=spec["threads"])  # fmt: skip
+    started = time.perf_counter()
+    engine = load_engine(spec["model"], options)
+    load_s = time.perf_counter() - started
+    inputs = InputSpec(s2=[Path(p) for p in spec["s2"]])
+    if spec["mode"] == "model":
+        s2 = np.concatenate(
+            [engine.block_patches(b)[0] for b in open_reader(engine.config, inputs).blocks()]
+        )
+        s2 = s2[: spec["patches"]]
+        engine.predict_patches(s2[: spec["batch_size"]])  # warm-up
+        started = time.perf_counter()
+        engine.predict_patches(s2)
+        seconds, patches = time.perf_counter() - started, len(s2)
+    else:
+        engine.predict_patches(np.full((1, len(engine.config.bands), 25, 25), 0.1, np.float32))
+        started = time.perf_counter()
+        summary = run_estimate(engine, EstimateRequest(inputs, Path(spec["out"]), quicklook=False))
+        seconds, patches = time.perf_counter() - started, summary["patches"]["done"]
+    return {**{k: spec[k] for k in ("mode", "threads", "batch_size", "pool")},
+            "tokens_per_image": engine.processor.tokens_per_image, "patches": patches,
+            "seconds": round(seconds, 3), "patches_per_s": round(patches / seconds, 1),
+            "load_s": round(load_s, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+            "torch_threads": torch.get_num_threads()}  # fmt: skip
+
+
+def run_worker(spec: dict) -> dict:
+    result = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+        env={**os.environ, "OMP_NUM_THREADS": str(spec["threads"])},
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"worker failed for {spec}:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_cpu(args: argparse.Namespace) -> list[dict]:
+    from reo_core.synth.__main__ import SynthArgs
+    from reo_core.synth.__main__ import run as run_synth
+
+    scene = args.workdir / f"scene-{args.size_km:g}km"
+    if not (scene / "scene.json").is_file():
+        run_synth(SynthArgs(scene, args.size_km, 7, False, None, 0.05, "temperate"))
+    s2 = [str(p) for p in sorted((scene / "s2").glob("*.tif"))]
+    results = []
+    for threads in args.threads:
+        for pool in args.pools:
+            for batch_size in args.batch_sizes:
+                for mode in ("end-to-end", "model"):
+                    spec = {"mode": mode, "threads": threads, "pool": pool, "batch_size": batch_size,
+                            "max_new_tokens": args.max_new_tokens, "model": str(args.model), "s2": s2,
+                            "patches": args.patches, "out": str(args.workdir / "estimate")}  # fmt: skip
+                    results.append(run_worker(spec))
+                    print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+# --- GPU: the paper's shape ------------------------------------------------------------------------
+def paper_engine(spec_name: str, device: str, dtype, pool: int, batch_size: int):
+    """REO-VLM on a random LLaVA base of the paper's shape, built on ``device`` (nothing saved)."""
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    from reo_core.infer.engine import InferenceEngine
+    from reo_core.instruct.templates import TEMPLATES
+    from reo_core.model.base import TINY_BASE, BaseSpec
+    from reo_core.model.checkpoint import LoadedModel
+    from reo_core.model.config import ReoConfig
+    from reo_core.model.processor import ImageSpec, ReoProcessor
+    from reo_core.model.reo_vlm import ReoVLM
+    from reo_core.model.tokenizer import IMAGE_TOKEN, build_tokenizer
+
+    spec = BaseSpec() if spec_name == "paper" else TINY_BASE
+    corpus = [t.question for t in TEMPLATES] + [a for t in TEMPLATES for a in t.answers.values()]
+    tokenizer = build_tokenizer(corpus)
+    config = spec.llava_config(
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+        vocab_size=max(spec.vocab_size, len(tokenizer)) if spec_name == "paper" else len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            llava = LlavaForConditionalGeneration(config).eval()
+    finally:
+        torch.set_default_dtype(default)
+    reo_config = ReoConfig(base_model=f"random-{spec_name}", modality="ms", visual_token_pool=pool)
+    model = ReoVLM(reo_config, llava, tokenizer).to(device).eval()  # heads float32, as loaded
+    image_spec = ImageSpec(size=spec.image_size)
+    processor = ReoProcessor(reo_config, tokenizer, image_spec, model.tokens_per_image,
+                             config.image_token_index)  # fmt: skip
+    engine = InferenceEngine(LoadedModel(model, processor), torch.device(device), dtype, batch_size,
+                             PAPER_NEW_TOKENS)  # fmt: skip
+    return engine
+
+
+def naive_generate(engine, s2: np.ndarray) -> float:
+    """HF's own path: LlavaForConditionalGeneration.generate with pixel_values, full tokens; seconds."""
+    import torch
+
+    from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages
+
+    processor, llava = engine.processor, engine.model.llava
+    prompt = processor.encode_dialogue(prompt_messages(ESTIMATE_QUESTION), generation=True)
+    _sync(engine.device)
+    started = time.perf_counter()
+    for start in range(0, len(s2), NAIVE_BATCH):
+        chunk = s2[start : start + NAIVE_BATCH]
+        pixels = processor.pixel_values(processor.images(chunk))
+        batch = processor.collate([prompt] * len(chunk), pixels, padding_side="left")
+        batch = batch.to(engine.device, engine.dtype)
+        with torch.inference_mode():
+            llava.generate(input_ids=batch.input_ids, pixel_values=batch.pixel_values,
+                           attention_mask=batch.attention_mask, max_new_tokens=PAPER_NEW_TOKENS,
+                           min_new_tokens=PAPER_NEW_TOKENS, do_sample=False,
+                           pad_token_id=engine.processor.tokenizer.pad_token_id)  # fmt: skip
+    _sync(engine.device)
+    return time.perf_counter() - started
+
+
+def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
+    import torch
+
+    device = args.device
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(
+            "--gpu-paper needs a CUDA GPU (or --paper-spec tiny --device cpu to check it)"
+        )
+    engine = paper_engine(args.paper_spec, device, dtype, 1, NAIVE_BATCH)
+    rng = np.random.default_rng(0)
+    s2 = rng.uniform(0.02, 0.45, size=(args.patches, len(engine.config.bands), 25, 25)).astype(
+        np.float32
+    )
+    results = []
+    naive_generate(engine, s2[:NAIVE_BATCH])  # warm-up
+    _reset_peak(device)
+    seconds = naive_generate(engine, s2)
+    results.append({"path": "hf-generate (naive)", "pool": 1, "batch_size": NAIVE_BATCH,
+                    "tokens_per_image": engine.processor.tokens_per_image,
+                    "patches_per_s": round(len(s2) / seconds, 2), "peak_gpu_gb": _peak(device)})  # fmt: skip
+    print(json.dumps(results[-1]), flush=True)
+    for pool in args.pools:
+        engine.set_token_pool(pool)
+        for batch_size in args.batch_sizes:
+            engine.sizer.size = batch_size
+            engine.predict_patches(s2[:batch_size])  # warm-up
+            _reset_peak(device)
+            _sync(device)
+            started = time.perf_counter()
+            engine.predict_patches(s2)
+            _sync(device)
+            seconds = time.perf_counter() - started
+            results.append({"path": "engine", "pool": pool, "batch_size": engine.sizer.size,
+                            "tokens_per_image": engine.processor.tokens_per_image,
+                            "patches_per_s": round(len(s2) / seconds, 2), "peak_gpu_gb": _peak(device)})  # fmt: skip
+            print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def _sync(device) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _reset_peak(device) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak(device) -> float | None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model folder (CPU)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--pools", type=int, nargs="+", default=None, help="visual_token_pool values"
+    )
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch CPU threads")
+    parser.add_argument(
+        "--size-km", type=float, default=5.0, help="scene side (5 km = 400 patches)"
+    )
+    parser.add_argument("--patches", type=int, default=None, help="patches of the model-only runs")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out" / "bench-predict")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--gpu-paper", action="store_true", help="the paper-size comparison on CUDA"
+    )
+    parser.add_argument("--paper-spec", choices=("paper", "tiny"), default="paper")
+    parser.add_argument("--device", default="cuda", help="device of --gpu-paper")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if args.gpu_paper:
+        args.pools, args.batch_sizes = args.pools or [1, 2, 4], args.batch_sizes or [8, 32]
+        args.patches = args.patches or 64
+        results = bench_gpu_paper(args)
+    else:
+        args.pools, args.batch_sizes = args.pools or [None], args.batch_sizes or [16, 32, 64]
+        args.patches = args.patches or 256
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        results = bench_cpu(args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,496 @@
+"""The REO dock: inputs, model and area for "Estimate AGB", and the chat about a patch.
+
+The dock only reads its widgets into parameter dataclasses (``parameters.py``) and emits signals;
+the controller runs the work. Settings persist between sessions (``settings.DockSettings``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsRectangle
+from qgis.gui import (
+    QgsCollapsibleGroupBox,
+    QgsDockWidget,
+    QgsExtentWidget,
+    QgsFileWidget,
+    QgsMapCanvas,
+    QgsMapLayerComboBox,
+)
+
+from reo_core.errors import InputError, ReoError
+from reo_core.sensors.composites import bands_needed
+from reo_core.sensors.sentinel2 import is_scl_file_name
+from reo_plugin.band_table import BandTable
+from reo_plugin.chat import ChatPanel
+from reo_plugin.compat import RASTER_LAYER_FILTER
+from reo_plugin.layers import band_of_layer, polarisation_of_layer, raster_file, raster_layers
+from reo_plugin.locations import DEMO_MODEL_DIR
+from reo_plugin.parameters import (
+    DEVICES,
+    MODALITIES,
+    AskParameters,
+    EstimateParameters,
+    ExtentParameter,
+    InputParameters,
+    ModelParameters,
+    read_model_config,
+    run_folder,
+)
+from reo_plugin.qt import QtCore, QtWidgets, Signal
+from reo_plugin.settings import DockSettings
+
+MULTIBAND, PER_BAND = "multiband", "per_band"
+DEFAULT_OUT_DIR = Path.home() / "REO"
+
+
+class ReoDock(QgsDockWidget):
+    """REO's dock widget (tabs "Estimate AGB" and "Ask about a patch")."""
+
+    estimateRequested = Signal(object)  # EstimateParameters  # noqa: N815
+    cancelRequested = Signal()  # noqa: N815
+    askRequested = Signal(object)  # AskParameters  # noqa: N815
+    setupRequested = Signal()  # noqa: N815
+    diagnosticsRequested = Signal()  # noqa: N815
+
+    def __init__(
+        self, canvas: QgsMapCanvas | None = None, parent: QtWidgets.QWidget | None = None
+    ) -> None:
+        super().__init__("REO — Biomass from Sentinel-2", parent)
+        self.setObjectName("ReoDock")
+        self.canvas = canvas
+        self.picked = None  # map_tool.PatchSelection of the chat
+        self._loading = True
+        body = QtWidgets.QWidget()
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.addTab(self._estimate_tab(), "Estimate AGB")
+        self.chat = ChatPanel()
+        self.chat.questionAsked.connect(self._on_question)
+        self.tabs.addTab(self.chat, "Ask about a patch")
+        layout = QtWidgets.QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tabs, 1)
+        layout.addLayout(self._worker_row())
+        self.setWidget(body)
+        self._restore(DockSettings.load())
+        self._loading = False
+        self._model_changed()
+        self._mode_changed()
+        self.set_running(False)
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def _estimate_tab(self) -> QtWidgets.QWidget:
+        page = QtWidgets.QWidget()
+        form = QtWidgets.QVBoxLayout(page)
+        form.addWidget(self._s2_group())
+        form.addWidget(self._sar_group())
+        form.addWidget(self._model_group())
+        form.addWidget(self._area_group())
+        self.estimate_button = QtWidgets.QPushButton("Estimate AGB")
+        self.estimate_button.setObjectName("reoEstimate")
+        self.estimate_button.setDefault(True)
+        self.estimate_button.clicked.connect(self._on_estimate)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setObjectName("reoCancel")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.estimate_button, 1)
+        buttons.addWidget(self.cancel_button)
+        form.addLayout(buttons)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("reoProgress")
+        self.progress.setRange(0, 100)
+        form.addWidget(self.progress)
+        self.status = QtWidgets.QLabel("")
+        self.status.setObjectName("reoStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addWidget(self.status)
+        form.addStretch(1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(page)
+        return scroll
+
+    def _s2_group(self) -> QtWidgets.QGroupBox:
+        group = QtWidgets.QGroupBox("Sentinel-2 L2A")
+        self.multiband_radio = QtWidgets.QRadioButton("One multi-band layer")
+        self.per_band_radio = QtWidgets.QRadioButton("One layer per band")
+        self.multiband_radio.setChecked(True)
+        self.multiband_radio.toggled.connect(self._mode_changed)
+        self.s2_layer = _layer_box("reoS2Layer")
+        self.s2_layer.layerChanged.connect(self._mode_changed)
+        self.scl_layer = _layer_box("reoSclLayer", allow_empty=True)
+        self.scl_layer.setToolTip(
+            "Optional: the L2A scene classification (SCL); clouds and shadows are skipped."
+        )
+        self.band_table = BandTable()
+        self.band_table.setMinimumHeight(120)
+        self.detect_button = QtWidgets.QPushButton("Detect bands")
+        self.detect_button.setObjectName("reoDetectBands")
+        self.detect_button.setToolTip(
+            "Fill the table from band descriptions, file names and layer names."
+        )
+        self.detect_button.clicked.connect(self.detect_inputs)
+        self.mapping_box = QgsCollapsibleGroupBox("Band mapping (detected; editable)")
+        self.mapping_box.setObjectName("reoBandMapping")
+        mapping_layout = QtWidgets.QVBoxLayout(self.mapping_box)
+        mapping_layout.addWidget(self.band_table)
+        mapping_layout.addWidget(self.detect_button)
+        self.mapping_box.setCollapsed(True)
+        modes = QtWidgets.QHBoxLayout()
+        modes.addWidget(self.multiband_radio)
+        modes.addWidget(self.per_band_radio)
+        layout = QtWidgets.QFormLayout(group)
+        layout.addRow(modes)
+        layout.addRow("Layer", self.s2_layer)
+        layout.addRow("Cloud mask (SCL)", self.scl_layer)
+        layout.addRow(self.mapping_box)
+        return group
+
+    def _sar_group(self) -> QtWidgets.QGroupBox:
+        self.sar_group = QtWidgets.QGroupBox("ALOS-2 PALSAR-2 (for 'ms+sar' models)")
+        self.hh_layer = _layer_box("reoHhLayer", allow_empty=True)
+        self.hv_layer = _layer_box("reoHvLayer", allow_empty=True)
+        layout = QtWidgets.QFormLayout(self.sar_group)
+        layout.addRow("HH", self.hh_layer)
+        layout.addRow("HV", self.hv_layer)
+        return self.sar_group
+
+    def _model_group(self) -> QtWidgets.QGroupBox:
+        group = QtWidgets.QGroupBox("Model")
+        self.model_path = QgsFileWidget()
+        self.model_path.setObjectName("reoModel")
+        self.model_path.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
+        self.model_path.setToolTip(
+            f"A REO model folder (with reo_config.json). Built-in: {DEMO_MODEL_DIR}"
+        )
+        self.model_path.fileChanged.connect(self._model_changed)
+        self.model_info = QtWidgets.QLabel("")
+        self.model_info.setWordWrap(True)
+        self.modality = QtWidgets.QComboBox()
+        self.modality.setObjectName("reoModality")
+        self.modality.addItems(MODALITIES)
+        self.modality.currentTextChanged.connect(self._modality_changed)
+        self.device = QtWidgets.QComboBox()
+        self.device.setObjectName("reoDevice")
+        self.device.setEditable(True)
+        self.device.addItems(DEVICES)
+        self.device.setToolTip(
+            "auto picks a CUDA or Apple GPU when the worker has one; cuda:1 for a second GPU."
+        )
+        self.stride = QtWidgets.QSpinBox()
+        self.stride.setObjectName("reoStride")
+        self.stride.setRange(1, 25)
+        self.stride.setSuffix(" px")
+        self.stride.setToolTip(
+            "Pixels between patches: 25 = adjacent 250 m patches; smaller = finer map, slower."
+        )
+        self.batch_size = QtWidgets.QSpinBox()
+        self.batch_size.setObjectName("reoBatchSize")
+        self.batch_size.setRange(1, 4096)
+        self.batch_size.setToolTip(
+            "Patches per forward pass; halves itself when the GPU runs out of memory."
+        )
+        layout = QtWidgets.QFormLayout(group)
+        layout.addRow("Folder", self.model_path)
+        layout.addRow(self.model_info)
+        layout.addRow("Modality", self.modality)
+        layout.addRow("Device", self.device)
+        layout.addRow("Stride", self.stride)
+        layout.addRow("Batch size", self.batch_size)
+        for widget in (self.device, self.stride, self.batch_size):
+            signal = (
+                widget.currentTextChanged
+                if isinstance(widget, QtWidgets.QComboBox)
+                else widget.valueChanged
+            )
+            signal.connect(self._save)
+        return group
+
+    def _area_group(self) -> QtWidgets.QGroupBox:
+        group = QtWidgets.QGroupBox("Area and output")
+        self.extent = QgsExtentWidget(None, QgsExtentWidget.WidgetStyle.CondensedStyle)
+        self.extent.setObjectName("reoExtent")
+        self.extent.setNullValueAllowed(True, "All of the Sentinel-2 imagery")
+        self.extent.clear()
+        if self.canvas is not None:
+            self.extent.setMapCanvas(self.canvas)
+        self.out_dir = QgsFileWidget()
+        self.out_dir.setObjectName("reoOutDir")
+        self.out_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
+        self.out_dir.setToolTip("Each run writes a new sub-folder here (agb-<date>-<time>).")
+        self.out_dir.fileChanged.connect(self._save)
+        layout = QtWidgets.QFormLayout(group)
+        layout.addRow("Extent", self.extent)
+        layout.addRow("Output folder", self.out_dir)
+        return group
+
+    def _worker_row(self) -> QtWidgets.QHBoxLayout:
+        self.worker_label = QtWidgets.QLabel("")
+        self.worker_label.setObjectName("reoWorkerLabel")
+        self.worker_label.setWordWrap(True)
+        setup = QtWidgets.QPushButton("Runtime…")
+        setup.setToolTip("Choose or create the Python environment the model runs in.")
+        setup.clicked.connect(self.setupRequested)
+        diagnostics = QtWidgets.QPushButton("Diagnostics…")
+        diagnostics.setToolTip("Python, PyTorch, CUDA and GPU of the worker, and what to fix.")
+        diagnostics.clicked.connect(self.diagnosticsRequested)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.worker_label, 1)
+        row.addWidget(setup)
+        row.addWidget(diagnostics)
+        return row
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def mode(self) -> str:
+        return MULTIBAND if self.multiband_radio.isChecked() else PER_BAND
+
+    def s2_layers(self) -> list[QgsRasterLayer]:
+        """The Sentinel-2 layers in use (the multi-band layer, or the mapped per-band layers)."""
+        if self.mode() == MULTIBAND:
+            layer = self.s2_layer.currentLayer()
+            return [layer] if layer is not None else []
+        layers = {layer.id(): layer for layer, _ in self.band_table.mapping().values()}
+        return list(layers.values())
+
+    def required_bands(self) -> tuple[str, ...]:
+        try:
+            bands = read_model_config(self.model_path.filePath()).get("bands")
+        except ReoError:
+            bands = None
+        return tuple(bands) if bands else bands_needed(self.modality.currentText())
+
+    def read_inputs(self) -> InputParameters:
+        """Sentinel-2, cloud mask and PALSAR-2 files; LayerError/InputError say what to choose."""
+        required = self.required_bands()
+        chosen = self.band_table.mapping()
+        missing = [band for band in required if band not in chosen]
+        if self.mode() == MULTIBAND and self.s2_layer.currentLayer() is None:
+            raise InputError(
+                "Choose the Sentinel-2 layer (a multi-band raster), or switch to 'One layer per band'."
+            )
+        if missing:
+            raise InputError(
+                f"The model reads Sentinel-2 band(s) {', '.join(missing)}, which are not mapped. "
+                "Open 'Band mapping' and choose them (or 'Detect bands')."
+            )
+        used = {band: chosen[band] for band in required}
+        files = {band: (raster_file(layer), index) for band, (layer, index) in used.items()}
+        stated = self._stated_by_files(used)
+        if stated:
+            s2 = tuple(dict.fromkeys(path for path, _ in files.values()))
+            mapping = {}
+        else:
+            s2, mapping = (), files
+        scl = self.scl_layer.currentLayer()
+        sar = [
+            layer for layer in (self.hh_layer.currentLayer(), self.hv_layer.currentLayer()) if layer
+        ]
+        if self.modality.currentText() != "ms+sar":
+            sar = []
+        return InputParameters(
+            s2=s2,
+            sar=tuple(raster_file(layer) for layer in sar),
+            scl=raster_file(scl) if scl is not None else None,
+            band_mapping=mapping,
+        )
+
+    def read_model(self) -> ModelParameters:
+        return ModelParameters(
+            model=self.model_path.filePath(),
+            modality=self.modality.currentText(),
+            device=self.device.currentText().strip() or "auto",
+        )
+
+    def read_extent(self) -> ExtentParameter | None:
+        """The extent the user chose, or None for all of the imagery."""
+        rect: QgsRectangle = self.extent.outputExtent()
+        if rect.isNull() or rect.isEmpty() or not self.extent.isValid():
+            return None
+        crs: QgsCoordinateReferenceSystem = self.extent.outputCrs()
+        return ExtentParameter(
+            (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
+            crs.authid() or crs.toWkt(),
+        )
+
+    def out_folder(self) -> str:
+        return self.out_dir.filePath().strip() or str(DEFAULT_OUT_DIR)
+
+    def read_estimate_parameters(self) -> EstimateParameters:
+        return EstimateParameters(
+            inputs=self.read_inputs(),
+            model=self.read_model(),
+            out=run_folder(self.out_folder()),
+            extent=self.read_extent(),
+            stride=self.stride.value(),
+            batch_size=self.batch_size.value(),
+        )
+
+    def read_ask_parameters(self, question: str) -> AskParameters:
+        if self.picked is None:
+            raise InputError(
+                "Pick a patch first: press 'Pick a patch on the map', then click the map."
+            )
+        return AskParameters(
+            inputs=self.read_inputs(),
+            model=self.read_model(),
+            point=self.picked.point,
+            crs=self.picked.crs,
+            question=question,
+            extent=self.read_extent(),
+            stride=self.stride.value(),
+        )
+
+    # -- state shown --------------------------------------------------------------------------------
+
+    def set_running(self, running: bool) -> None:
+        self.estimate_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.progress.setValue(0)
+
+    def set_progress(self, percent: float) -> None:
+        self.progress.setValue(round(percent))
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setText(text)
+
+    def set_worker_python(self, python: str) -> None:
+        self.worker_label.setText(f"Worker Python: {python}")
+        self.worker_label.setToolTip(python)
+
+    def set_picked(self, selection) -> None:
+        self.picked = selection
+        self.chat.set_patch(selection.bounds, selection.crs)
+
+    # -- detection ------------------------------------------------------------------------------
+
+    def detect_inputs(self) -> None:
+        """Fill the band table, cloud mask and PALSAR-2 from the project's layers."""
+        found = self.band_table.detect()
+        for layer in raster_layers():
+            stem = Path(layer.source().split("|", 1)[0]).stem
+            if self.scl_layer.currentLayer() is None and (
+                is_scl_file_name(stem) or is_scl_file_name(layer.name())
+            ):
+                self.scl_layer.setLayer(layer)
+            polarisation = polarisation_of_layer(layer)
+            box = {"HH": self.hh_layer, "HV": self.hv_layer}.get(polarisation or "")
+            if box is not None and box.currentLayer() is None:
+                box.setLayer(layer)
+        self.set_status(f"{found} Sentinel-2 band(s) recognised.")
+
+    # -- slots ----------------------------------------------------------------------------------------
+
+    def _on_estimate(self) -> None:
+        try:
+            parameters = self.read_estimate_parameters()
+        except ReoError as error:
+            self.set_status(error.message, error=True)
+            return
+        self.set_status("")
+        self.estimateRequested.emit(parameters)
+
+    def _on_question(self, question: str) -> None:
+        try:
+            parameters = self.read_ask_parameters(question)
+        except ReoError as error:
+            self.chat.add_error(error.message)
+            return
+        self.chat.add_question(question)
+        self.askRequested.emit(parameters)
+
+    def _mode_changed(self) -> None:
+        multiband = self.mode() == MULTIBAND
+        self.s2_layer.setEnabled(multiband)
+        self.band_table.set_multiband(self.s2_layer.currentLayer() if multiband else None)
+        if not multiband:
+            self.mapping_box.setCollapsed(False)
+            if not self.band_table.mapping():
+                self.band_table.detect()
+        layer = self.s2_layer.currentLayer() if multiband else next(iter(self.s2_layers()), None)
+        if layer is not None:
+            chosen = self.extent.isValid()
+            self.extent.setOriginalExtent(layer.extent(), layer.crs())
+            self.extent.setOutputCrs(layer.crs())
+            if not chosen:
+                self.extent.clear()  # stay "all of the imagery" until the user picks an extent
+        self._save()
+
+    def _model_changed(self) -> None:
+        try:
+            config = read_model_config(self.model_path.filePath())
+        except ReoError as error:
+            self.model_info.setText(error.message)
+            self.model_info.setStyleSheet("color: #b00020;")
+        else:
+            self.model_info.setStyleSheet("")
+            modality = config.get("modality", "ms")
+            bands = config.get("bands") or bands_needed(modality)
+            uncertainty = (
+                " with uncertainty" if config.get("uncertainty") not in (None, "none") else ""
+            )
+            self.model_info.setText(f"Reads '{modality}': {', '.join(bands)}{uncertainty}.")
+            if modality in MODALITIES:
+                self.modality.setCurrentText(modality)
+        self.band_table.set_required(self.required_bands())
+        self._save()
+
+    def _modality_changed(self) -> None:
+        self.sar_group.setEnabled(self.modality.currentText() == "ms+sar")
+        self.band_table.set_required(self.required_bands())
+        self._save()
+
+    def _stated_by_files(self, used: dict[str, tuple[QgsRasterLayer, int]]) -> bool:
+        """True when the files name these bands by themselves (no mapping needs sending)."""
+        if self.mode() == MULTIBAND:
+            detected = self.band_table.detected()
+            return all(
+                detected.get(band, (None, 0))[1] == index for band, (_, index) in used.items()
+            )
+        return all(
+            index == 1 and band_of_layer(layer) == band for band, (layer, index) in used.items()
+        )
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _restore(self, values: DockSettings) -> None:
+        (self.multiband_radio if values.s2_mode == MULTIBAND else self.per_band_radio).setChecked(
+            True
+        )
+        self.model_path.setFilePath(values.model)
+        self.modality.setCurrentText(values.modality)
+        self.device.setCurrentText(values.device)
+        self.stride.setValue(int(values.stride))
+        self.batch_size.setValue(int(values.batch_size))
+        self.out_dir.setFilePath(values.out_dir)
+
+    def _save(self) -> None:
+        if self._loading:
+            return
+        DockSettings(
+            s2_mode=self.mode(),
+            modality=self.modality.currentText(),
+            model=self.model_path.filePath(),
+            device=self.device.currentText(),
+            stride=self.stride.value(),
+            batch_size=self.batch_size.value(),
+            out_dir=self.out_dir.filePath(),
+        ).save()
+
+
+def _layer_box(name: str, allow_empty: bool = False) -> QgsMapLayerComboBox:
+    box = QgsMapLayerComboBox()
+    box.setObjectName(name)
+    box.setFilters(RASTER_LAYER_FILTER)
+    box.setAllowEmptyLayer(allow_empty)
+    if allow_empty:
+        box.setLayer(None)
+    return box
+
+
+__all__ = ["ReoDock"]

@@ -1,0 +1,243 @@
+"""Processing algorithm "reo:estimate_agb": the dock's "Estimate AGB" for the toolbox, the graphical
+modeler, batch mode and scripts (``processing.run("reo:estimate_agb", {...})``).
+
+It drives the same worker as the dock (``workers.shared_pool``), so the model stays loaded across a
+batch. The worker writes into a fresh folder; the AGB and land-cover rasters are then moved to the
+requested destinations and styled when QGIS loads them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+    QgsProcessingUtils,
+)
+
+from reo_core.errors import ReoError
+from reo_plugin.compat import ADVANCED_PARAMETER, FOLDER_BEHAVIOR, INTEGER_NUMBER, RASTER_SOURCE
+from reo_plugin.layers import raster_file
+from reo_plugin.locations import DEMO_MODEL_DIR
+from reo_plugin.parameters import (
+    EstimateParameters,
+    ExtentParameter,
+    InputParameters,
+    ModelParameters,
+    read_model_config,
+)
+from reo_plugin.results import EstimateOutcome
+from reo_plugin.styling import apply_style
+from reo_plugin.worker_client import WorkerCanceled
+from reo_plugin.workers import shared_pool
+
+HELP = """<p>Estimates above-ground biomass (AGB, Mg/ha) and land cover (Copernicus CGLS-LC100
+classes) for every 250 m patch of Sentinel-2 L2A imagery with a REO-VLM model. The model runs in
+REO's worker process (see REO ▸ Diagnostics).</p>
+<p><b>Sentinel-2</b>: one multi-band raster (bands named by description, or AGBD's 12-band order)
+or one raster per band (named like <i>..._B04.tif</i>); a raster named <i>..._SCL</i> among them
+masks clouds. <b>PALSAR-2</b>: HH and HV, only for models trained with SAR ('ms+sar').
+<b>Extent</b>: empty = all of the imagery. <b>Stride</b>: pixels between patches (25 = adjacent).</p>
+<p>Outputs: AGB and land-cover GeoTIFFs on the patch grid, the totals (AGB and carbon, Mg) and the
+summary as JSON; the run's folder also holds the uncertainty, patch counts and a quicklook.</p>"""
+
+_post_processors: dict[str, QgsProcessingLayerPostProcessorInterface] = {}  # alive until used
+
+
+class _StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
+    """Applies REO's style to an output when QGIS loads it into the project."""
+
+    def __init__(self, key: str, destination: str) -> None:
+        super().__init__()
+        self.key, self.destination = key, destination
+
+    def postProcessLayer(self, layer, context, feedback) -> None:
+        try:
+            apply_style(layer, self.key)
+        except ReoError as error:
+            feedback.reportError(error.message)
+        _post_processors.pop(self.destination, None)
+
+
+class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
+    SENTINEL2 = "SENTINEL2"
+    PALSAR2 = "PALSAR2"
+    MODEL = "MODEL"
+    DEVICE = "DEVICE"
+    EXTENT = "EXTENT"
+    STRIDE = "STRIDE"
+    BATCH_SIZE = "BATCH_SIZE"
+    OUTPUT_AGB = "OUTPUT_AGB"
+    OUTPUT_LAND_COVER = "OUTPUT_LAND_COVER"
+
+    def name(self) -> str:
+        return "estimate_agb"
+
+    def displayName(self) -> str:
+        return "Estimate AGB and land cover"
+
+    def group(self) -> str:
+        return "Biomass"
+
+    def groupId(self) -> str:
+        return "biomass"
+
+    def shortHelpString(self) -> str:
+        return HELP
+
+    def createInstance(self) -> EstimateAgbAlgorithm:
+        return EstimateAgbAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:
+        self.addParameter(
+            QgsProcessingParameterMultipleLayers(
+                self.SENTINEL2,
+                "Sentinel-2 L2A rasters (multi-band, or one per band)",
+                RASTER_SOURCE,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterMultipleLayers(
+                self.PALSAR2,
+                "PALSAR-2 HH and HV rasters ('ms+sar' models only)",
+                RASTER_SOURCE,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL,
+                "Model folder",
+                behavior=FOLDER_BEHAVIOR,
+                defaultValue=str(DEMO_MODEL_DIR),
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterExtent(
+                self.EXTENT, "Extent (empty: all of the imagery)", optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.STRIDE,
+                "Stride (pixels between patches; 25 = adjacent 250 m patches)",
+                INTEGER_NUMBER,
+                defaultValue=25,
+                minValue=1,
+                maxValue=25,
+            )
+        )
+        device = QgsProcessingParameterString(
+            self.DEVICE, "Device (auto, cpu, cuda, cuda:N, mps)", defaultValue="auto"
+        )
+        batch = QgsProcessingParameterNumber(
+            self.BATCH_SIZE,
+            "Batch size (patches per forward pass)",
+            INTEGER_NUMBER,
+            defaultValue=32,
+            minValue=1,
+        )
+        for parameter in (device, batch):
+            parameter.setFlags(parameter.flags() | ADVANCED_PARAMETER)
+            self.addParameter(parameter)
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_AGB, "AGB (Mg/ha)"))
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(self.OUTPUT_LAND_COVER, "Land cover")
+        )
+        self.addOutput(QgsProcessingOutputNumber("TOTAL_AGB_MG", "Total AGB (Mg)"))
+        self.addOutput(QgsProcessingOutputNumber("TOTAL_CARBON_MG", "Total carbon (Mg C)"))
+        self.addOutput(QgsProcessingOutputNumber("MEAN_AGB", "Mean AGB (Mg/ha)"))
+        self.addOutput(QgsProcessingOutputString("SUMMARY", "Summary (JSON)"))
+        self.addOutput(QgsProcessingOutputFolder("FOLDER", "Folder of the run (all outputs)"))
+
+    def processAlgorithm(self, parameters, context, feedback) -> dict:
+        try:
+            estimate = self._parameters(parameters, context)
+        except ReoError as error:
+            raise QgsProcessingException(_text(error)) from None
+        fields = estimate.request_fields()
+        feedback.pushInfo(f"Worker request: {json.dumps(fields)}")
+
+        def progress(fraction: float, message: str) -> None:
+            feedback.setProgress(100.0 * fraction)
+            if message:
+                feedback.setProgressText(message)
+
+        try:
+            result = shared_pool().run(
+                "estimate", fields, estimate.model.model, estimate.model.device,
+                progress, feedback.isCanceled,
+            )  # fmt: skip
+        except WorkerCanceled:
+            feedback.reportError("Canceled; no output was written.")
+            return {}
+        except ReoError as error:
+            raise QgsProcessingException(_text(error)) from None
+        outcome = EstimateOutcome.from_result(result, estimate.out)
+        outputs = {"FOLDER": str(outcome.out), "SUMMARY": json.dumps(outcome.summary),
+                   "TOTAL_AGB_MG": outcome.total_agb_mg, "TOTAL_CARBON_MG": outcome.total_carbon_mg,
+                   "MEAN_AGB": outcome.mean_agb}  # fmt: skip
+        for name, key in ((self.OUTPUT_AGB, "agb"), (self.OUTPUT_LAND_COVER, "land_cover")):
+            destination = self.parameterAsOutputLayer(parameters, name, context)
+            source = outcome.files.get(key)
+            if source is None or not source.is_file():
+                raise QgsProcessingException(f"The worker wrote no {key} raster in {outcome.out}.")
+            Path(destination).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(source), destination)
+            outputs[name] = destination
+            if context.willLoadLayerOnCompletion(destination):
+                processor = _StyleOnLoad(key, destination)
+                _post_processors[destination] = processor
+                context.layerToLoadOnCompletionDetails(destination).setPostProcessor(processor)
+        feedback.pushInfo(outcome.summary_text())
+        return outputs
+
+    def _parameters(self, parameters, context) -> EstimateParameters:
+        s2 = [
+            raster_file(layer)
+            for layer in self.parameterAsLayerList(parameters, self.SENTINEL2, context)
+        ]
+        sar = [
+            raster_file(layer)
+            for layer in self.parameterAsLayerList(parameters, self.PALSAR2, context)
+        ]
+        model = self.parameterAsFile(parameters, self.MODEL, context) or str(DEMO_MODEL_DIR)
+        modality = read_model_config(model).get("modality", "ms")
+        extent = None
+        if parameters.get(self.EXTENT) not in (None, ""):
+            rect = self.parameterAsExtent(parameters, self.EXTENT, context)
+            crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+            if not rect.isNull() and not rect.isEmpty():
+                extent = ExtentParameter(
+                    (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
+                    crs.authid() or crs.toWkt(),
+                )
+        out = Path(QgsProcessingUtils.tempFolder()) / f"reo-{uuid.uuid4().hex[:12]}"
+        return EstimateParameters(
+            inputs=InputParameters(s2=tuple(s2), sar=tuple(sar)),
+            model=ModelParameters(
+                model, modality, self.parameterAsString(parameters, self.DEVICE, context) or "auto"
+            ),
+            out=str(out),
+            extent=extent,
+            stride=self.parameterAsInt(parameters, self.STRIDE, context),
+            batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+        )
+
+
+def _text(error: ReoError) -> str:
+    return f"{error.message}\n{error.details}" if error.details else error.message

@@ -1,0 +1,217 @@
+"""What the user asked for, as plain validated data: the dock and Processing fill these, tasks send them.
+
+Nothing here touches a widget or a layer; ``request_fields()`` gives the worker request exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reo_core.errors import InputError
+from reo_core.sensors.composites import MODALITY_IMAGES, bands_needed
+
+MODALITIES: tuple[str, ...] = tuple(MODALITY_IMAGES)  # rgb, ms, ms+sar
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+PATCH_SIZE = 25
+MODEL_CONFIG_NAME = "reo_config.json"
+
+BandMapping = dict[str, tuple[str, int]]  # band -> (file, 1-based band index)
+
+
+@dataclass(frozen=True)
+class ExtentParameter:
+    """A rectangle in a CRS (an authority id such as 'EPSG:32632' or a WKT)."""
+
+    bounds: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
+    crs: str
+
+    def __post_init__(self) -> None:
+        xmin, ymin, xmax, ymax = (float(v) for v in self.bounds)
+        if (
+            not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax))
+            or xmin >= xmax
+            or ymin >= ymax
+        ):
+            raise InputError(
+                f"The extent {self.bounds} is empty or not finite; draw or choose another."
+            )
+        if not self.crs:
+            raise InputError(
+                "The extent has no CRS; set the project's CRS or choose the extent again."
+            )
+        object.__setattr__(self, "bounds", (xmin, ymin, xmax, ymax))
+
+    def to_request(self) -> dict:
+        return {"bounds": list(self.bounds), "crs": self.crs}
+
+
+@dataclass(frozen=True)
+class InputParameters:
+    """Sentinel-2 (and PALSAR-2) files, shared by estimates and questions.
+
+    ``band_mapping`` is set only when the user's band choice differs from what the files say by
+    themselves; the request then names one small VRT per band (``band_files``).
+    """
+
+    s2: tuple[str, ...]
+    sar: tuple[str, ...] = ()
+    scl: str | None = None  # L2A scene classification: clouds, shadows and defects are masked
+    band_mapping: BandMapping = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "s2", tuple(str(p) for p in self.s2))
+        object.__setattr__(self, "sar", tuple(str(p) for p in self.sar))
+        if not self.s2 and not self.band_mapping:
+            raise InputError(
+                "Choose the Sentinel-2 input: one multi-band layer, or a layer per band."
+            )
+
+    def request_fields(self) -> dict:
+        """The worker's input fields (may write band VRTs: call it off the GUI thread)."""
+        from reo_core.sensors.sentinel2 import is_scl_file_name
+        from reo_plugin.band_files import band_vrts, scl_alias
+
+        s2 = band_vrts(self.band_mapping) if self.band_mapping else list(self.s2)
+        if self.scl:
+            s2.append(self.scl if is_scl_file_name(Path(self.scl).stem) else scl_alias(self.scl))
+        fields = {"s2": s2}
+        if self.sar:
+            fields["sar"] = list(self.sar)
+        return fields
+
+
+@dataclass(frozen=True)
+class ModelParameters:
+    """Which model, on which device, reading which modality."""
+
+    model: str
+    modality: str = "ms"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise InputError(
+                f"Unknown modality '{self.modality}'; choose one of {', '.join(MODALITIES)}."
+            )
+        if not _DEVICE.match(self.device):
+            raise InputError(f"Unknown device '{self.device}'; use auto, cpu, cuda, cuda:N or mps.")
+        config = read_model_config(self.model)
+        trained = config.get("modality")
+        if trained and trained != self.modality:
+            raise InputError(
+                f"The model {Path(self.model).name} was trained on '{trained}' inputs, not "
+                f"'{self.modality}'. Choose the modality '{trained}', or a model trained for "
+                f"'{self.modality}'."
+            )
+
+
+@dataclass(frozen=True)
+class EstimateParameters:
+    """One "Estimate AGB" run."""
+
+    inputs: InputParameters
+    model: ModelParameters
+    out: str  # folder of this run's rasters (created by the worker)
+    extent: ExtentParameter | None = None  # None = all of the Sentinel-2 imagery
+    stride: int = PATCH_SIZE
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.stride) <= PATCH_SIZE:
+            raise InputError(
+                f"The stride must be between 1 and {PATCH_SIZE} pixels, got {self.stride}."
+            )
+        if int(self.batch_size) < 1:
+            raise InputError(f"The batch size must be at least 1, got {self.batch_size}.")
+        if not self.out:
+            raise InputError("Choose an output folder for the rasters.")
+        check_modality_inputs(self.model.modality, self.inputs)
+
+    def request_fields(self) -> dict:
+        fields = {**self.inputs.request_fields(), "stride": int(self.stride), "out": self.out,
+                  "batch_size": int(self.batch_size)}  # fmt: skip
+        if self.extent is not None:
+            fields["extent"] = self.extent.to_request()
+        return fields
+
+
+@dataclass(frozen=True)
+class AskParameters:
+    """A question about the patch under a point."""
+
+    inputs: InputParameters
+    model: ModelParameters
+    point: tuple[float, float]
+    crs: str
+    question: str
+    extent: ExtentParameter | None = None  # align the patch grid with an estimate's extent
+    stride: int = PATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if not self.question.strip():
+            raise InputError("Type a question about the patch first.")
+        if len(self.point) != 2 or not all(math.isfinite(float(v)) for v in self.point):
+            raise InputError(
+                "Pick a patch on the map first (REO ▸ Ask about a patch, then click the map)."
+            )
+        check_modality_inputs(self.model.modality, self.inputs)
+
+    def request_fields(self) -> dict:
+        fields = {**self.inputs.request_fields(), "point": [float(v) for v in self.point],
+                  "crs": self.crs, "question": self.question.strip(), "stride": int(self.stride)}  # fmt: skip
+        if self.extent is not None:
+            fields["extent"] = self.extent.to_request()
+        return fields
+
+
+def check_modality_inputs(modality: str, inputs: InputParameters) -> None:
+    """PALSAR-2 is given exactly when the modality reads it."""
+    if modality == "ms+sar" and len(inputs.sar) < 2:
+        raise InputError(
+            "The modality 'ms+sar' reads PALSAR-2 HH and HV: choose both layers, or the modality 'ms'."
+        )
+    if modality != "ms+sar" and inputs.sar:
+        raise InputError(
+            f"The modality '{modality}' reads no PALSAR-2: clear the PALSAR-2 layers, or choose 'ms+sar'."
+        )
+
+
+def required_bands(modality: str) -> tuple[str, ...]:
+    """Sentinel-2 bands a modality reads, in AGBD order."""
+    return bands_needed(modality)
+
+
+def read_model_config(folder: str | Path) -> dict:
+    """The model's ``reo_config.json`` (plain JSON: no torch); InputError if it is not a model."""
+    path = Path(folder) / MODEL_CONFIG_NAME
+    if not Path(folder).is_dir():
+        raise InputError(
+            f"The model folder {folder} does not exist. Choose a REO model folder (one with "
+            f"{MODEL_CONFIG_NAME}), e.g. the built-in demo model."
+        )
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{folder} is not a REO model folder: it has no {MODEL_CONFIG_NAME}. Choose the folder "
+            f"that holds {MODEL_CONFIG_NAME}."
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"The model's {MODEL_CONFIG_NAME} cannot be read: {error}") from None
+
+
+def run_folder(out_dir: str | Path, prefix: str = "agb") -> str:
+    """A new folder name for one run inside ``out_dir`` (never overwrites rasters open in QGIS)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = Path(out_dir) / f"{prefix}-{stamp}"
+    n = 2
+    while candidate.exists():
+        candidate = Path(out_dir) / f"{prefix}-{stamp}-{n}"
+        n += 1
+    return str(candidate)

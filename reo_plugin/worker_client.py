@@ -1,0 +1,397 @@
+"""The client of the worker process (``python -m reo_core.serve``): JSON lines over stdin/stdout.
+
+The worker is a separate interpreter, so torch and CUDA never load inside QGIS, a crash cannot take
+QGIS down, and cancel is always possible (ultimately by ending the process). The client is plain
+Python threads and pipes, usable from any thread: a QgsTask's ``run()``, a Processing algorithm,
+or the GUI thread for quick requests.
+
+Protocol: the worker prints ``{"type": "ready", ...}`` once started; every request carries an
+``id``; replies with that id are ``progress`` (``fraction``, ``message``), then one ``result`` or
+one ``error`` (``kind``, ``message``, ``details``). ``{"op": "cancel", "target": id}`` asks the
+worker to stop a request, which then ends with an error of kind ``canceled``. stderr is the
+worker's log.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import json
+import queue
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reo_core.errors import Canceled, ReoError
+from reo_plugin import log
+from reo_plugin.locations import PLUGIN_DIR, WORKER_MODULE
+from reo_plugin.runtime import hidden_console, install_command, subprocess_environment
+
+READY_TIMEOUT_S = 300.0  # first start: importing torch can take a while on a cold disk
+CANCEL_GRACE_S = 20.0  # a canceled request that has not ended by then gets its worker ended
+POLL_S = 0.05
+STDERR_LINES_KEPT = 60
+CANCELED_KINDS = frozenset({"canceled", "cancelled"})
+_MISSING_MODULE = re.compile(r"No module named '?([A-Za-z_][\w.]*)'?")
+
+Progress = Callable[[float, str], None]
+IsCanceled = Callable[[], bool]
+
+
+class WorkerError(ReoError):
+    """A request that failed, or a worker that could not start or stopped: ``kind`` says which."""
+
+    def __init__(self, message: str, details: str | None = None, kind: str = "worker") -> None:
+        super().__init__(message, details)
+        self.kind = kind
+
+
+class WorkerCanceled(Canceled):
+    """The request was canceled, by the user or by the worker's own cancel."""
+
+
+@dataclass(frozen=True)
+class WorkerCommand:
+    """How to start the worker: interpreter, arguments and working folder (so reo_core imports)."""
+
+    python: str
+    arguments: tuple[str, ...] = ("-m", WORKER_MODULE)
+    cwd: str = str(PLUGIN_DIR)
+    environment: tuple[
+        tuple[str, str], ...
+    ] = ()  # extra variables, e.g. (("OMP_NUM_THREADS", "4"),)
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.python, *self.arguments]
+
+
+@dataclass
+class PendingRequest:
+    """A request sent to the worker; its replies arrive in ``replies``."""
+
+    id: str
+    op: str
+    replies: queue.Queue = field(default_factory=queue.Queue)
+
+
+class WorkerClient:
+    """One worker process and the requests in flight to it.
+
+    Args:
+        command: how to start the worker.
+        on_log: receives each stderr line of the worker (default: QGIS's message log).
+    """
+
+    def __init__(self, command: WorkerCommand, on_log: Callable[[str], None] | None = None) -> None:
+        self.command = command
+        self.on_log = on_log or log.worker_line
+        self.ready_info: dict = {}
+        self._process: subprocess.Popen | None = None
+        self._pending: dict[str, PendingRequest] = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._ready = threading.Event()
+        self._exited = threading.Event()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
+        self._ids = itertools.count(1)
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None and self._ready.is_set()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(
+        self, timeout: float = READY_TIMEOUT_S, is_canceled: IsCanceled | None = None
+    ) -> dict:
+        """Start the worker and wait for its ``ready`` line; raises WorkerError saying what to fix."""
+        python = self.command.python
+        if not Path(self.command.cwd).is_dir():
+            raise WorkerError(
+                f"The worker's folder {self.command.cwd} does not exist.", kind="start"
+            )
+        try:
+            self._process = subprocess.Popen(
+                self.command.argv,
+                cwd=self.command.cwd,
+                env={**subprocess_environment(), **dict(self.command.environment)},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                **hidden_console(),
+            )
+        except FileNotFoundError:
+            raise WorkerError(
+                f"The worker's Python '{python}' does not exist. Choose an existing interpreter, or "
+                "create a runtime for REO, in REO ▸ Runtime set-up.",
+                kind="python_missing",
+            ) from None
+        except OSError as error:
+            raise WorkerError(
+                f"The worker's Python '{python}' cannot be started ({error.strerror or error}). "
+                "Is it a Python interpreter? Choose another one in REO ▸ Runtime set-up.",
+                kind="python_missing",
+            ) from None
+        threading.Thread(target=self._read_stdout, name="reo-worker-stdout", daemon=True).start()
+        threading.Thread(target=self._read_stderr, name="reo-worker-stderr", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(POLL_S):
+            if self._exited.is_set() or self._process.poll() is not None:
+                self._exited.wait(2.0)  # let the readers drain the last stderr lines
+                raise self._start_failure()
+            if is_canceled is not None and is_canceled():
+                self.kill()
+                raise WorkerCanceled("Canceled while the worker was starting.")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise WorkerError(
+                    f"The worker did not start within {timeout:.0f} s. Check REO ▸ Diagnostics; "
+                    "the worker's log is in the message log, tab 'REO worker'.",
+                    details=self.stderr_tail(),
+                    kind="start_timeout",
+                )
+        log.info(f"Worker started: {' '.join(self.command.argv)} (pid {self.pid})")
+        return self.ready_info
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask the worker to shut down; end it if it does not within ``timeout``."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(WorkerError):  # stdin already closed: it is going anyway
+            self._write({"id": self._next_id(), "op": "shutdown"})
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """End the worker now (a request that does not stop, or QGIS quitting)."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(3.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(3.0)
+
+    def stderr_tail(self, lines: int = 15) -> str:
+        return "\n".join(list(self._stderr)[-lines:])
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def send(self, op: str, **fields) -> PendingRequest:
+        """Send a request; its replies arrive in the returned request's queue."""
+        request = PendingRequest(self._next_id(), op)
+        with self._lock:
+            self._pending[request.id] = request
+        try:
+            self._write({"id": request.id, "op": op, **fields})
+        except WorkerError:
+            with self._lock:
+                self._pending.pop(request.id, None)
+            raise
+        return request
+
+    def cancel(self, request: PendingRequest) -> None:
+        """Ask the worker to stop ``request`` (it then ends with a ``canceled`` error)."""
+        with contextlib.suppress(WorkerError):  # the worker is gone: the request ends with the exit
+            self._write({"id": self._next_id(), "op": "cancel", "target": request.id})
+
+    def call(
+        self,
+        op: str,
+        fields: dict | None = None,
+        progress: Progress | None = None,
+        is_canceled: IsCanceled | None = None,
+        timeout: float | None = None,
+    ) -> dict:
+        """Send a request and wait for its result, reporting progress and forwarding cancel.
+
+        Raises:
+            WorkerCanceled: canceled (the worker confirmed, or was ended after CANCEL_GRACE_S).
+            WorkerError: the worker's error (kind, message, details) or its unexpected exit.
+        """
+        request = self.send(op, **(fields or {}))
+        canceled_at: float | None = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                if canceled_at is None and is_canceled is not None and is_canceled():
+                    self.cancel(request)
+                    canceled_at = time.monotonic()
+                if canceled_at is not None and time.monotonic() - canceled_at > CANCEL_GRACE_S:
+                    self.kill()
+                    raise WorkerCanceled(
+                        f"Canceled; the worker did not stop within {CANCEL_GRACE_S:.0f} s and was "
+                        "ended (it restarts with the next request)."
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    self.cancel(request)
+                    raise WorkerError(
+                        f"The worker did not answer '{op}' within {timeout:.0f} s.", kind="timeout"
+                    )
+                try:
+                    reply = request.replies.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                kind = reply.get("type")
+                if kind == "progress":
+                    if progress is not None:
+                        progress(_fraction(reply.get("fraction")), str(reply.get("message") or ""))
+                elif kind == "result":
+                    return reply.get("result") or {}
+                elif kind == "error":
+                    raise self._request_error(reply.get("error") or {}, canceled_at is not None)
+                elif kind == "exit":
+                    if canceled_at is not None:
+                        raise WorkerCanceled("Canceled; the worker stopped.")
+                    raise self._exit_error(op)
+        finally:
+            with self._lock:
+                self._pending.pop(request.id, None)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        return f"r{next(self._ids)}"
+
+    def _write(self, message: dict) -> None:
+        process = self._process
+        if process is None or process.stdin is None or process.poll() is not None:
+            raise WorkerError("The worker is not running.", kind="not_running")
+        data = (json.dumps(message) + "\n").encode("utf-8")
+        with self._write_lock:
+            try:
+                process.stdin.write(data)
+                process.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                raise WorkerError(
+                    "The worker stopped; it cannot take requests.", kind="not_running"
+                ) from None
+
+    def _read_stdout(self) -> None:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        for raw in iter(process.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").strip()
+            if not line:
+                continue
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                self._log(f"(stdout) {line}")  # a library printing to stdout: not a reply
+                continue
+            if not isinstance(message, dict):
+                continue
+            if message.get("type") == "ready":
+                self.ready_info = message
+                self._ready.set()
+                continue
+            with self._lock:
+                request = self._pending.get(str(message.get("id")))
+            if request is not None:
+                request.replies.put(message)
+        process.wait()
+        self._exited.set()
+        with self._lock:
+            pending = list(self._pending.values())
+        for request in pending:
+            request.replies.put({"type": "exit", "returncode": process.returncode})
+
+    def _read_stderr(self) -> None:
+        process = self._process
+        assert process is not None and process.stderr is not None
+        for raw in iter(process.stderr.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip()
+            if line:
+                self._stderr.append(line)
+                self._log(line)
+
+    def _log(self, line: str) -> None:
+        with contextlib.suppress(Exception):  # logging must never stop the reader thread
+            self.on_log(line)
+
+    def _start_failure(self) -> WorkerError:
+        python = self.command.python
+        code = self._process.returncode if self._process is not None else None
+        tail = self.stderr_tail()
+        missing = _missing_module(tail)
+        if missing in ("reo_core", WORKER_MODULE):
+            return WorkerError(
+                f"The worker cannot import {missing} from {self.command.cwd}. The plugin folder "
+                "looks incomplete: reinstall the REO plugin.",
+                details=tail,
+                kind="missing_reo_core",
+            )
+        if missing:
+            return missing_package_error(python, missing, tail)
+        return WorkerError(
+            f"The worker stopped while starting (exit code {code}). Its last words are below; "
+            "REO ▸ Diagnostics checks its Python.",
+            details=tail or "(the worker wrote nothing)",
+            kind="start",
+        )
+
+    def _request_error(self, error: dict, canceled: bool) -> ReoError:
+        kind = str(error.get("kind") or "error")
+        message = str(error.get("message") or "The worker reported an error without a message.")
+        details = error.get("details")
+        details = None if details is None else str(details)
+        if canceled or kind.lower() in CANCELED_KINDS:
+            return WorkerCanceled(message, details)
+        missing = _missing_module(f"{message}\n{details or ''}")
+        if missing and missing not in ("reo_core", WORKER_MODULE):
+            return missing_package_error(
+                self.command.python, missing, f"{message}\n{details or ''}"
+            )
+        return WorkerError(message, details, kind=kind)
+
+    def _exit_error(self, op: str) -> WorkerError:
+        code = self._process.returncode if self._process is not None else None
+        return WorkerError(
+            f"The worker stopped unexpectedly during '{op}' (exit code {code}); it restarts with "
+            "the next request. Its last log lines are in the details.",
+            details=self.stderr_tail() or None,
+            kind="worker_exited",
+        )
+
+
+def missing_package_error(python: str, package: str, details: str | None) -> WorkerError:
+    """The error for a worker interpreter that lacks a package, with the command that fixes it."""
+    return WorkerError(
+        f"The worker's Python ({python}) lacks the package '{package}'. Install REO's requirements "
+        f"into it:\n{install_command(python)}\nor create a runtime in REO ▸ Runtime set-up.",
+        details=details,
+        kind="missing_dependency",
+    )
+
+
+def _fraction(value) -> float:
+    try:
+        return min(max(float(value), 0.0), 1.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _missing_module(text: str) -> str | None:
+    """The module named by a "No module named 'x'" error in ``text`` (top-level name), if any."""
+    found = _MISSING_MODULE.findall(text)
+    if not found:
+        return None
+    name = found[-1].rstrip(".")
+    if name == WORKER_MODULE:
+        return WORKER_MODULE
+    return name.split(".")[0]

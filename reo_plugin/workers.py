@@ -1,0 +1,137 @@
+"""The shared worker: one long-lived worker process per QGIS session, used by every part of the plugin.
+
+The dock, the chat and Processing all go through :func:`shared_pool`, so the model is loaded once
+and stays loaded between requests. Jobs run one at a time (one model, one GPU); a job that waits for
+another can still be canceled. A worker that died, or whose interpreter setting changed, is
+replaced at the next job.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from reo_plugin import log, settings
+from reo_plugin.worker_client import (
+    POLL_S,
+    IsCanceled,
+    Progress,
+    WorkerCanceled,
+    WorkerClient,
+    WorkerCommand,
+)
+
+MODEL_OPS = frozenset({"estimate", "ask"})  # requests that need a loaded model
+
+
+class WorkerPool:
+    """Owns the worker process and remembers which model it has loaded."""
+
+    def __init__(self, command_factory=None) -> None:
+        # How to start the worker: by default from the worker-Python setting (tests substitute it).
+        self.command_factory = command_factory or (lambda: WorkerCommand(settings.worker_python()))
+        self._client: WorkerClient | None = None
+        self._loaded: tuple[int | None, str, str] | None = None  # (pid, model, device)
+        self.model_info: dict = {}
+        self._lock = threading.Lock()  # guards _client
+        self._job = threading.Lock()  # one job at a time
+
+    @property
+    def client(self) -> WorkerClient | None:
+        return self._client
+
+    def ensure_started(self, is_canceled: IsCanceled | None = None) -> WorkerClient:
+        """The running worker for the current setting, started (or restarted) if needed."""
+        command = self.command_factory()
+        with self._lock:
+            client = self._client
+            if client is not None and client.running and client.command == command:
+                return client
+            if client is not None:
+                client.close(timeout=2.0)
+            self._client, self._loaded = None, None
+            client = WorkerClient(command)
+            client.start(is_canceled=is_canceled)
+            self._client = client
+            return client
+
+    def run(
+        self,
+        op: str,
+        fields: dict,
+        model: str | None = None,
+        device: str = "auto",
+        progress: Progress | None = None,
+        is_canceled: IsCanceled | None = None,
+    ) -> dict:
+        """Run one job: start the worker, load ``model`` on ``device`` if it is not, send ``op``."""
+        self._acquire_job(is_canceled)
+        try:
+            client = self.ensure_started(is_canceled)
+            if op in MODEL_OPS:
+                if not model:
+                    raise ValueError(f"op '{op}' needs a model folder")
+                self._load_model(client, model, device, progress, is_canceled)
+                if is_canceled is not None and is_canceled():
+                    raise WorkerCanceled(
+                        "Canceled after the model was loaded; nothing was computed."
+                    )
+            return client.call(op, fields, progress, is_canceled)
+        finally:
+            self._job.release()
+
+    def info(self, is_canceled: IsCanceled | None = None, timeout: float = 120.0) -> dict:
+        """The worker's ``info`` (Python, torch, CUDA, GPU); starts the worker if needed."""
+        client = self.ensure_started(is_canceled)
+        return client.call("info", {}, is_canceled=is_canceled, timeout=timeout)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            client, self._client, self._loaded = self._client, None, None
+        if client is not None:
+            client.close()
+            log.info("Worker shut down.")
+
+    def _load_model(self, client, model: str, device: str, progress, is_canceled) -> None:
+        wanted = (client.pid, str(model), str(device))
+        if self._loaded == wanted:
+            return
+        if progress is not None:
+            progress(0.0, "loading the model")
+        self.model_info = client.call(
+            "load_model", {"model": str(model), "device": str(device)}, progress=None,
+            is_canceled=is_canceled,
+        )  # fmt: skip
+        self._loaded = wanted
+
+    def _acquire_job(self, is_canceled: IsCanceled | None) -> None:
+        while not self._job.acquire(timeout=POLL_S):
+            if is_canceled is not None and is_canceled():
+                raise WorkerCanceled("Canceled while waiting for the worker's current job.")
+        # a fresh lock acquisition can still race a cancel: honour it
+        if is_canceled is not None and is_canceled():
+            self._job.release()
+            raise WorkerCanceled("Canceled.")
+
+
+_shared: WorkerPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> WorkerPool:
+    """The session's worker pool (created on first use)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = WorkerPool()
+            atexit.register(shutdown_shared_pool)  # QGIS quitting must not leave a worker computing
+        return _shared
+
+
+def shutdown_shared_pool() -> None:
+    """Stop the session's worker (plugin unload)."""
+    global _shared
+    with _shared_lock:
+        pool, _shared = _shared, None
+    if pool is not None:
+        pool.shutdown()

@@ -1,0 +1,142 @@
+"""Helpers of the inference tests: tiny checkpoints, the synthetic scene's files, subprocesses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+
+from reo_core.infer.engine import EngineOptions
+from reo_core.model.checkpoint import create_model, save_checkpoint
+from reo_core.model.config import ReoConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TINY_HEAD = {
+    "head_token_hidden": 16,
+    "head_channel_hidden": 32,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "lora_dropout": 0.0,
+}
+FAST = EngineOptions(device="cpu", batch_size=16, max_new_tokens=4)
+
+
+def make_model(folder: Path, base: Path, **overrides) -> Path:
+    """A tiny REO model on ``base`` with LoRA weights that matter, saved as a checkpoint folder."""
+    torch.manual_seed(0)
+    loaded = create_model(ReoConfig(base_model=str(base), **{**TINY_HEAD, **overrides}))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # peft starts LoRA B at zero; give the adapters weights that matter
+        for name, parameter in loaded.model.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    return save_checkpoint(loaded, folder)
+
+
+def scene_s2(scene: Path) -> list[Path]:
+    """The scene's Sentinel-2 stack and its SCL layer."""
+    return sorted((scene / "s2").glob("*.tif"))
+
+
+def scene_sar(scene: Path) -> list[Path]:
+    return sorted((scene / "palsar2").glob("*.tif"))
+
+
+def scene_origin(scene: Path) -> tuple[float, float]:
+    """Top-left corner of the scene in its UTM CRS."""
+    transform = json.loads((scene / "scene.json").read_text())["transform"]
+    return transform[2], transform[5]
+
+
+def run_module(module: str, *args, env: dict | None = None, timeout: float = 180):
+    """``python -m module args`` from the repository root, one torch thread; the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
+
+
+def read_band(path: Path) -> tuple[np.ndarray, dict]:
+    """Band 1 and the profile of a raster."""
+    with rasterio.open(path) as src:
+        return src.read(1), src.profile
+
+
+class ServeClient:
+    """``python -m reo_core.serve`` in a subprocess; replies collected by a reader thread."""
+
+    def __init__(self) -> None:
+        import queue
+        import threading
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reo_core.serve"],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        self.replies: queue.Queue = queue.Queue()
+        self.non_json: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        import time
+
+        for line in self.process.stdout:
+            try:
+                self.replies.put((time.monotonic(), json.loads(line)))
+            except json.JSONDecodeError:
+                self.non_json.append(line)
+
+    def send(self, request: dict | str) -> float:
+        """Send a request (a dict, or a raw line); the time it was sent."""
+        import time
+
+        line = request if isinstance(request, str) else json.dumps(request)
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return time.monotonic()
+
+    def until(self, request_id, timeout: float = 60.0) -> list[tuple[float, dict]]:
+        """Every (time, reply) up to the final reply (result or error) of ``request_id``."""
+        import time
+
+        seen, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                at, reply = self.replies.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:
+                break
+            seen.append((at, reply))
+            if reply.get("id") == request_id and reply.get("type") in ("result", "error"):
+                return seen
+        raise AssertionError(f"no final reply to {request_id!r} within {timeout} s; got {seen}")
+
+    def final(self, request_id, timeout: float = 60.0) -> dict:
+        return self.until(request_id, timeout)[-1][1]
+
+    def close(self) -> int:
+        if self.process.poll() is None:
+            with contextlib.suppress(BrokenPipeError):
+                self.send({"id": "bye", "op": "shutdown"})
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()

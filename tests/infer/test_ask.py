@@ -1,0 +1,87 @@
+"""python -m reo_core.ask: AGB questions through the regression head, others through generation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from infer_helpers import read_band, scene_origin, scene_s2
+
+from reo_core import ask
+from reo_core.errors import ExtentError
+from reo_core.infer.estimate import EstimateRequest, run_estimate
+from reo_core.infer.inputs import InputSpec
+from reo_core.infer.question import AskRequest, ask_patch
+from reo_core.raster import Extent
+
+
+def test_an_agb_question_gets_the_number_the_map_holds(engines, scene, tmp_path):
+    engine = engines("ms")
+    engine.sizer.size = 1
+    x0, y0 = scene_origin(scene)
+    extent = Extent.from_bounds(x0 + 510, y0 - 1260, x0 + 1250, y0 - 510, "EPSG:32632")
+    inputs = InputSpec(s2=scene_s2(scene), extent=extent)
+    run_estimate(engine, EstimateRequest(inputs, tmp_path, quicklook=False))
+    agb, profile = read_band(tmp_path / "agb.tif")
+    std, _ = read_band(tmp_path / "agb_std.tif")
+    row, col = np.argwhere(agb != -9999.0)[-1]
+    x, y = profile["transform"] @ (col + 0.5, row + 0.5)
+    answer = ask_patch(
+        engine, AskRequest(inputs, (x, y), "EPSG:32632", "What is the AGB in Mg/ha?")
+    )
+    assert answer["kind"] == "agb" and answer["unit"] == "Mg/ha"
+    assert answer["agb"] == pytest.approx(float(agb[row, col]), abs=1e-3)
+    assert answer["agb_std"] == pytest.approx(float(std[row, col]), abs=1e-3)
+    assert answer["answer"].startswith(f"Above-ground biomass: {answer['agb']:.1f} ± ")
+    assert (answer["patch"]["row"], answer["patch"]["col"]) == (row, col)
+
+
+def test_ask_cli_answers_text_questions_and_carbon_in_json(models, scene, capsys):
+    x0, y0 = scene_origin(scene)
+    common = ["--s2", *map(str, scene_s2(scene)), "--model", str(models["rgb"]), "--device", "cpu",
+              "--point", str(x0 + 800), str(y0 - 800), "--crs", "EPSG:32632", "--max-new-tokens", "5"]  # fmt: skip
+    assert ask.main([*common, "--question", "Is there cropland here?", "--json"]) == 0
+    text = json.loads(capsys.readouterr().out)
+    assert text["kind"] == "text" and text["answer"] == text["generated"]
+    assert text["patch"]["bounds"] == [x0 + 750, y0 - 1000, x0 + 1000, y0 - 750]
+    assert ask.main([*common, "--question", "How much carbon is stored here?"]) == 0
+    printed = capsys.readouterr().out
+    assert "Mg/ha" in printed and "Mg C/ha" in printed and "±" not in printed  # no uncertainty head
+
+
+def test_points_outside_the_imagery_or_in_clouds_say_so(engines, scene):
+    engine = engines("ms")
+    inputs = InputSpec(s2=scene_s2(scene))
+    with pytest.raises(ExtentError, match="outside the Sentinel-2 imagery"):
+        ask_patch(engine, AskRequest(inputs, (9.0, 45.0), "EPSG:4326", "What is the biomass?"))
+    grid = engine_grid(engine, inputs)
+    cloudy = next(
+        (r, c)
+        for r in range(grid.rows)
+        for c in range(grid.cols)
+        if not patch_kept(engine, inputs, grid, r, c)
+    )
+    left, bottom, right, top = grid.patch_bounds(*cloudy)
+    with pytest.raises(ExtentError, match="no-data or cloud"):
+        ask_patch(
+            engine,
+            AskRequest(inputs, ((left + right) / 2, (bottom + top) / 2), "EPSG:32632", "AGB?"),
+        )
+
+
+def engine_grid(engine, inputs):
+    from reo_core.infer.inputs import open_reader
+
+    return open_reader(engine.config, inputs).patch_grid
+
+
+def patch_kept(engine, inputs, grid, row, col) -> bool:
+    from reo_core.infer.inputs import open_reader
+
+    reader = open_reader(engine.config, inputs)
+    for block in reader.blocks():
+        r, c = row - block.row, col - block.col
+        if 0 <= r < block.n_rows and 0 <= c < block.n_cols:
+            return bool(block.keep[r, c])
+    return True

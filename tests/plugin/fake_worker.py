@@ -1,0 +1,184 @@
+"""A stand-in for ``python -m reo_core.serve`` that speaks the same protocol without a model.
+
+It uses reo_core's own raster pipeline, so its outputs lie on the grid the real worker uses, and
+its replies come from reo_core.serve_protocol, so they have the real worker's shape. Options make
+it slow (for cancel), crash mid-request, ignore cancel, or never become ready.
+
+    python tests/plugin/fake_worker.py [--delay S] [--steps N] [--crash] [--ignore-cancel] [--no-ready]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import numpy as np
+
+from reo_core import serve_protocol as protocol
+from reo_core.errors import Canceled, ReoError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per progress step")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--crash", action="store_true", help="exit in the middle of an estimate")
+    parser.add_argument("--ignore-cancel", action="store_true")
+    parser.add_argument("--no-ready", action="store_true")
+    args = parser.parse_args()
+    out = sys.stdout
+    lock = threading.Lock()
+
+    def send(message: dict) -> None:
+        with lock:
+            out.write(json.dumps(message) + "\n")
+            out.flush()
+
+    if args.no_ready:
+        time.sleep(60)
+        return 0
+    send(protocol.ready("fake", os.getpid()))
+    cancels: dict = {}
+    jobs: list = []
+    worker = threading.Thread(target=work, args=(jobs, cancels, send, args), daemon=True)
+    worker.start()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = protocol.parse_request(line)
+        except protocol.ProtocolError as error:
+            send(protocol.error_from_exception(protocol.request_id_of(line), error))
+            continue
+        if request.op == "shutdown":
+            send(protocol.result(request.id, {"shutdown": True}))
+            return 0
+        if request.op == "cancel":
+            target = request.params.get("target")
+            if not args.ignore_cancel and target in cancels:
+                cancels[target].set()
+            send(protocol.result(request.id, {"target": target, "canceled": target in cancels}))
+        elif request.op == "info":
+            send(protocol.result(request.id, {"version": "fake", "protocol": 1, "pid": os.getpid(),
+                                              "python": sys.version.split()[0], "torch": None, "cuda": None,
+                                              "cuda_available": False, "gpu": None, "device": "cpu",
+                                              "model_loaded": False, "model": None}))  # fmt: skip
+        else:
+            cancels[request.id] = threading.Event()
+            jobs.append(request)
+    return 0
+
+
+def work(jobs, cancels, send, args) -> None:
+    while True:
+        if not jobs:
+            time.sleep(0.01)
+            continue
+        request = jobs.pop(0)
+        try:
+            if request.op == "load_model":
+                folder = protocol.text(request.params, "model", required=True)
+                if not (Path(folder) / "reo_config.json").is_file():
+                    raise ReoError(
+                        f"{folder} is not a REO model folder: it has no reo_config.json."
+                    )
+                value = {"folder": folder, "modality": "ms", "device": "cpu"}
+            elif request.op == "estimate":
+                value = estimate(request, cancels[request.id], send, args)
+            else:
+                value = ask(request)
+            send(protocol.result(request.id, value))
+        except Exception as error:  # the worker keeps serving
+            send(protocol.error_from_exception(request.id, error))
+
+
+def estimate(request, cancel, send, args) -> dict:
+    from reo_core.infer.inputs import open_reader
+    from reo_core.model.config import ReoConfig
+    from reo_core.raster import PatchGridWriter
+
+    spec = protocol.input_spec(request.params)
+    out = Path(protocol.text(request.params, "out", required=True))
+    reader = open_reader(ReoConfig(), spec)
+    for step in range(args.steps):
+        if cancel.is_set():
+            raise Canceled("Canceled; no output was written.")
+        if args.crash and step == 1:
+            print(
+                "Traceback (most recent call last):\nRuntimeError: simulated crash",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(3)
+        send(protocol.progress(request.id, step / args.steps, f"{step} of {args.steps} steps"))
+        time.sleep(args.delay)
+    grid = reader.patch_grid.grid
+    agb = np.full((grid.height, grid.width), -9999.0, dtype=np.float32)
+    land = np.full((grid.height, grid.width), 255, dtype=np.uint8)
+    for block in reader.blocks():
+        red, nir = block.s2[..., 3, :, :], block.s2[..., 7, :, :]  # (R, C, 25, 25)
+        ndvi = np.nanmean((nir - red) / (nir + red + 1e-6), axis=(-2, -1))
+        rows, cols = (
+            slice(block.row, block.row + block.n_rows),
+            slice(block.col, block.col + block.n_cols),
+        )
+        agb[rows, cols] = np.where(block.keep, np.clip(ndvi * 300, 0, 500), -9999.0)
+        land[rows, cols] = np.where(block.keep, np.where(ndvi > 0.5, 114, 30), 255)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"agb": out / "agb.tif", "land_cover": out / "land_cover.tif"}
+    from reo_core.landcover import color_table
+
+    for key, values, dtype, nodata in (
+        ("agb", agb, "float32", -9999.0),
+        ("land_cover", land, "uint8", 255),
+    ):
+        with PatchGridWriter(paths[key], grid, dtype, nodata, [key],
+                             colormap=color_table() if key == "land_cover" else None) as writer:  # fmt: skip
+            writer.write(0, 0, values)
+    valid = agb != -9999.0
+    cell_ha = (grid.transform.a**2) / 10_000
+    total = float(agb[valid].sum() * cell_ha)
+    summary = {"patches": {"total": int(valid.size), "done": int(valid.sum())}, "valid_area_ha": float(valid.sum() * cell_ha),
+               "agb": {"unit": "Mg/ha", "mean": float(agb[valid].mean()), "total_mg": total},
+               "carbon": {"fraction": 0.47, "total_mg": total * 0.47},
+               "land_cover_area_ha": {str(c): {"name": "Closed forest, deciduous broad leaf" if c == 114 else "Herbaceous vegetation",
+                                               "area_ha": float((land == c).sum() * cell_ha)} for c in (114, 30) if (land == c).any()},
+               "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6], "width": grid.width, "height": grid.height},
+               "files": {"agb": "agb.tif", "land_cover": "land_cover.tif"}}  # fmt: skip
+    return {"out": str(out), "paths": {k: str(v) for k, v in paths.items()}, "summary": summary}
+
+
+def ask(request) -> dict:
+    from pyproj import Transformer
+
+    from reo_core.infer.inputs import open_reader
+    from reo_core.model.config import ReoConfig
+
+    params = request.params
+    spec = protocol.input_spec(params)
+    question = protocol.text(params, "question", required=True)
+    grid = open_reader(ReoConfig(), spec).patch_grid
+    transformer = Transformer.from_crs(
+        protocol.text(params, "crs", required=True), grid.pixels.crs.to_string(), always_xy=True
+    )
+    x, y = transformer.transform(*protocol.point(params))
+    row, col = grid.patch_at(x, y)
+    patch = {
+        "row": row,
+        "col": col,
+        "bounds": list(grid.patch_bounds(row, col)),
+        "crs": grid.pixels.crs.to_string(),
+    }
+    return {"question": question, "kind": "agb", "agb": 123.4, "agb_std": 5.6, "unit": "Mg/ha",
+            "answer": f"Fake answer to: {question}", "patch": patch}  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
