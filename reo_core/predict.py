@@ -121,8 +121,11 @@ def run(args: PredictArgs) -> dict | None:
         device, args.dtype, args.batch_size, args.max_new_tokens, args.visual_token_pool,
         args.threads,
     )  # fmt: skip
-    engine = load_engine(args.model, options)
-    return run_estimate(engine, request, _log_progress(), ranks=ranks)
+    try:
+        engine = load_engine(args.model, options)
+        return run_estimate(engine, request, _log_progress(), ranks=ranks)
+    finally:
+        ranks.close()
 
 
 def _log_progress():

@@ -35,6 +35,17 @@ class Ranks:
         if self.state is not None:
             self.state.wait_for_everyone()
 
+    def close(self) -> None:
+        """Leave the process group together: a process that exits while another still holds the
+        group open can be aborted by gloo at interpreter shutdown (seen as a SIGABRT in CI)."""
+        if self.state is None:
+            return
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            self.state.wait_for_everyone()
+            dist.destroy_process_group()
+
     def gather(self, value: Any) -> list[Any]:
         """``value`` of every process, in rank order (a picklable object)."""
         if self.state is None:

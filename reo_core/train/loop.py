@@ -82,6 +82,7 @@ def train(config: TrainConfig) -> Path:
             for s, r in results.items()
         })  # fmt: skip
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # leave the process group together (gloo may abort a straggler)
     return final
 
 
