@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from reo_core.errors import InputError, ReoError
+from reo_core.infer.inputs import add_imagery_arguments
 
 logger = logging.getLogger("reo_core.ask")
 
@@ -26,14 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m reo_core.ask", description="Ask about the 25x25-pixel patch under a point."
     )
     add = parser.add_argument
-    add(
-        "--s2",
-        nargs="+",
-        type=Path,
-        required=True,
-        help="Sentinel-2 L2A: a stack or per-band files",
-    )
-    add("--sar", nargs="+", type=Path, default=[], help="PALSAR-2 HH and HV (ms+sar models)")
+    add_imagery_arguments(parser)
     add("--point", nargs=2, type=float, required=True, metavar=("X", "Y"))
     add("--crs", required=True, help="CRS of --point, e.g. EPSG:4326 (x = longitude)")
     add("--question", required=True, help="the question, e.g. 'What is the biomass here?'")

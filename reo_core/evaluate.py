@@ -45,6 +45,7 @@ from reo_core.evaluation_report import (
     render_report,
     render_summary,
 )
+from reo_core.jsonl import read_jsonl
 from reo_core.landcover import CLASSES
 from reo_core.tasks import Task
 
@@ -85,23 +86,7 @@ class _Evaluation:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(
-                    f"{path.name} line {number}: not valid JSON ({err.msg}); each line must be one "
-                    f"JSON object with the keys {', '.join(REQUIRED_COLUMNS)}."
-                ) from None
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"{path.name} line {number}: expected a JSON object with the keys "
-                    f"{', '.join(REQUIRED_COLUMNS)}, found {type(record).__name__}."
-                )
-            yield number, record
+    return read_jsonl(path, f"a JSON object with the keys {', '.join(REQUIRED_COLUMNS)}")
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reo_core.errors import InputError, ReoError
+from reo_core.infer.inputs import add_imagery_arguments
 from reo_core.raster.grid import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
 
@@ -58,14 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate AGB (Mg/ha), land cover and patch counts on the 250 m patch grid.",
     )
     add = parser.add_argument
-    add(
-        "--s2",
-        nargs="+",
-        type=Path,
-        required=True,
-        help="Sentinel-2 L2A: a stack or per-band files",
-    )
-    add("--sar", nargs="+", type=Path, default=[], help="PALSAR-2 HH and HV (ms+sar models)")
+    add_imagery_arguments(parser)
     add("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"))
     add("--extent-crs", help="CRS of --extent, e.g. EPSG:4326")
     add("--aoi", type=Path, help="GeoJSON polygon(s) of the area of interest")

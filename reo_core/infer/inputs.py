@@ -98,3 +98,17 @@ def make_extent(
     except (TypeError, ValueError):
         raise InputError(f"The extent bounds must be numbers, got {list(bounds)}.") from None
     return Extent.from_bounds(*values, crs)
+
+
+def add_imagery_arguments(parser) -> None:
+    """The --s2 / --sar options every command that reads imagery shares (predict, ask)."""
+    parser.add_argument(
+        "--s2",
+        nargs="+",
+        type=Path,
+        required=True,
+        help="Sentinel-2 L2A: a stack or per-band files",
+    )
+    parser.add_argument(
+        "--sar", nargs="+", type=Path, default=[], help="PALSAR-2 HH and HV (ms+sar models)"
+    )

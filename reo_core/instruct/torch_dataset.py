@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from reo_core.errors import InputError
 from reo_core.instruct.store import PatchStore, s2_reflectance
+from reo_core.jsonl import read_jsonl
 from reo_core.model.processor import ReoBatch, ReoProcessor
 from reo_core.sensors.palsar2 import dn_to_db
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
@@ -106,23 +107,16 @@ def _read_dialogues(
     wanted = {t.value for t in tasks} if tasks else None
     kept: list[dict] = []
     per_task: dict[str, int] = {}
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                task = record["task"]
-            except (json.JSONDecodeError, KeyError) as error:
-                raise InputError(
-                    f"{path} line {number}: not a REO-Instruct dialogue ({error})."
-                ) from None
-            if wanted is not None and task not in wanted:
-                continue
-            if limit is not None and per_task.get(task, 0) >= limit:
-                continue
-            per_task[task] = per_task.get(task, 0) + 1
-            kept.append(record)
+    for number, record in read_jsonl(path, "one REO-Instruct dialogue (a JSON object)"):
+        task = record.get("task")
+        if task is None:
+            raise InputError(f"{path} line {number}: not a REO-Instruct dialogue (no 'task').")
+        if wanted is not None and task not in wanted:
+            continue
+        if limit is not None and per_task.get(task, 0) >= limit:
+            continue
+        per_task[task] = per_task.get(task, 0) + 1
+        kept.append(record)
     if not kept:
         names = ", ".join(sorted(wanted)) if wanted else "any family"
         raise InputError(
