@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,12 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    # cpu=True also makes a multi-process launch (torchrun, WORLD_SIZE > 1) use gloo on the CPU.
+    # cpu=True also makes a multi-process launch (torchrun, WORLD_SIZE > 1) use gloo on the CPU;
+    # without it, processes launched on a machine without GPUs would each train alone.
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    cpu = config.device == "cpu" or (launched and not torch.cuda.is_available())
     return Accelerator(
-        cpu=config.device == "cpu",
+        cpu=cpu,
         mixed_precision=precision,
         gradient_accumulation_steps=config.grad_accumulation,
         dataloader_config=DataLoaderConfiguration(split_batches=True),

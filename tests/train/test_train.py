@@ -84,7 +84,7 @@ def _free_port() -> int:
 
 
 def test_two_processes_match_one_process(instruct_folder, tiny_base_folder, tmp_path):
-    settings = {"steps": 3, "stage": "both", "seed": 3, "device": "cpu"}
+    settings = {"steps": 3, "stage": "both", "seed": 3}  # device auto: no GPU here, so gloo
     one, two = tmp_path / "one", tmp_path / "two"
     train(
         load_train_config(
