@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from reo_core.errors import InputError, ReoError
+from reo_core.errors import InputError, ReoError, exit_status
 from reo_core.infer.inputs import add_imagery_arguments
 
 logger = logging.getLogger("reo_core.ask")
@@ -60,12 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         result = run(ns)
-    except InputError as error:
-        logger.error("%s", error)
-        return 2
     except ReoError as error:
-        logger.error("%s", error)
-        return 1
+        return exit_status(error, logger)
     print(json.dumps(result, indent=2) if ns.json else result["answer"])
     return 0
 

@@ -31,3 +31,9 @@ class ExtentError(InputError):
 
 class Canceled(ReoError):  # noqa: N818 (the protocol's error kind is "Canceled")
     """The user canceled the work; nothing that looks finished was written."""
+
+
+def exit_status(error: ReoError, logger) -> int:
+    """Log a REO error for a command line; its exit status: 2 for bad input, 1 for anything else."""
+    logger.error("%s", error)
+    return 2 if isinstance(error, InputError) else 1

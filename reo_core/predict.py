@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from reo_core.errors import InputError, ReoError
+from reo_core.errors import InputError, ReoError, exit_status
 from reo_core.infer.inputs import add_imagery_arguments
 from reo_core.raster.grid import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
@@ -156,12 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         summary = run(args)
-    except InputError as error:
-        logger.error("%s", error)
-        return 2
     except ReoError as error:
-        logger.error("%s", error)
-        return 1
+        return exit_status(error, logger)
     if summary is not None:
         for line in report_lines(args.out, summary):
             print(line)
