@@ -124,8 +124,14 @@ def count_patches(class_map: np.ndarray, connectivity: int = PATCH_CONNECTIVITY)
 
 
 def _connected_labels(classes: np.ndarray, valid: np.ndarray, connectivity: int) -> np.ndarray:
-    """Min-label propagation: every pixel ends with the smallest pixel index of its region."""
-    height, width = classes.shape[-2:]
+    """Min-label propagation with pointer jumping: every pixel ends with the smallest pixel index
+    of its region.
+
+    A pixel's label is always the index of a pixel of its own region, so following the label's own
+    label (pointer jumping) is safe, and it shortcuts long winding regions: far fewer rounds than
+    propagating one pixel per round.
+    """
+    n, height, width = classes.shape
     sentinel = height * width
     labels = np.where(valid, np.arange(sentinel).reshape(1, height, width), sentinel)
     offsets = [(0, 1), (1, 0), (0, -1), (-1, 0)]
@@ -136,15 +142,30 @@ def _connected_labels(classes: np.ndarray, valid: np.ndarray, connectivity: int)
         valid & (padded_classes[:, 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width] == classes)
         for dy, dx in offsets
     ]
-    while True:
-        padded = np.pad(labels, ((0, 0), (1, 1), (1, 1)), constant_values=sentinel)
-        updated = labels
-        for (dy, dx), same in zip(offsets, same_class, strict=True):
+    same_class = np.stack(same_class)  # (directions, N, H, W)
+    active = np.arange(n)  # maps still changing; the others are done and left alone
+    while active.size:
+        current = labels[active]
+        padded = np.pad(current, ((0, 0), (1, 1), (1, 1)), constant_values=sentinel)
+        updated = current
+        for (dy, dx), same in zip(offsets, same_class[:, active], strict=True):
             neighbour = padded[:, 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
             updated = np.where(same, np.minimum(updated, neighbour), updated)
-        if np.array_equal(updated, labels):
+        updated = _jump(updated.reshape(active.size, sentinel), sentinel).reshape(current.shape)
+        changed = (updated != current).any(axis=(1, 2))
+        labels[active] = updated
+        active = active[changed]
+    return labels
+
+
+def _jump(labels: np.ndarray, sentinel: int) -> np.ndarray:
+    """Replace each label (N, P) by its own label until that changes nothing; no-data stays sentinel."""
+    while True:
+        extended = np.concatenate([labels, np.full((labels.shape[0], 1), sentinel)], axis=1)
+        jumped = np.take_along_axis(extended, labels, axis=1)
+        if np.array_equal(jumped, labels):
             return labels
-        labels = updated
+        labels = jumped
 
 
 def dominant_class(class_map: np.ndarray) -> np.ndarray:
