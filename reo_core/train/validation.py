@@ -7,7 +7,6 @@ text answers are parsed, and AGB comes from the regression head reading the gene
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -89,7 +88,3 @@ def validate(
     """Metrics of ``reo_core.evaluate`` over the dataset, and the prediction records."""
     records = predict_dialogues(model, dataset, batch_size, max_new_tokens)
     return evaluate_records(records), records
-
-
-def families(records: Iterable[dict]) -> set[str]:
-    return {r["task"] for r in records}
