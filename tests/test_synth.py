@@ -28,7 +28,7 @@ from reo_core.synth import (
     write_scene,
 )
 from reo_core.synth.__main__ import main
-from reo_core.synth.agbd_h5 import LITE_KEYS, split_degrees
+from reo_core.synth.agbd_h5 import LITE_KEYS, boa_flag, split_degrees
 from reo_core.synth.scene import centre_agb
 
 AGBD_DATA = Path(__file__).parents[1].parent / "shared" / "data" / "agbd"
@@ -190,7 +190,7 @@ def test_spectra_are_keyed_by_band_name():
     reordered = ("B12", "B08", "B04")
     broadleaf = spectrum("broadleaf", reordered)
     np.testing.assert_allclose(broadleaf, [0.09, 0.40, 0.03], atol=1e-6)
-    assert spectrum("soil", ("B04",))[0] == pytest.approx(0.18)
+    assert spectrum("soil", ("B04",))[0] == pytest.approx(0.2)
     assert spectrum("water", ("B08",))[0] < 0.02
     with pytest.raises(KeyError, match="B10"):
         spectrum("soil", ("B10",))
@@ -406,10 +406,12 @@ def test_agbd_raw_file_has_one_group_per_tile_from_every_split(written, agbd_fea
 def _check_patch_values(datasets, tile) -> None:
     """Offsets, labels and coordinates that a loader relies on."""
     s2 = datasets["S2_bands"][()]
-    offset = datasets["Sentinel_metadata/S2_boa_offset"][()]
-    assert len(set(offset.tolist())) == 1
-    dark = s2[..., 1].min()  # B02 of dense forest is ~0.02 reflectance
-    assert dark >= 1000 if offset[0] == 1 else dark < 1000
+    flag = datasets["Sentinel_metadata/S2_boa_offset"][()]
+    assert set(flag.tolist()) == {boa_flag(tile)}  # set only where AGBD would set it
+    carries_offset = sentinel2.boa_offset_for_baseline(tile.baseline) == 1000
+    assert datasets["Sentinel_metadata/S2_pbn"][0] == 100 * tile.baseline[0] + tile.baseline[1]
+    dark = s2.min(axis=-1)  # each pixel's darkest band: a few percent reflectance
+    assert (dark >= 1000).all() if carries_offset else (dark < 1000).mean() > 0.5
     agbd = datasets["GEDI/agbd"][()]
     assert ((agbd >= 0) & (agbd <= 500)).all()
     lat = np.sign(datasets["GEDI/lat_decimal"][()]) * (

@@ -2,6 +2,7 @@
 
     python -m reo_core.synth --out DIR [--size-km 10] [--seed 0] [--per-band-files]
                              [--agbd-h5 N_PATCHES] [--cloud-fraction 0.05] [--biome temperate]
+                             [--day-of-year DAY]
 
 The same arguments always write byte-identical files. Bad arguments exit with status 2 and a
 message that says what to change.
@@ -36,6 +37,7 @@ class SynthArgs:
     agbd_h5: int | None  # also write AGBD-format HDF5 with this many patches
     cloud_fraction: float  # share of the scene under cloud
     biome: str  # class mix of the GeoTIFF scene
+    day_of_year: int | None = None  # acquisition date of the GeoTIFF scene; None: growing season
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--biome", choices=sorted(BIOMES), default="temperate", help="landscape of the scene"
     )
+    parser.add_argument(
+        "--day-of-year",
+        type=int,
+        default=None,
+        help="acquisition date of the scene, 1..365 (default: the biome's growing season); "
+        "winter brings leaf-off forests and snow, dry seasons dry grass",
+    )
     return parser
 
 
@@ -70,8 +79,9 @@ def parse_args(argv: list[str] | None = None) -> SynthArgs:
     """Parse ``argv``; argparse exits with status 2 on malformed arguments."""
     ns = build_parser().parse_args(argv)
     return SynthArgs(
-        ns.out, ns.size_km, ns.seed, ns.per_band_files, ns.agbd_h5, ns.cloud_fraction, ns.biome
-    )
+        ns.out, ns.size_km, ns.seed, ns.per_band_files, ns.agbd_h5, ns.cloud_fraction, ns.biome,
+        ns.day_of_year,
+    )  # fmt: skip
 
 
 def run(args: SynthArgs) -> dict:
@@ -82,8 +92,9 @@ def run(args: SynthArgs) -> dict:
         check_patch_count(args.agbd_h5)  # before minutes of simulation, not after
     start = time.perf_counter()
     scene = simulate_scene(
-        args.size_km, args.seed, biome=args.biome, cloud_fraction=args.cloud_fraction
-    )
+        args.size_km, args.seed, biome=args.biome, cloud_fraction=args.cloud_fraction,
+        day_of_year=args.day_of_year,
+    )  # fmt: skip
     logger.info("simulated %.2f km scene in %.1f s", scene.size_km, time.perf_counter() - start)
     extra = {}
     if args.agbd_h5 is not None:

@@ -1,11 +1,17 @@
 """AGBD-format HDF5 files cut from simulated scenes (layouts of notes/AGBD_FORMAT.md, sections A and B).
 
-One small scene is simulated per Sentinel-2 tile (its own derived seed, UTM zone and biome);
-patches of 25 x 25 pixels are centred on random pixels whose centre 3 x 3 is clear (no cloud,
-shadow or no data) and whose patch holds no no-data. Like AGBD, the label ``GEDI/agbd`` is the
-AGB at the centre footprint (mean of the centre 3 x 3 pixels), PALSAR-2 DN are the mosaic's,
-upsampled bilinearly to 10 m, and the LC layer is the 100 m land-cover map upsampled with its
-class share (%).
+One small scene is simulated per Sentinel-2 tile (its own derived seed, UTM zone and biome) on an
+acquisition date drawn from the seed within AGBD's period (2019-04-17 to 2020-12-31), so the data
+seeds of a training set see each place in several seasons; patches of 25 x 25 pixels are centred on
+random pixels whose centre 3 x 3 is clear (no cloud, shadow or no data) and whose patch holds no
+no-data. Like AGBD, the label ``GEDI/agbd`` is the AGB at the centre footprint (mean of the centre
+3 x 3 pixels), PALSAR-2 DN are the mosaic's, upsampled bilinearly to 10 m, and the LC layer is the
+100 m land-cover map upsampled with its class share (%).
+
+The BOA offset follows AGBD's caveat (notes/AGBD_FORMAT.md): products of processing baseline
+>= 04.00 carry +1000 DN, but ``Sentinel_metadata/S2_boa_offset`` is set only for the tiles marked
+``boa_flag``; the others carry the offset with the flag at 0, as AGBD's reprocessed 2019-2020
+products do.
 
 Written files:
   ``data_subset-2019-v4_0-20.h5``: raw layout (A), one top-level group per tile.
@@ -14,6 +20,7 @@ Written files:
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import os
@@ -63,19 +70,21 @@ class AgbdTile:
     biome: str  # reo_core.synth.biomes.BIOMES key
     baseline: tuple[int, int]  # S2 processing baseline of its acquisition (>= 04.00: +1000 DN)
     relative_orbit: int
-    s2_date: int  # acquisition, days since 2019-04-17
+    boa_flag: bool  # AGBD's S2_boa_offset flag is set (only for baselines >= 04.00)
 
 
 # Tile names, splits and regions copied from AGBD's agbd_tile_splits.json and
 # agbd_tile_to_region.json (shared/data/agbd/); UTM squares decoded from the MGRS names.
 AGBD_TILES: tuple[AgbdTile, ...] = (
-    AgbdTile(SceneLocation("32TNS", 32632, 500_000.0, 5_100_000.0), "train", 0, 1, "temperate", (5, 0), 22, 101),
-    AgbdTile(SceneLocation("22NBK", 32622, 200_000.0, 400_000.0), "train", 3, 6, "tropical", (2, 13), 124, 152),
-    AgbdTile(SceneLocation("36MVA", 32736, 400_000.0, 9_500_000.0), "train", 10, 4, "savanna", (2, 14), 92, 460),
-    AgbdTile(SceneLocation("34SEH", 32634, 500_000.0, 4_200_000.0), "val", 5, 1, "mediterranean", (5, 0), 36, 118),
-    AgbdTile(SceneLocation("36MWD", 32736, 500_000.0, 9_800_000.0), "test", 10, 4, "savanna", (5, 0), 135, 498),
-    AgbdTile(SceneLocation("30NVN", 32630, 400_000.0, 700_000.0), "test", 4, 4, "tropical", (2, 14), 94, 275),
+    AgbdTile(SceneLocation("32TNS", 32632, 500_000.0, 5_100_000.0), "train", 0, 1, "montane", (5, 0), 22, True),
+    AgbdTile(SceneLocation("22NBK", 32622, 200_000.0, 400_000.0), "train", 3, 6, "tropical", (2, 13), 124, False),
+    AgbdTile(SceneLocation("36MVA", 32736, 400_000.0, 9_500_000.0), "train", 10, 4, "savanna", (5, 0), 92, False),
+    AgbdTile(SceneLocation("34SEH", 32634, 500_000.0, 4_200_000.0), "val", 5, 1, "mediterranean", (5, 0), 36, False),
+    AgbdTile(SceneLocation("36MWD", 32736, 500_000.0, 9_800_000.0), "test", 10, 4, "savanna", (5, 0), 135, True),
+    AgbdTile(SceneLocation("30NVN", 32630, 400_000.0, 700_000.0), "test", 4, 4, "tropical", (2, 14), 94, False),
 )  # fmt: skip
+AGBD_EPOCH = datetime.date(2019, 4, 17)  # day 0 of AGBD's S2_date and GEDI date
+AGBD_LAST_DAY = 624  # 2020-12-31
 
 
 def write_agbd(
@@ -97,13 +106,14 @@ def write_agbd(
     for tile, count in zip(AGBD_TILES, counts, strict=True):
         scene_seed = tile_seed(seed, tile.location.tile)
         size_km = min(8.0, max(2.5, math.ceil(0.3 * math.sqrt(count) * 4) / 4))
+        s2_date = acquisition_date(scene_seed)
         scene = simulate_scene(
             size_km, scene_seed, biome=tile.biome, cloud_fraction=cloud_fraction,
-            location=tile.location,
+            location=tile.location, day_of_year=day_of_year(s2_date),
         )  # fmt: skip
         rng = np.random.default_rng([scene_seed, 1])
-        records[tile.location.tile] = tile_records(scene, tile, count, rng)
-        tiles.append(_tile_entry(tile, count, scene_seed, size_km))
+        records[tile.location.tile] = tile_records(scene, tile, count, rng, s2_date)
+        tiles.append(_tile_entry(tile, count, scene_seed, size_km, scene, s2_date))
         logger.info("AGBD tile %s (%s): %d patches", tile.location.tile, tile.split, count)
     _write_h5(out / RAW_NAME, {name: (rec, None) for name, rec in records.items()})
     lite = {}
@@ -136,6 +146,16 @@ def allocate_patches(n_patches: int) -> list[int]:
     order = np.argsort(-(ideal - counts), kind="stable")
     counts[order[: extra - counts.sum()]] += 1
     return (counts + 1).tolist()
+
+
+def acquisition_date(scene_seed: int) -> int:
+    """The acquisition of a tile's scene: days since 2019-04-17, drawn from its seed."""
+    return int(np.random.default_rng([scene_seed, 2]).integers(0, AGBD_LAST_DAY + 1))
+
+
+def day_of_year(s2_date: int) -> int:
+    """Day of year (1..365; 366 folds to 365) of an AGBD date (days since 2019-04-17)."""
+    return min((AGBD_EPOCH + datetime.timedelta(days=int(s2_date))).timetuple().tm_yday, 365)
 
 
 def tile_seed(seed: int, tile: str) -> int:
@@ -190,7 +210,7 @@ def palsar_at_10m(scene: Scene) -> np.ndarray:
 
 
 def tile_records(
-    scene: Scene, tile: AgbdTile, n: int, rng: np.random.Generator
+    scene: Scene, tile: AgbdTile, n: int, rng: np.random.Generator, s2_date: int
 ) -> dict[str, np.ndarray]:
     """All section-A datasets of ``n`` patches of one tile, keyed by their HDF5 path in the group.
 
@@ -217,8 +237,8 @@ def tile_records(
         "LC": lc[r, c].astype(np.uint8),
         "DEM": np.round(scene.elevation[r, c]).astype(np.int16),
     }
-    records.update(_metadata(scene, tile, r, c, rng))
-    records.update(_gedi(scene, tile, rows, cols, r, c, rng))
+    records.update(_metadata(scene, tile, r, c, s2_date))
+    records.update(_gedi(scene, tile, rows, cols, r, c, rng, s2_date))
     return records
 
 
@@ -228,23 +248,26 @@ def _lc100_10m(scene: Scene, coarse: np.ndarray) -> np.ndarray:
     return up[: scene.height, : scene.width]
 
 
-def _metadata(scene: Scene, tile: AgbdTile, r, c, rng) -> dict[str, np.ndarray]:
+def _metadata(scene: Scene, tile: AgbdTile, r, c, s2_date: int) -> dict[str, np.ndarray]:
     """Sentinel_metadata/*: per-patch acquisition facts (one acquisition per tile)."""
     n, (major, minor) = r.shape[0], tile.baseline
     # Vegetation score: share (%) of the patch that Sen2Cor saw as clear land or water.
     clear = np.isin(scene.scl[r, c], (4, 5, 6)).mean(axis=(1, 2))
     return {
         "Sentinel_metadata/S2_vegetation_score": np.round(100 * clear).astype(np.uint8),
-        "Sentinel_metadata/S2_date": np.full(n, tile.s2_date, dtype=np.int16),
+        "Sentinel_metadata/S2_date": np.full(n, s2_date, dtype=np.int16),
         "Sentinel_metadata/S2_pbn": np.full(n, major * 100 + minor, dtype=np.uint16),
         "Sentinel_metadata/S2_ron": np.full(n, tile.relative_orbit, dtype=np.uint8),
-        "Sentinel_metadata/S2_boa_offset": np.full(
-            n, int(boa_offset_for_baseline(tile.baseline) > 0), dtype=np.uint8
-        ),
+        "Sentinel_metadata/S2_boa_offset": np.full(n, boa_flag(tile), dtype=np.uint8),
     }
 
 
-def _gedi(scene: Scene, tile: AgbdTile, rows, cols, r, c, rng) -> dict[str, np.ndarray]:
+def boa_flag(tile: AgbdTile) -> int:
+    """AGBD's S2_boa_offset of a tile's product: 1 only where its metadata flags the offset."""
+    return int(tile.boa_flag and boa_offset_for_baseline(tile.baseline) > 0)
+
+
+def _gedi(scene: Scene, tile: AgbdTile, rows, cols, r, c, rng, s2_date) -> dict[str, np.ndarray]:
     """GEDI/*: the L4A footprint at each patch centre; agbd is the label (centre 3 x 3 mean AGB)."""
     n = rows.shape[0]
     agbd = centre_agb(scene.agb[r, c])
@@ -263,14 +286,14 @@ def _gedi(scene: Scene, tile: AgbdTile, rows, cols, r, c, rng) -> dict[str, np.n
         "rh98": centre_height + rng.normal(0.0, 0.5, n),
         "pft_class": pft[scene.landcover[rows, cols]],
         "region_cla": np.full(n, tile.gedi_region),
-        "leaf_off_f": np.zeros(n),
+        "leaf_off_f": np.full(n, int(scene.acquisition.leaf_off)),
         "urban_prop": np.round(100 * (scene.landcover[r, c] == 50).mean(axis=(1, 2))),
         "elev_lowes": scene.elevation[rows, cols] + rng.normal(0.0, 1.0, n),
         "selected_a": rng.choice([1, 2, 5], n),
         "shot_numbe": _shot_numbers(track, beam),
         "sensitivit": rng.uniform(0.95, 0.99, n),
         "solar_elev": rng.uniform(-40.0, 60.0, n),
-        "date": np.clip(tile.s2_date + rng.integers(-120, 121, n), 0, 624),
+        "date": np.clip(s2_date + rng.integers(-120, 121, n), 0, AGBD_LAST_DAY),
         "granule_num": rng.integers(1, 5, n),
         "track_num": track,
         "ppds": np.ones(n),
@@ -346,7 +369,10 @@ def _write_h5(
     logger.info("wrote %s", path)
 
 
-def _tile_entry(tile: AgbdTile, count: int, scene_seed: int, size_km: float) -> dict[str, Any]:
+def _tile_entry(
+    tile: AgbdTile, count: int, scene_seed: int, size_km: float, scene: Scene, s2_date: int
+) -> dict[str, Any]:
+    acquired = AGBD_EPOCH + datetime.timedelta(days=s2_date)
     return {
         "tile": tile.location.tile,
         "split": tile.split,
@@ -358,7 +384,11 @@ def _tile_entry(tile: AgbdTile, count: int, scene_seed: int, size_km: float) -> 
         "scene_size_km": size_km,
         "crs": f"EPSG:{tile.location.epsg}",
         "processing_baseline": f"{tile.baseline[0]:02d}.{tile.baseline[1]:02d}",
-        "s2_boa_offset": int(boa_offset_for_baseline(tile.baseline) > 0),
+        "boa_add_offset_dn": boa_offset_for_baseline(tile.baseline),
+        "s2_boa_offset_flag": boa_flag(tile),
+        "s2_date": s2_date,
+        "acquired": acquired.isoformat(),
+        "season": scene.acquisition.season,
     }
 
 
@@ -373,7 +403,8 @@ def _description(out: Path, tiles: list[dict[str, Any]], lite: dict[str, Any]) -
         "note": (
             "Synthetic AGBD-format patches (25x25 at 10 m) centred on clear pixels of one simulated "
             "scene per tile. GEDI/agbd = mean AGB of the centre 3x3 pixels. S2 DN carry +1000 where "
-            "Sentinel_metadata/S2_boa_offset = 1 (baseline >= 04.00). ALOS DN: the 1/4500-degree "
+            "the baseline is >= 04.00 (boa_add_offset_dn); Sentinel_metadata/S2_boa_offset flags "
+            "it only for some tiles, as in AGBD (s2_boa_offset_flag). ALOS DN: the 1/4500-degree "
             "mosaic upsampled bilinearly. LC = [100 m class upsampled, class share %]. "
             "CH = canopy height truth with noise (raw layout only)."
         ),

@@ -15,6 +15,7 @@ Files carry no timestamps, so the same scene always gives byte-identical files.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import math
@@ -37,7 +38,8 @@ from reo_core.synth.structure import AGB_EXPONENT
 
 logger = logging.getLogger(__name__)
 
-S2_PRODUCT_TEMPLATE = "S2B_MSIL2A_20200615T101559_N0400_R065_T{tile}_synthetic"
+S2_PRODUCT_TEMPLATE = "S2B_MSIL2A_{date}T101559_N0400_R065_T{tile}_synthetic"
+PRODUCT_YEAR = 2020  # scenes are dated in this year (baseline 04.00 names; the offset applies)
 PALSAR_NAME_TEMPLATE = "{tile}_20_sl_{pol}_F02DAR.tif"  # 2020 yearly mosaic, FNF-free DAR product
 SCL_RESOLUTION_M = 20
 TILE_SIZE = 256
@@ -54,9 +56,16 @@ SCL_CODES = {
 }
 
 
-def s2_product_name(tile: str) -> str:
-    """The synthetic L2A product name of an MGRS tile (processing baseline 04.00, with offset)."""
-    return S2_PRODUCT_TEMPLATE.format(tile=tile)
+def s2_product_name(tile: str, day_of_year: int = 167) -> str:
+    """The synthetic L2A product name of an MGRS tile and acquisition day (baseline 04.00, with
+    offset), e.g. ``S2B_MSIL2A_20200615T101559_N0400_R065_T32TNN_synthetic``."""
+    acquired = datetime.date(PRODUCT_YEAR, 1, 1) + datetime.timedelta(days=day_of_year - 1)
+    return S2_PRODUCT_TEMPLATE.format(date=acquired.strftime("%Y%m%d"), tile=tile)
+
+
+def scene_product_name(scene: Scene) -> str:
+    """The L2A product name of a simulated scene."""
+    return s2_product_name(scene.location.tile, scene.acquisition.day_of_year)
 
 
 def palsar_tile_name(west_deg: float, north_deg: float) -> str:
@@ -135,7 +144,7 @@ def write_sentinel2(scene: Scene, folder: Path, per_band_files: bool) -> list[di
     DN = reflectance * 10000 + BOA offset (1000 for the product's baseline 04.00); no data is DN 0.
     Per-band files average the 10 m reflectance over 2 x 2 (20 m) or 6 x 6 (60 m) blocks.
     """
-    stem = s2_product_name(scene.location.tile)
+    stem = scene_product_name(scene)
     offset = sentinel2.boa_offset_for_baseline(sentinel2.processing_baseline(stem))
     tags = {
         "PRODUCT_NAME": stem,
@@ -163,7 +172,7 @@ def write_scl(scene: Scene, folder: Path) -> dict[str, Any]:
     """Scene classification at 20 m (mode of 2 x 2 blocks; 0 = no data)."""
     factor = SCL_RESOLUTION_M // int(scene.transform.a)
     scl, _ = block_mode(scene.scl, factor, nodata=0)
-    path = folder / f"{s2_product_name(scene.location.tile)}_SCL.tif"
+    path = folder / f"{scene_product_name(scene)}_SCL.tif"
     transform = scene.transform @ Affine.scale(factor)
     return write_raster(path, scl, scene.crs, transform, 0, ["SCL"])
 
@@ -238,9 +247,26 @@ def write_scene(
     return manifest
 
 
+def acquisition_entry(scene: Scene) -> dict[str, Any]:
+    """scene.json's account of the acquisition: date, sun, season, snow line and haze."""
+    acq = scene.acquisition
+    return {
+        "day_of_year": acq.day_of_year,
+        "season": acq.season,
+        "sun_elevation_deg": round(acq.sun_elevation_deg, 2),
+        "sun_azimuth_deg": round(acq.sun_azimuth_deg, 2),
+        "deciduous_leaf": round(acq.leaf, 3),
+        "herb_green": round(acq.herb_green, 3),
+        "snow_line_m": acq.snow_line_m if np.isfinite(acq.snow_line_m) else None,
+        "snow_share": round(float(scene.snow.mean()), 4),
+        "haze_peak": round(acq.haze, 3),
+        "water": acq.water,
+    }
+
+
 def scene_manifest(scene: Scene, files: list[dict[str, Any]]) -> dict[str, Any]:
     """scene.json: how the scene was made and how to read each file."""
-    stem = s2_product_name(scene.location.tile)
+    stem = scene_product_name(scene)
     baseline = sentinel2.processing_baseline(stem)
     offset = sentinel2.boa_offset_for_baseline(baseline)
     rows, cols = scene.patch_grid.rows, scene.patch_grid.cols
@@ -255,6 +281,7 @@ def scene_manifest(scene: Scene, files: list[dict[str, Any]]) -> dict[str, Any]:
         "width": scene.width,
         "height": scene.height,
         "cloud_fraction": scene.cloud_fraction,
+        "acquisition": acquisition_entry(scene),
         "sentinel2": {
             "product": stem,
             "processing_baseline": f"{baseline[0]:02d}.{baseline[1]:02d}",

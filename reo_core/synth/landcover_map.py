@@ -3,6 +3,8 @@
 The map is the argmax of class-weighted smooth random fields (regions some hundreds of metres
 across, forest classes clustered by a shared large-scale field), overlaid with rectangular crop
 fields in an agricultural zone, a few compact towns, a river with a wetland margin and a lake.
+In mountains, forests and fields give way to alpine grass above the tree line, grass to rock
+higher up, and rock to glaciers (snow and ice, class 70) on the summits.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ from reo_core.synth.class_traits import CLASS_TRAITS, GROUPS
 from reo_core.synth.fields import gaussian_field, gaussian_series, quantile_threshold, ramp
 from reo_core.synth.location import RESOLUTION_M
 
+TREE_CODES = tuple(
+    code for code, t in CLASS_TRAITS.items() if t.group in ("forest", "open") and code > 100
+)
+# Alpine grass gives way to rock and scree this far above the tree line.
+ROCK_ABOVE_TREELINE_M = 300.0
+
 
 def simulate_landcover(
-    shape: tuple[int, int], biome: Biome, rng: np.random.Generator
+    shape: tuple[int, int], biome: Biome, rng: np.random.Generator, elevation: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Land-cover codes and the canopy cover of crop fields.
 
+    Args:
+        elevation: (H, W) terrain height in metres (tree line and glaciers).
     Returns:
         (classes (H, W) uint8, crop_cover (H, W) float32 fc of each crop field, NaN elsewhere).
     """
@@ -27,8 +37,23 @@ def simulate_landcover(
     crop_cover = _add_cropland(classes, biome, rng)
     _add_towns(classes, biome, rng)
     _add_water(classes, biome, rng)
+    if np.isfinite(biome.treeline_m) or np.isfinite(biome.glacier_m):
+        _add_altitude_zones(classes, elevation, biome, rng)
     crop_cover[classes != 40] = np.nan
     return classes, crop_cover
+
+
+def _add_altitude_zones(
+    classes: np.ndarray, elevation: np.ndarray, biome: Biome, rng: np.random.Generator
+) -> None:
+    """Above a ragged tree line: trees and fields -> alpine grass (30), then rock (60); glaciers
+    (70) above the glacier line. Water stays."""
+    height = elevation + 60.0 * gaussian_field(classes.shape, 6.0, rng)
+    above_trees = height > biome.treeline_m
+    classes[above_trees & np.isin(classes, (*TREE_CODES, 40, 50))] = 30
+    rocky = height > biome.treeline_m + ROCK_ABOVE_TREELINE_M
+    classes[rocky & np.isin(classes, (20, 30, 90))] = 60
+    classes[(height > biome.glacier_m) & (classes != 80)] = 70
 
 
 def _natural_classes(shape: tuple[int, int], biome: Biome, rng: np.random.Generator) -> np.ndarray:
@@ -129,5 +154,7 @@ def _add_water(classes: np.ndarray, biome: Biome, rng: np.random.Generator) -> N
         classes[(distance < margin) & (classes != 50)] = 90
         classes[distance < half] = 80
     # Detail on top of the smooth field keeps shores from looking like ellipses.
-    lake = gaussian_field(classes.shape, 40.0, rng) + 0.25 * gaussian_field(classes.shape, 4.0, rng)
+    lake = gaussian_field(classes.shape, biome.lake_scale_px, rng) + 0.25 * gaussian_field(
+        classes.shape, 4.0, rng
+    )
     classes[lake > quantile_threshold(lake, biome.lake_fraction)] = 80

@@ -1,139 +1,169 @@
-"""Sentinel-2 L2A observations: surface reflectance, clouds and their shadows, no-data wedge, SCL.
+"""The ground as Sentinel-2 L2A sees it: canopy and background mixed, with seasons, snow and slopes.
 
-Surface reflectance per band = ``fc * canopy(class) * crowns * shade + (1 - fc) * background(class)``
+Surface reflectance per band =
+``(fc_v * canopy_b(season) * crowns * shade + (1 - fc_v) * background_b * soil) * terrain``
 + sensor noise. ``crowns`` is a pixel-scale crown/gap pattern whose contrast grows with ``h``
 (taller canopies are rougher) and ``shade`` darkens NIR/SWIR of tall canopies, so AGB shows in
 vegetation indices (through fc), texture and shadowing (through h) and class spectra together,
-never in one band alone.
-
-Clouds (bright, flat spectra) cover about ``cloud_fraction`` of the scene, their shadows fall
-displaced from them, and a no-data wedge (orbit edge) blanks ~3% in one corner. These touch the
-Sentinel-2 data only; truth and SAR are cloud-free.
+never in one band alone. The season turns deciduous crowns to bare branches and opens them
+(``fc_v < fc``: leaf-off forests look sparser than they are), dries herbs, and snow buries low
+vegetation and whitens the ground between crowns. Soils are darker or brighter from scene to
+scene, and slopes facing the sun are brighter (``reo_core.synth.terrain.illumination``), so one
+band's brightness says little by itself.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 from reo_core.synth import spectra
-from reo_core.synth.class_traits import CLASS_TRAITS
-from reo_core.synth.fields import gaussian_field, quantile_threshold, ramp
+from reo_core.synth.class_traits import CLASS_TRAITS, LEAF_OFF_OPENING
+from reo_core.synth.fields import gaussian_field
+from reo_core.synth.season import Acquisition
 
-NODATA_WEDGE_FRACTION = 0.03
+CROWN_SHADOW = 0.5  # how far tree shadows reach over the ground per unit cover and tan(sun)
+DIFFUSE_LIGHT = 0.3  # share of the ground's light that comes from the sky, not the sun
+# Crowns shade themselves more as the sun sinks below the height the endmembers were read at.
+CROWN_SELF_SHADE = 0.2
+ENDMEMBER_SUN_ELEVATION = 55.0
+CROWN_SNOW = 0.45  # share of a tree crown's top under snow where snow lies (winter conifers)
+TREE_HEIGHT_M = 5.0  # taller canopies are crowns that hold snow; lower ones are buried
+SOIL_BRIGHTNESS = (0.8, 1.3)  # range of a scene's soil brightness (dark loams .. pale sands)
+SNOW_EDGE_M = 150.0  # the snow line is ragged over this height
+BURIED = {"herb": 0.1, "crop": 0.1}  # share of low vegetation still showing above the snow
+NO_SNOW_CLASSES = (50,)
+MOIST_BACKGROUNDS = (
+    "soil",
+    "litter",
+    "dry_grass",
+)  # backgrounds that soak up water  # towns are cleared and heated: half snow at most
+
+
+def canopy_spectra(acq: Acquisition, bands: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per class code: the canopy spectrum of this acquisition, and its visible-cover factor.
+
+    Returns:
+        (spectra (256, bands) float32, cover factor (256,) float32); unused codes are 0.
+    """
+    table = np.zeros((256, len(bands)), dtype=np.float32)
+    cover_factor = np.ones(256, dtype=np.float32)
+    for code, traits in CLASS_TRAITS.items():
+        green = spectra.spectrum(traits.canopy, bands)
+        if traits.phenology == "deciduous":
+            out_of_season = traits.seasonal_share * (1.0 - acq.leaf)
+            cover_factor[code] = 1.0 - LEAF_OFF_OPENING * out_of_season
+        elif traits.phenology == "herb":
+            out_of_season = traits.seasonal_share * (1.0 - acq.herb_green)
+        else:
+            out_of_season = 0.0
+        dormant = spectra.spectrum(traits.dormant or traits.canopy, bands)
+        table[code] = (1.0 - out_of_season) * green + out_of_season * dormant
+    return table, cover_factor
+
+
+def background_spectra(acq: Acquisition, bands: tuple[str, ...]) -> np.ndarray:
+    """Per class code: the background spectrum (water: the scene's water type; soils and litter
+    darkened by the soil moisture, most in the short-wave infrared). (256, bands)."""
+    table = np.zeros((256, len(bands)), dtype=np.float32)
+    wet = 1.0 - acq.soil_moisture * spectra.spectrum(spectra.MOISTURE_DARKENING, bands)
+    for code, traits in CLASS_TRAITS.items():
+        name = acq.water if traits.background == "water" else traits.background
+        table[code] = spectra.spectrum(name, bands)
+        if name in MOIST_BACKGROUNDS:
+            table[code] *= wet
+    return table
+
+
+def snow_cover(
+    classes: np.ndarray, elevation: np.ndarray, acq: Acquisition, rng: np.random.Generator
+) -> np.ndarray:
+    """Where snow lies on the ground: above the (ragged) snow line, and on glaciers (class 70).
+
+    Returns:
+        float32 array (H, W): 1 snow, 0.5 in towns, 0 none.
+    """
+    edge = SNOW_EDGE_M * gaussian_field(classes.shape, 30.0, rng)
+    snow = (elevation + edge > acq.snow_line_m).astype(np.float32)
+    snow[np.isin(classes, NO_SNOW_CLASSES)] *= 0.5
+    snow[classes == 70] = 1.0
+    return snow
 
 
 def surface_reflectance(
     classes: np.ndarray,
     cover: np.ndarray,
     height: np.ndarray,
+    snow: np.ndarray,
+    acq: Acquisition,
     rng: np.random.Generator,
     bands: tuple[str, ...] = AGBD_BAND_ORDER,
 ) -> np.ndarray:
-    """Cloud-free L2A reflectance: linear mixing of canopy and background endmembers.
+    """Cloud-free L2A reflectance on flat ground (module doc); terrain comes after.
 
-    ``R_b = fc * C_b * (1 + k(h) * crowns) * (1 - s_b * h / (h + 20)) + (1 - fc) * G_b * soil + noise``
-    with crown contrast ``k(h) = 0.35 * h / (h + 15)`` (taller canopies are rougher), band shading
-    strengths ``s_b`` (:data:`spectra.SHADE_STRENGTH`) and a smooth soil brightness/moisture field.
+    ``R_b = fc_v * C_b * (1 + k(h) * crowns) * (1 - s_b * h / (h + 20)) * K
+    + (1 - fc_v) * G_b * soil * L`` + noise, with crown contrast ``k(h) = 0.35 * h / (h + 15)``,
+    band shading strengths ``s_b`` (:data:`spectra.SHADE_STRENGTH`), ``C_b`` the crowns (part snow
+    where snow lies), ``K`` their light at this sun (:func:`crown_light`), ``G_b`` the background
+    (snow where it lies), ``soil`` the scene's soil brightness times a smooth local field, and
+    ``L`` the light reaching the ground between crowns (:func:`ground_light`).
 
     Returns:
         float32 array, shape (len(bands), H, W).
     """
     shape = classes.shape
-    canopy = np.zeros((256, len(bands)), dtype=np.float32)
-    background = np.zeros((256, len(bands)), dtype=np.float32)
-    for code, traits in CLASS_TRAITS.items():
-        canopy[code] = spectra.spectrum(traits.canopy, bands)
-        background[code] = spectra.spectrum(traits.background, bands)
+    canopy, cover_factor = canopy_spectra(acq, bands)
+    background = background_spectra(acq, bands)
+    snow_spectrum = spectra.spectrum("snow", bands)
+    visible = cover * cover_factor[classes] * _unburied(classes, snow)
+    light = ground_light(visible, height, acq.sun_elevation_deg)
+    crown = crown_light(height, acq.sun_elevation_deg)
+    crown_snow = CROWN_SNOW * snow * (height > TREE_HEIGHT_M)
     crowns = gaussian_field(shape, 0.7, rng)  # sunlit crowns and shaded gaps, pixel scale
     texture = 1.0 + 0.35 * height / (height + 15.0) * crowns
     self_shade = height / (height + 20.0)
-    soil = 1.0 + 0.12 * gaussian_field(shape, 20.0, rng)
+    brightness = rng.uniform(*SOIL_BRIGHTNESS)
+    soil = brightness * (1.0 + 0.12 * gaussian_field(shape, 20.0, rng))
     out = np.empty((len(bands), *shape), dtype=np.float32)
     for i, band in enumerate(bands):
         lit = 1.0 - spectra.SHADE_STRENGTH[band] * self_shade
-        mixed = cover * canopy[classes, i] * texture * lit
-        mixed += (1.0 - cover) * background[classes, i] * soil
-        out[i] = mixed + 0.003 * rng.standard_normal(shape)  # sensor and retrieval noise
+        ground = (1.0 - snow) * background[classes, i] * soil + snow * snow_spectrum[i]
+        top = (1.0 - crown_snow) * canopy[classes, i] + crown_snow * snow_spectrum[i]
+        out[i] = visible * top * texture * lit * crown + (1.0 - visible) * ground * light
+        out[i] += 0.003 * rng.standard_normal(shape)  # sensor and retrieval noise
     return np.maximum(out, 0.0005)
 
 
-def simulate_clouds(
-    shape: tuple[int, int], fraction: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cloud opacity (0..1) covering ``fraction`` of the scene, and cloud-shadow strength (0..1).
+def ground_light(visible: np.ndarray, height: np.ndarray, sun_elevation_deg: float) -> np.ndarray:
+    """Light on the ground between crowns, relative to open ground: trees cast shadows over the
+    gaps, longer the lower the sun (snowy forests look dark in winter).
 
-    Cloud edges are thin (opacity from 0.15), cores opaque. Shadows are the cloud pattern moved
-    400-800 m away from the sun (north-west-ish for a morning descending pass); the fields are
-    periodic, so the shifted pattern is still a valid field.
-
-    Returns:
-        (opacity, shadow), each (H, W) float32.
+    ``L = d + (1 - d) * exp(-c * fc_v * h / (h + 5) / tan(sun elevation))`` with the diffuse share
+    ``d`` (:data:`DIFFUSE_LIGHT`) and reach ``c`` (:data:`CROWN_SHADOW`).
     """
-    field = 0.85 * gaussian_field(shape, 25.0, rng) + 0.5 * gaussian_field(shape, 5.0, rng)
-    threshold = quantile_threshold(field, fraction)
-    opacity = np.where(field > threshold, 0.15 + 0.85 * ramp(field, threshold, threshold + 0.8), 0)
-    distance = rng.uniform(40.0, 80.0)
-    azimuth = math.pi / 4 + rng.uniform(-math.pi / 6, math.pi / 6)
-    offset = (-round(distance * math.cos(azimuth)), -round(distance * math.sin(azimuth)))
-    shadow = np.roll(opacity, offset, axis=(0, 1)) * (opacity == 0)
-    return opacity.astype(np.float32), shadow.astype(np.float32)
+    tangent = np.tan(np.radians(max(sun_elevation_deg, 2.0)))
+    sunlit = np.exp(-CROWN_SHADOW * visible * height / (height + 5.0) / tangent)
+    return (DIFFUSE_LIGHT + (1.0 - DIFFUSE_LIGHT) * sunlit).astype(np.float32)
 
 
-def apply_clouds(
-    surface: np.ndarray, opacity: np.ndarray, shadow: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Observed reflectance: shadows keep only diffuse sky light; clouds blend in a bright spectrum.
+def crown_light(height: np.ndarray, sun_elevation_deg: float) -> np.ndarray:
+    """Light on the crowns relative to the endmembers' sun: low winter sun leaves them dark.
 
-    Args:
-        surface: (bands, H, W) cloud-free reflectance in AGBD band order.
-    Returns:
-        float32 array, shape (bands, H, W).
+    ``exp(-k * h / (h + 5) * max(0, cot(sun elevation) - cot(55 deg)))``, k = CROWN_SELF_SHADE.
     """
-    cloud = spectra.spectrum(spectra.CLOUD)[:, None, None]
-    brightness = 1.0 + 0.12 * gaussian_field(opacity.shape, 8.0, rng)
-    observed = surface * (1.0 - 0.65 * shadow)
-    observed = (1.0 - opacity) * observed + opacity * cloud * brightness
-    return observed.astype(np.float32)
+    cotangent = 1.0 / np.tan(np.radians(max(sun_elevation_deg, 2.0)))
+    excess = max(0.0, cotangent - 1.0 / np.tan(np.radians(ENDMEMBER_SUN_ELEVATION)))
+    return np.exp(-CROWN_SELF_SHADE * height / (height + 5.0) * excess).astype(np.float32)
 
 
-def nodata_wedge(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A right triangle of no data (~3% of the scene) in a random corner, like a swath edge.
-
-    Returns:
-        bool array, shape (H, W).
-    """
-    height, width = shape
-    leg_x = rng.uniform(0.15, 0.3)
-    leg_y = 2.0 * NODATA_WEDGE_FRACTION / leg_x  # area leg_x * leg_y / 2
-    corner = int(rng.integers(4))
-    v = (np.arange(height) + 0.5) / height
-    u = (np.arange(width) + 0.5) / width
-    v = v[::-1] if corner & 1 else v
-    u = u[::-1] if corner & 2 else u
-    return u[None, :] / leg_x + v[:, None] / leg_y < 1.0
+def _unburied(classes: np.ndarray, snow: np.ndarray) -> np.ndarray:
+    """Share of each pixel's canopy still showing above the snow (low vegetation is buried)."""
+    showing = np.ones(256, dtype=np.float32)
+    for code, traits in CLASS_TRAITS.items():
+        showing[code] = BURIED.get(traits.phenology, 1.0)
+    return 1.0 - snow * (1.0 - showing[classes])
 
 
-def scene_classification(
-    observed: np.ndarray, opacity: np.ndarray, shadow: np.ndarray, nodata: np.ndarray
-) -> np.ndarray:
-    """Sen2Cor-like SCL: 0 no data, 3 cloud shadow, 4 vegetation, 5 not vegetated, 6 water, 8/9 cloud.
-
-    Like Sen2Cor it looks at the observed spectra (NDVI, NDWI), so thin cloud edges
-    (opacity < 0.25) and weak shadows slip through as surface classes.
-
-    Returns:
-        uint8 array, shape (H, W).
-    """
-    band = {name: i for i, name in enumerate(AGBD_BAND_ORDER)}
-    red, green, nir = observed[band["B04"]], observed[band["B03"]], observed[band["B08"]]
-    scl = np.full(opacity.shape, 5, dtype=np.uint8)
-    scl[spectra.ndvi(red, nir) > 0.4] = 4
-    scl[(spectra.ndwi(green, nir) > 0.2) & (nir < 0.08)] = 6
-    scl[shadow > 0.3] = 3
-    scl[opacity >= 0.25] = 8
-    scl[opacity >= 0.6] = 9
-    scl[nodata] = 0
-    return scl
+def apply_terrain(surface: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """Reflectance as the slopes light it: every band times the pixel's illumination factor."""
+    return (surface * factor[None]).astype(np.float32)

@@ -3,19 +3,23 @@
 Everything lives on one 10 m UTM grid (:mod:`~reo_core.synth.location`) and follows from a seed;
 each step draws from its own random stream, so changing one step leaves the others alone:
 
-1. Land cover (CGLS-LC100 codes) from the biome's class mix, with crop fields, towns, a river and
-   a lake overlaid (:mod:`~reo_core.synth.landcover_map`, :mod:`~reo_core.synth.biomes`).
-2. Vegetation structure per pixel, canopy cover ``fc`` (0..1) and canopy height ``h`` (m), and
+1. Terrain height (:mod:`~reo_core.synth.terrain`) and the acquisition: its date sets the sun,
+   leaf-off, dry herbs, the snow line and the haze (:mod:`~reo_core.synth.season`).
+2. Land cover (CGLS-LC100 codes) from the biome's class mix, with crop fields, towns, a river and
+   a lake overlaid, and altitude zones in mountains (:mod:`~reo_core.synth.landcover_map`,
+   :mod:`~reo_core.synth.biomes`).
+3. Vegetation structure per pixel, canopy cover ``fc`` (0..1) and canopy height ``h`` (m), and
    AGB (Mg/ha) = ``a(class) * fc * h**1.5`` (:mod:`~reo_core.synth.structure`,
-   :mod:`~reo_core.synth.class_traits`); terrain height (:mod:`~reo_core.synth.terrain`).
-3. Sentinel-2 surface reflectance by linear mixing of canopy and background endmembers, then
-   clouds, cloud shadows, a no-data wedge and the SCL (:mod:`~reo_core.synth.optical`). These
-   touch the Sentinel-2 data only; truth and SAR are cloud-free.
-4. PALSAR-2 gamma0 by a water-cloud model, averaged onto JAXA's mosaic grid and speckled
+   :mod:`~reo_core.synth.class_traits`).
+4. Sentinel-2 surface reflectance by mixing canopy and background endmembers with the season and
+   the snow, lit by the slopes (:mod:`~reo_core.synth.optical`); then haze, clouds, cloud shadows,
+   a no-data wedge and the SCL (:mod:`~reo_core.synth.atmosphere`). These touch the Sentinel-2 data
+   only; truth and SAR are cloud-free.
+5. PALSAR-2 gamma0 by a water-cloud model, averaged onto JAXA's mosaic grid and speckled
    (:mod:`~reo_core.synth.radar`).
 
 This module holds the :class:`Scene`, :func:`simulate_scene` that makes one, and the per-patch
-truth on AGBD's 25 x 25 patch grid. It also re-exports the public names of the step modules.
+truth on AGBD's 25 x 25 patch grid.
 """
 
 from __future__ import annotations
@@ -31,89 +35,23 @@ from reo_core.errors import InputError
 from reo_core.landcover import CLASSES, NODATA_CODE, count_patches, dominant_class
 from reo_core.raster.grid import PatchGrid, PixelGrid
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
-from reo_core.synth.biomes import BIOMES, Biome
-from reo_core.synth.class_traits import CLASS_TRAITS, GROUPS, ClassTraits
-from reo_core.synth.fields import block_mode
-from reo_core.synth.landcover_map import simulate_landcover
-from reo_core.synth.location import (
-    DEFAULT_LOCATION,
-    MGRS_SQUARE_M,
-    ORIGIN_STEP_M,
-    RESOLUTION_M,
-    SceneLocation,
-    scene_transform,
-)
-from reo_core.synth.optical import (
-    NODATA_WEDGE_FRACTION,
+from reo_core.synth.atmosphere import (
     apply_clouds,
+    apply_haze,
     nodata_wedge,
     scene_classification,
     simulate_clouds,
-    surface_reflectance,
+    simulate_haze,
 )
-from reo_core.synth.radar import (
-    PALSAR_LOOKS,
-    PALSAR_MARGIN_PX,
-    PALSAR_PIXEL_DEG,
-    SAR_EXTINCTION,
-    SAR_GROUND_DB,
-    SAR_MOISTURE_FREE,
-    SAR_SOIL_DB,
-    SAR_VEGETATION_DB,
-    backscatter_db,
-    palsar_grid,
-    simulate_palsar,
-)
-from reo_core.synth.structure import AGB_EXPONENT, AGB_MAX, allometric_agb, simulate_structure
-from reo_core.synth.terrain import simulate_elevation
-
-__all__ = [
-    "AGB_EXPONENT",
-    "AGB_MAX",
-    "BIOMES",
-    "CLASS_TRAITS",
-    "DEFAULT_LOCATION",
-    "GROUPS",
-    "LC100_FACTOR",
-    "MAX_CLOUD_FRACTION",
-    "MAX_SIZE_KM",
-    "MGRS_SQUARE_M",
-    "MIN_SIZE_KM",
-    "NODATA_WEDGE_FRACTION",
-    "ORIGIN_STEP_M",
-    "PALSAR_LOOKS",
-    "PALSAR_MARGIN_PX",
-    "PALSAR_PIXEL_DEG",
-    "PATCH_SIZE",
-    "RESOLUTION_M",
-    "SAR_EXTINCTION",
-    "SAR_GROUND_DB",
-    "SAR_MOISTURE_FREE",
-    "SAR_SOIL_DB",
-    "SAR_VEGETATION_DB",
-    "Biome",
-    "ClassTraits",
-    "Scene",
-    "SceneLocation",
-    "allometric_agb",
-    "apply_clouds",
-    "backscatter_db",
-    "centre_agb",
-    "class_fractions",
-    "lc100_at_10m",
-    "nodata_wedge",
-    "palsar_grid",
-    "patch_truth",
-    "patch_windows",
-    "scene_classification",
-    "simulate_clouds",
-    "simulate_elevation",
-    "simulate_landcover",
-    "simulate_palsar",
-    "simulate_scene",
-    "simulate_structure",
-    "surface_reflectance",
-]
+from reo_core.synth.biomes import BIOMES, Biome
+from reo_core.synth.fields import block_mode
+from reo_core.synth.landcover_map import simulate_landcover
+from reo_core.synth.location import RESOLUTION_M, SceneLocation, scene_transform
+from reo_core.synth.optical import apply_terrain, snow_cover, surface_reflectance
+from reo_core.synth.radar import backscatter_db, simulate_palsar
+from reo_core.synth.season import DAYS_IN_YEAR, Acquisition, acquisition
+from reo_core.synth.structure import allometric_agb, simulate_structure
+from reo_core.synth.terrain import illumination, simulate_elevation
 
 PATCH_SIZE = 25  # AGBD patch: 25 x 25 pixels of 10 m
 MIN_SIZE_KM, MAX_SIZE_KM = 0.25, 20.0  # one patch .. what fits comfortably in memory
@@ -133,12 +71,16 @@ class Scene:
     biome: str
     location: SceneLocation
     cloud_fraction: float
+    acquisition: Acquisition  # date, sun, season, snow line, haze
     transform: Affine  # 10 m grid, top-left corner
     landcover: np.ndarray  # uint8 CGLS-LC100 codes (truth, no no-data)
     canopy_cover: np.ndarray  # float32 fc, 0..1
     canopy_height: np.ndarray  # float32 m
     agb: np.ndarray  # float32 Mg/ha, 0..500
     elevation: np.ndarray  # float32 m
+    illumination: np.ndarray  # float32 brightness of the slope relative to flat ground
+    snow: np.ndarray  # float32 snow on the ground, 0..1
+    haze: np.ndarray  # float32 residual haze, 0..1
     reflectance: np.ndarray  # (bands, H, W) float32 observed L2A reflectance; NaN = no data
     cloud: np.ndarray  # float32 cloud opacity 0..1
     shadow: np.ndarray  # float32 cloud-shadow strength 0..1
@@ -181,24 +123,36 @@ def simulate_scene(
     *,
     biome: str = "temperate",
     cloud_fraction: float = 0.05,
-    location: SceneLocation = DEFAULT_LOCATION,
+    location: SceneLocation | None = None,
+    day_of_year: int | None = None,
 ) -> Scene:
     """Simulate a ``size_km`` x ``size_km`` scene; the same arguments always give the same arrays.
 
     Args:
         size_km: side length, a multiple of 10 m between 0.25 and 20 km.
         seed: non-negative integer; it also shifts the scene inside its MGRS square.
-        biome: a key of :data:`BIOMES` (class mix, farming, water, tree heights).
+        biome: a key of :data:`BIOMES` (class mix, farming, water, tree heights, seasons).
         cloud_fraction: share of the scene under cloud, 0..0.9.
-        location: MGRS tile and UTM zone the scene lies in.
+        location: MGRS tile and UTM zone the scene lies in; None: the biome's ``home``.
+        day_of_year: acquisition date, 1..365; None: the biome's growing season (``peak_day``).
     """
-    n_px, chosen = _validate(size_km, seed, biome, cloud_fraction)
+    n_px, chosen = _validate(size_km, seed, biome, cloud_fraction, day_of_year)
     shape = (n_px, n_px)
+    location = location or chosen.home
     transform = scene_transform(location, n_px, _stream(seed, "origin"))
-    landcover, crop_cover = simulate_landcover(shape, chosen, _stream(seed, "landcover"))
-    cover, height = simulate_structure(landcover, crop_cover, chosen, _stream(seed, "structure"))
+    day = chosen.peak_day if day_of_year is None else int(day_of_year)
+    acq = acquisition(chosen, location, day, _stream(seed, "acquisition"))
+    elevation = simulate_elevation(shape, chosen, _stream(seed, "terrain"))
+    landcover, crop_cover = simulate_landcover(shape, chosen, _stream(seed, "landcover"), elevation)
+    cover, height = simulate_structure(
+        landcover, crop_cover, chosen, _stream(seed, "structure"), acq.herb_green
+    )
     agb = allometric_agb(landcover, cover, height)
-    surface = surface_reflectance(landcover, cover, height, _stream(seed, "reflectance"))
+    snow = snow_cover(landcover, elevation, acq, _stream(seed, "snow"))
+    lit = illumination(elevation, acq.sun_elevation_deg, acq.sun_azimuth_deg)
+    surface = surface_reflectance(landcover, cover, height, snow, acq, _stream(seed, "reflectance"))
+    haze = simulate_haze(shape, acq.haze, _stream(seed, "haze"))
+    surface = apply_haze(apply_terrain(surface, lit * acq.view_gain), haze)
     cloud, shadow = simulate_clouds(shape, cloud_fraction, _stream(seed, "clouds"))
     observed = apply_clouds(surface, cloud, shadow, _stream(seed, "cloud brightness"))
     nodata = nodata_wedge(shape, _stream(seed, "wedge"))
@@ -211,18 +165,19 @@ def simulate_scene(
     lc100, share = block_mode(landcover, LC100_FACTOR, NODATA_CODE)
     return Scene(
         seed=seed, size_km=n_px * RESOLUTION_M / 1000.0, biome=chosen.name, location=location,
-        cloud_fraction=cloud_fraction, transform=transform, landcover=landcover,
-        canopy_cover=cover, canopy_height=height, agb=agb,
-        elevation=simulate_elevation(shape, chosen, _stream(seed, "terrain")),
-        reflectance=observed, cloud=cloud, shadow=shadow, nodata=nodata,
-        scl=scene_classification(observed, cloud, shadow, nodata),
+        cloud_fraction=cloud_fraction, acquisition=acq, transform=transform, landcover=landcover,
+        canopy_cover=cover, canopy_height=height, agb=agb, elevation=elevation,
+        illumination=lit, snow=snow, haze=haze, reflectance=observed, cloud=cloud, shadow=shadow,
+        nodata=nodata, scl=scene_classification(observed, cloud, shadow, nodata),
         hh_db=hh_db, hv_db=hv_db, palsar_transform=palsar_transform,
         palsar_hh_dn=palsar_dn["HH"], palsar_hv_dn=palsar_dn["HV"],
         lc100=lc100, lc100_share=np.round(share * 100).astype(np.uint8),
     )  # fmt: skip
 
 
-def _validate(size_km: float, seed: int, biome: str, cloud_fraction: float) -> tuple[int, Biome]:
+def _validate(
+    size_km: float, seed: int, biome: str, cloud_fraction: float, day_of_year: int | None
+) -> tuple[int, Biome]:
     """Check the user's arguments; return the side in pixels and the biome."""
     if not MIN_SIZE_KM <= size_km <= MAX_SIZE_KM:
         raise InputError(
@@ -240,6 +195,10 @@ def _validate(size_km: float, seed: int, biome: str, cloud_fraction: float) -> t
         )
     if biome not in BIOMES:
         raise InputError(f"Unknown biome '{biome}'; use one of: {', '.join(BIOMES)}.")
+    if day_of_year is not None and not 1 <= int(day_of_year) <= DAYS_IN_YEAR:
+        raise InputError(
+            f"The day of year must be between 1 and {DAYS_IN_YEAR}, got {day_of_year}."
+        )
     return n_px, BIOMES[biome]
 
 

@@ -27,12 +27,17 @@ def _trait_table(attribute: str) -> np.ndarray:
 
 
 def simulate_structure(
-    classes: np.ndarray, crop_cover: np.ndarray, biome: Biome, rng: np.random.Generator
+    classes: np.ndarray,
+    crop_cover: np.ndarray,
+    biome: Biome,
+    rng: np.random.Generator,
+    herb_green: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Canopy cover fc (0..1) and canopy height h (m) per pixel.
 
     A shared "stand quality" field makes dense stands also tall; crop fields take their field's
-    fc and a height that grows with it.
+    fc, thinned out of season (``herb_green`` < 1: stubble and winter cereals), and a height that
+    grows with it. Trees keep their wood (and AGB) through the year.
 
     Returns:
         (cover, height), each (H, W) float32.
@@ -44,7 +49,8 @@ def simulate_structure(
         cover_field + 0.5 * rng.standard_normal(shape)
     )
     crops = np.isfinite(crop_cover)
-    cover[crops] = crop_cover[crops] + 0.04 * rng.standard_normal(int(crops.sum()))
+    in_season = 0.25 + 0.75 * herb_green
+    cover[crops] = in_season * crop_cover[crops] + 0.04 * rng.standard_normal(int(crops.sum()))
     cover = np.clip(cover, 0.0, 1.0)
     height_field = 0.7 * quality + 0.7 * gaussian_field(shape, 10.0, rng)
     spread = _trait_table("height_sd")[classes]

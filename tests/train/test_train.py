@@ -16,7 +16,9 @@ from safetensors.torch import load_file
 from train_helpers import REPO_ROOT, TINY_PRESET, overrides
 
 from reo_core.errors import InputError
+from reo_core.instruct.torch_dataset import InstructDataset
 from reo_core.model.checkpoint import load_checkpoint
+from reo_core.tasks import Task
 from reo_core.train.config import load_train_config
 from reo_core.train.loop import train
 from reo_core.train.state import CheckpointError, latest_checkpoint
@@ -54,9 +56,12 @@ def test_two_stages_learn_and_the_final_model_predicts(instruct_folder, tiny_bas
         ),
     )
     final = train(config)
-    stage1, stage2 = _losses(output, "1"), _losses(output, "2")
+    stage1 = _losses(output, "1")
     assert np.mean(stage1[-10:]) < np.mean(stage1[:10])
-    assert np.mean(stage2[-10:]) < np.mean(stage2[:10])
+    # Per-batch AGB losses swing with each batch's patches; the same dialogues before and after
+    # stage 2 show whether the head learned.
+    before = _agb_loss(output / "stage1-model", instruct_folder)
+    assert _agb_loss(final, instruct_folder) < 0.9 * before
     for name in ("metrics.csv", "loss.png", "validation.png", "summary.json", "train_config.json"):
         assert (output / name).is_file(), name
     loaded = load_checkpoint(final)
@@ -73,6 +78,16 @@ def test_two_stages_learn_and_the_final_model_predicts(instruct_folder, tiny_bas
     )
     answer = loaded.model.generate(batch, max_new_tokens=8)
     assert answer.agb.shape == (2,) and torch.isfinite(answer.agb).all()
+
+
+@torch.no_grad()
+def _agb_loss(model_folder, instruct_folder, n: int = 128) -> float:
+    """Mean AGB loss of a model on the first ``n`` training AGB dialogues."""
+    loaded = load_checkpoint(model_folder)
+    loaded.model.eval()
+    dataset = InstructDataset(instruct_folder, "train", loaded.processor, tasks=(Task.AGB,))
+    batches = [dataset.collate([dataset[i] for i in range(s, s + 16)]) for s in range(0, n, 16)]
+    return float(np.mean([loaded.model(batch).agb_loss.item() for batch in batches]))
 
 
 def _free_port() -> int:
