@@ -7,8 +7,11 @@ FILE: AGBD patch files, any mix of raw ``data_subset-*.h5`` (split by AGBD's til
 ``AGBD-Lite-{train,val,test}.h5`` and prs-eth/AGBD parquet (split from the file name; needs pyarrow).
 DIR receives ``<split>/shard-NNNNN/{s2,sar,lc}.npy + meta.json``, ``<split>.jsonl`` dialogues,
 ``stats.json``, ``plots/`` and ``manifest.json`` (see ``reo_core.instruct.build``). The same files
-and seed always give byte-identical output. Bad inputs exit with status 2 and a message that says
-what to change; nothing is left behind.
+and seed always give byte-identical output. Bad arguments and bad inputs (a file that is not AGBD,
+truncated or damaged, NaN labels or coordinates, a split with no usable patch) exit with status 2
+and one line that names the file, tile and patch and says what to change; nothing is left behind.
+Patches that cannot teach (labels outside 0-500 Mg/ha, no Sentinel-2 data, a repeated footprint)
+are dropped and counted by reason in stats.json.
 
 Splits: a split no file provides (e.g. only AGBD-Lite-train.h5 given) is left out with a warning;
 a split whose files hold no usable patch is an error. Lite and parquet files must keep the split in
@@ -23,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from reo_core.errors import InputError
+from reo_core.errors import InputError, exit_status
 from reo_core.instruct.build import BuildConfig, build_instruct
 from reo_core.instruct.sampling import DEFAULT_ALPHA
 from reo_core.instruct.store import DEFAULT_SHARD_SIZE
@@ -87,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats = build_instruct(config)
     except InputError as error:
-        build_parser().error(str(error))  # exits with status 2
+        return exit_status(error, logger)
     for split, values in stats.items():
+        dropped = ", ".join(f"{n} {why}" for why, n in values["dropped"].items() if n) or "none"
         logger.info(
-            "%s: %d patches, %d draws, %d dialogues",
-            split, values["patches"], values["draws"], sum(values["dialogues"].values()),
+            "%s: %d patches, %d draws, %d dialogues; dropped: %s",
+            split, values["patches"], values["draws"], sum(values["dialogues"].values()), dropped,
         )  # fmt: skip
     logger.info("built %s in %.1f s", config.out, time.perf_counter() - start)
     return 0

@@ -35,3 +35,14 @@ def bigearthnet_patch(shared_data: Path) -> Path:
 def palsar_tile(shared_data: Path) -> Path:
     """Folder of the real PALSAR-2 2020 mosaic tile N23W161."""
     return shared_data / "real" / "palsar2-mosaic"
+
+
+@pytest.fixture(scope="session")
+def synthetic_agbd(tmp_path_factory) -> Path:
+    """Synthetic AGBD files, made once (python -m reo_core.synth --agbd-h5 300, seed 0): the raw
+    data_subset-2019-v4_0-20.h5 and AGBD-Lite-{train,val,test}.h5. Tests copy before they edit."""
+    from reo_core.synth import write_agbd
+
+    out = tmp_path_factory.mktemp("synthetic-agbd") / "agbd"
+    write_agbd(out, 300, seed=0)
+    return out

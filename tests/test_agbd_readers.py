@@ -12,25 +12,27 @@ import pytest
 
 from reo_core.agbd import AgbdPatch, agbd_windows, detect_layout, open_agbd, read_splits
 from reo_core.agbd import parquet as agbd_parquet
+from reo_core.agbd.offset import DATA, METADATA, decide_offset
 from reo_core.agbd.record import degrees
 from reo_core.errors import InputError
 from reo_core.landcover import CLASSES, NODATA_CODE
 from reo_core.sensors.palsar2 import dn_to_db
-from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, dn_to_reflectance
+from reo_core.sensors.sentinel2 import (
+    AGBD_BAND_ORDER,
+    boa_offset_for_baseline,
+    dn_to_reflectance,
+)
 from reo_core.sensors.statistics import load_statistics
+from reo_core.synth.agbd_h5 import AGBD_TILES
 
 RAW = "data_subset-2019-v4_0-20.h5"
 N_PATCHES = 300
 
 
 @pytest.fixture(scope="module")
-def agbd_dir(tmp_path_factory) -> Path:
-    """Synthetic AGBD files (python -m reo_core.synth --agbd-h5 300): raw + Lite train/val/test."""
-    from reo_core.synth import write_agbd
-
-    out = tmp_path_factory.mktemp("synth") / "agbd"
-    write_agbd(out, N_PATCHES, seed=0)
-    return out
+def agbd_dir(synthetic_agbd) -> Path:
+    """Synthetic AGBD files (300 patches): raw + Lite train/val/test, shared by the session."""
+    return synthetic_agbd
 
 
 def copy_h5(source: Path, target: Path, edit=None) -> Path:
@@ -73,10 +75,49 @@ def test_raw_patches_match_the_file(agbd_dir):
             )
             assert patch.lat == pytest.approx(lat)
             assert patch.agbd == pytest.approx(float(gedi["agbd"][patch.index]))
-            flag = group["Sentinel_metadata/S2_boa_offset"][patch.index]
-            assert patch.boa_offset == 1000 * int(flag)
             assert patch.s2_date == int(group["Sentinel_metadata/S2_date"][patch.index])
     assert {p.boa_offset for p in patches} == {0, 1000}
+    right = [p.boa_offset == true_offset(p.tile) for p in patches]
+    assert np.mean(right) > 0.97  # a bright patch alone can fool its values (the build pools)
+
+
+def true_offset(tile: str) -> int:
+    """The offset the simulated product really carries (its processing baseline)."""
+    baseline = next(t.baseline for t in AGBD_TILES if t.location.tile == tile)
+    return boa_offset_for_baseline(baseline)
+
+
+def test_the_offset_is_decided_from_the_values_where_the_flag_is_wrong(agbd_dir):
+    """34SEH (val) carries +1000 DN with AGBD's flag at 0: Lite has no baseline to tell, the
+    values do."""
+    patches = list(open_agbd(agbd_dir / "AGBD-Lite-val.h5"))
+    with h5py.File(agbd_dir / "AGBD-Lite-val.h5") as h5:
+        assert not h5["Sentinel_metadata/S2_boa_offset"][()].any()
+    by_data = [p for p in patches if p.boa_offset_source == "data"]
+    assert len(by_data) >= 0.6 * len(patches) and {p.boa_offset for p in by_data} == {1000}
+    # The rest are bright (dry grass, bare soil): the values cannot tell, the wrong flag does.
+    assert {p.boa_offset for p in patches if p.boa_offset_source == "metadata"} <= {0}
+
+
+def _patch_dn(reflectance: float, offset: int, n: int = 2) -> np.ndarray:
+    """(n, 25, 25, 12) DN of a flat patch whose darkest band has ``reflectance``."""
+    bands = np.linspace(reflectance, reflectance + 0.3, 12)
+    return np.broadcast_to(np.round(bands * 10000) + offset, (n, 25, 25, 12)).astype(np.uint16)
+
+
+def test_offset_rule_on_dark_bright_and_empty_patches():
+    no, yes = np.zeros(2), np.ones(2)
+    decision, valid = decide_offset(_patch_dn(0.03, 0), yes)  # flagged, values say no
+    assert decision.offset.tolist() == [0, 0] and decision.source.tolist() == [DATA, DATA]
+    assert decision.metadata.tolist() == [1000, 1000] and valid.tolist() == [1.0, 1.0]
+    decision, _ = decide_offset(_patch_dn(0.03, 1000), no)  # unflagged, values say yes
+    assert decision.offset.tolist() == [1000, 1000] and decision.source.tolist() == [DATA, DATA]
+    decision, _ = decide_offset(_patch_dn(0.3, 0), no, baseline=np.array([213, 500]))
+    assert decision.offset.tolist() == [0, 1000]  # bright: the baseline decides
+    assert decision.source.tolist() == [METADATA, METADATA]
+    empty = np.zeros((1, 25, 25, 12), dtype=np.uint16)
+    decision, valid = decide_offset(empty, np.ones(1))
+    assert decision.offset.tolist() == [1000] and valid.tolist() == [0.0]
 
 
 def test_reflectance_removes_the_boa_offset(agbd_dir):

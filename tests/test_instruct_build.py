@@ -29,13 +29,9 @@ FAMILIES = {t.value for t in Task}
 
 
 @pytest.fixture(scope="module")
-def agbd_dir(tmp_path_factory) -> Path:
-    """Synthetic AGBD files (python -m reo_core.synth --agbd-h5 300): raw + Lite train/val/test."""
-    from reo_core.synth import write_agbd
-
-    out = tmp_path_factory.mktemp("synth") / "agbd"
-    write_agbd(out, 300, seed=0)
-    return out
+def agbd_dir(synthetic_agbd) -> Path:
+    """Synthetic AGBD files (300 patches): raw + Lite train/val/test, shared by the session."""
+    return synthetic_agbd
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +206,9 @@ def test_raw_build_layout_and_records(raw_build, agbd_dir):
             assert ref["split"] == split
             arrays, meta = store.get(**ref), store.meta(**ref)
             patch = source[meta["key"]]
-            np.testing.assert_array_equal(arrays["s2"], s2_for_store(patch.s2_dn, patch.boa_offset))
+            np.testing.assert_array_equal(
+                arrays["s2"], s2_for_store(patch.s2_dn, meta["boa_offset"])
+            )
             np.testing.assert_array_equal(arrays["sar"], np.moveaxis(patch.alos_dn, -1, 0))
             np.testing.assert_array_equal(arrays["lc"], patch.lc)
             if record["task"] == "agb":
@@ -365,14 +363,13 @@ def test_a_failed_overwrite_keeps_the_old_build(raw_build, agbd_dir, tmp_path):
     assert leftovers(raw_build.parent) == []
 
 
-def test_cli_builds_and_reports_bad_arguments(agbd_dir, tmp_path, capsys):
+def test_cli_builds_and_reports_bad_arguments(agbd_dir, tmp_path, capsys, caplog):
     out = tmp_path / "cli"
     args = ["--agbd", str(agbd_dir / "AGBD-Lite-test.h5"), "--out", str(out), "--seed", "2"]
     assert main(args) == 0
     assert (out / "test.jsonl").is_file()
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)  # out exists
-    assert exit_info.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(args) == 2  # out exists
+    assert "--overwrite" in caplog.text
     assert main([*args, "--overwrite", "--max-per-split", "5"]) == 0
     assert json.loads((out / "stats.json").read_text())["splits"]["test"]["draws"] == 5
     with pytest.raises(SystemExit) as exit_info:
@@ -382,3 +379,123 @@ def test_cli_builds_and_reports_bad_arguments(agbd_dir, tmp_path, capsys):
         and "--max-per-split must be at least 1" in capsys.readouterr().err
     )
     assert json.loads((out / "stats.json").read_text())["splits"]["test"]["draws"] == 5  # untouched
+
+
+# --- labels, offsets and damaged files ----------------------------------------------------------
+
+
+def _edited_lite(source: Path, target: Path, edit) -> Path:
+    """A copy of a Lite file with ``edit(h5)`` applied."""
+    target.write_bytes(source.read_bytes())
+    with h5py.File(target, "r+") as h5:
+        edit(h5)
+    return target
+
+
+def _bad_labels(h5) -> None:
+    agbd = h5["GEDI/agbd"][...]
+    agbd[:3] = [-9999.0, -5.0, 612.0]
+    h5["GEDI/agbd"][...] = agbd
+    s2 = h5["S2_bands"][...]
+    s2[3] = 0  # no Sentinel-2 data at all
+    h5["S2_bands"][...] = s2
+    for key in ("GEDI/lat_decimal", "GEDI/lat_offset", "GEDI/lon_decimal", "GEDI/lon_offset"):
+        values = h5[key][...]
+        values[5] = values[4]  # the same footprint twice
+        h5[key][...] = values
+
+
+def test_labels_out_of_range_empty_s2_and_repeats_are_dropped_and_counted(agbd_dir, tmp_path):
+    bad = _edited_lite(agbd_dir / "AGBD-Lite-val.h5", tmp_path / "AGBD-Lite-val.h5", _bad_labels)
+    out = tmp_path / "build"
+    stats = build_instruct(BuildConfig(agbd=(bad,), out=out))["val"]
+    assert stats["dropped"] == {
+        "agb_fill_value": 1, "agb_negative": 1, "agb_above_500": 1, "s2_no_data": 1,
+        "land_cover_no_data": 0, "duplicate_footprint": 1,
+    }  # fmt: skip
+    assert stats["usable_patches"] == stats["source_patches"] - 5 == stats["patches"]
+    written = json.loads((out / "stats.json").read_text())["splits"]["val"]
+    assert written["dropped"] == stats["dropped"]
+    answers = [r["target"]["answer"] for r in read_jsonl(out / "val.jsonl") if r["task"] == "agb"]
+    assert answers and all(0 <= a <= 500 for a in answers)
+    stored = {
+        m["index"] for m in json.loads((out / "val/shard-00000/meta.json").read_text())["patches"]
+    }
+    assert not stored & {0, 1, 2, 3, 5}
+
+
+def test_the_build_removes_the_offset_each_product_carries(agbd_dir, tmp_path):
+    """AGBD's flag says 0 for two Lite regions whose products carry +1000 DN (the caveat)."""
+    from reo_core.synth.agbd_h5 import AGBD_TILES
+
+    out = tmp_path / "lite"
+    stats = build_instruct(BuildConfig(agbd=tuple(agbd_dir / n for n in LITES), out=out))
+    truth = {t.region: 1000 * (t.baseline >= (4, 0)) for t in AGBD_TILES}
+    for meta in out.glob("*/shard-*/meta.json"):
+        for patch in json.loads(meta.read_text())["patches"]:
+            assert patch["boa_offset"] == truth[patch["region"]], patch["key"]
+    val = stats["val"]["boa_offset"]
+    assert val["data_against_metadata"] == stats["val"]["source_patches"]  # the flag is 0 there
+    assert val["product"]["1000"] == stats["val"]["source_patches"]  # pooled per product
+    document = json.loads((out / "statistics.json").read_text())
+    assert document["name"] == "reo-instruct-train"
+    assert document["statistics"]["S2_bands"]["B02"]["p1"] < 0.05  # offset-free blue
+
+
+def _cli_fails(agbd: Path, out: Path, caplog) -> str:
+    """Run the builder's command line on ``agbd``; return its one error line."""
+    caplog.clear()
+    assert main(["--agbd", str(agbd), "--out", str(out)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "\n" not in errors[0], errors
+    assert not out.exists() and leftovers(out.parent) == []
+    return errors[0]
+
+
+def _set(key: str, index: int, value: float):
+    def edit(h5) -> None:
+        values = h5[key][...]
+        values[index] = value
+        h5[key][...] = values
+
+    return edit
+
+
+def test_a_nan_label_names_file_and_patch(agbd_dir, tmp_path, caplog):
+    bad = _edited_lite(agbd_dir / "AGBD-Lite-val.h5", tmp_path / "AGBD-Lite-val.h5",
+                       _set("GEDI/agbd", 7, np.nan))  # fmt: skip
+    message = _cli_fails(bad, tmp_path / "build", caplog)
+    assert "AGBD-Lite-val.h5, patch 7: the AGB label GEDI/agbd is nan" in message
+    assert "download it again, or remove these patches" in message
+
+
+def test_a_nan_coordinate_names_file_tile_and_patch(agbd_dir, tmp_path, caplog):
+    raw = tmp_path / RAW
+    raw.write_bytes((agbd_dir / RAW).read_bytes())
+    with h5py.File(raw, "r+") as h5:
+        _set("GEDI/lon_decimal", 2, np.nan)(h5["34SEH"])
+    message = _cli_fails(raw, tmp_path / "build", caplog)
+    assert f"{RAW}: tile 34SEH, patch 2: the longitude is nan" in message
+
+
+def test_a_truncated_file_is_named(agbd_dir, tmp_path, caplog):
+    cut = tmp_path / "AGBD-Lite-val.h5"
+    whole = (agbd_dir / "AGBD-Lite-val.h5").read_bytes()
+    cut.write_bytes(whole[: len(whole) // 2])
+    message = _cli_fails(cut, tmp_path / "build", caplog)
+    assert message.startswith("AGBD-Lite-val.h5 is truncated or damaged and cannot be opened")
+    assert "truncated file" in message and message.endswith("download it again.")
+
+
+def test_a_corrupt_chunk_names_file_tile_and_patch(agbd_dir, tmp_path, caplog):
+    raw = tmp_path / RAW
+    data = bytearray((agbd_dir / RAW).read_bytes())
+    with h5py.File(agbd_dir / RAW, "r") as h5:
+        chunk = h5["36MVA/S2_bands"].id.get_chunk_info(0)
+        first = chunk.chunk_offset[0]
+    middle = chunk.byte_offset + chunk.size // 2
+    data[middle : middle + 64] = bytes(64)
+    raw.write_bytes(bytes(data))
+    message = _cli_fails(raw, tmp_path / "build", caplog)
+    assert f"{RAW}: tile 36MVA, patch {first}: the stored data cannot be read" in message
+    assert message.endswith("the file is damaged: download it again.")

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reo_core.agbd.offset import METADATA
+from reo_core.agbd.quality import check_finite
 from reo_core.agbd.raw import DEFAULT_CHUNK
 from reo_core.agbd.record import PATCH_SIZE, SPLITS, AgbdBatch, AgbdWindow
 from reo_core.errors import InputError
@@ -147,6 +149,9 @@ def _batch(record_batch, start: int, source: str, split: str, images: bool) -> A
     n = record_batch.num_rows
     fields = decode_inputs(_inputs_array(record_batch.column("input"), n, source))
     label = np.asarray(record_batch.column("label").to_numpy(zero_copy_only=False), np.float32)
+    for what, values in (("the AGB label", label), ("the latitude", fields["lat"]),
+                         ("the longitude", fields["lon"])):  # fmt: skip
+        check_finite(values, what, source, start)
     return AgbdBatch(
         source=source,
         start=start,
@@ -154,7 +159,11 @@ def _batch(record_batch, start: int, source: str, split: str, images: bool) -> A
         split=split,
         region=None,
         s2_dn=fields["s2_dn"] if images else None,
+        # AGBD computed the reflectance with the offset removed; no data came back as p1.
         boa_offset=np.zeros(n, dtype=np.int64),
+        boa_offset_source=np.full(n, METADATA, dtype=np.uint8),
+        boa_offset_metadata=np.zeros(n, dtype=np.int64),
+        s2_valid=np.ones(n, dtype=np.float32),
         alos_dn=fields["alos_dn"] if images else None,
         lc=fields["lc"],
         lc_prob=fields["lc_prob"],

@@ -24,13 +24,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from reo_core.agbd.record import (
-    PATCH_SIZE,
-    AgbdBatch,
-    AgbdWindow,
-    boa_offset_dn,
-    degrees,
-)
+from reo_core.agbd.offset import decide_offset
+from reo_core.agbd.quality import check_finite
+from reo_core.agbd.record import PATCH_SIZE, AgbdBatch, AgbdWindow, degrees
 from reo_core.errors import InputError
 from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
@@ -58,12 +54,13 @@ OPTIONAL_KEYS: dict[str, tuple[str, tuple[int, ...]]] = {
     "ALOS_bands": ("uint16", (*_P, len(POLARISATIONS))),
     "DEM": ("int16", _P),
     "region": ("int", ()),
+    "Sentinel_metadata/S2_pbn": ("int", ()),  # processing baseline, major * 100 + minor
 }
 _KINDS = {"float": "f", "int": "iu"}
 
 
 def open_h5(path: Path) -> h5py.File:
-    """Open ``path`` read-only; a missing or non-HDF5 file is an InputError naming it."""
+    """Open ``path`` read-only; a missing, non-HDF5 or truncated file is an InputError naming it."""
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the --agbd path.")
     if not h5py.is_hdf5(path):
@@ -71,7 +68,21 @@ def open_h5(path: Path) -> h5py.File:
             f"{path.name} is not an HDF5 file; give AGBD patch files "
             "(data_subset-*.h5 or AGBD-Lite-*.h5) or AGBD parquet files."
         )
-    return h5py.File(path, "r")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:  # HDF5 checks the stored end of file: a cut download fails here
+        raise InputError(
+            f"{path.name} is truncated or damaged and cannot be opened ({error}); "
+            "download it again."
+        ) from None
+
+
+def unreadable(where: str, patch: int, error: OSError) -> InputError:
+    """The message for patch data HDF5 cannot decode (a corrupt compressed chunk)."""
+    return InputError(
+        f"{where}, patch {patch}: the stored data cannot be read ({error}); the file is "
+        "damaged: download it again."
+    )
 
 
 def check_group(group: h5py.Group, where: str) -> int:
@@ -142,38 +153,75 @@ def read_batch(
     split: str | None,
     bands: tuple[np.ndarray, np.ndarray],
 ) -> AgbdBatch:
-    """Patches ``start:stop`` of a checked group as an :class:`AgbdBatch` (images if asked)."""
+    """Patches ``start:stop`` of a checked group as an :class:`AgbdBatch` (images if asked).
+
+    Sentinel-2 is always read: each patch's BOA offset and valid share are decided from it.
+    Undecodable data and NaN labels or coordinates are InputErrors naming file, tile and patch.
+    """
     if not group:  # h5py: False once the file is closed
         raise ValueError(
             f"{source}: window read after its file was closed; read each window before asking "
             "the reader for the next one."
         )
-
-    def get(key: str, always: bool = True) -> np.ndarray | None:
-        if key not in group or not (always or images):
-            return None
-        return group[key][start:stop]
-
-    lc = get("LC")
-    s2, alos = get("S2_bands", False), get("ALOS_bands", False)
-    region, date = get("region"), get("Sentinel_metadata/S2_date")
+    where = source if tile is None else f"{source}: tile {tile}"
+    try:
+        values = _read_slices(group, start, stop, images)
+    except OSError as error:
+        raise unreadable(where, _first_unreadable(group, start, stop), error) from None
+    agbd = values["GEDI/agbd"].astype(np.float32)
+    lat = degrees(values["GEDI/lat_decimal"], values["GEDI/lat_offset"])
+    lon = degrees(values["GEDI/lon_decimal"], values["GEDI/lon_offset"])
+    for what, array in (
+        ("the AGB label GEDI/agbd", agbd),
+        ("the latitude", lat),
+        ("the longitude", lon),
+    ):
+        check_finite(array, what, where, start)
+    s2 = values["S2_bands"][..., bands[0]]
+    decision, valid = decide_offset(
+        s2, values["Sentinel_metadata/S2_boa_offset"], values.get("Sentinel_metadata/S2_pbn")
+    )
+    alos, lc = values.get("ALOS_bands"), values["LC"]
+    region = values.get("region")
     return AgbdBatch(
         source=source,
         start=start,
         tile=tile,
         split=split,
         region=None if region is None else region.astype(np.int64),
-        s2_dn=None if s2 is None else s2[..., bands[0]],
-        boa_offset=boa_offset_dn(get("Sentinel_metadata/S2_boa_offset")),
+        s2_dn=s2 if images else None,
+        boa_offset=decision.offset,
+        boa_offset_source=decision.source,
+        boa_offset_metadata=decision.metadata,
+        s2_valid=valid,
         alos_dn=None if alos is None else alos[..., bands[1]],
         lc=lc[..., 0],
         lc_prob=lc[..., 1],
-        dem=get("DEM", False),
-        agbd=get("GEDI/agbd").astype(np.float32),
-        lat=degrees(get("GEDI/lat_decimal"), get("GEDI/lat_offset")),
-        lon=degrees(get("GEDI/lon_decimal"), get("GEDI/lon_offset")),
-        s2_date=date.astype(np.int64),
+        dem=values.get("DEM"),
+        agbd=agbd,
+        lat=lat,
+        lon=lon,
+        s2_date=values["Sentinel_metadata/S2_date"].astype(np.int64),
     )
+
+
+IMAGE_KEYS = ("ALOS_bands", "DEM")  # read only with images; S2 is always read
+
+
+def _read_slices(group: h5py.Group, start: int, stop: int, images: bool) -> dict[str, np.ndarray]:
+    """Every present key's values for patches ``start:stop`` (image keys only with ``images``)."""
+    keys = [*REQUIRED_KEYS, *(k for k in OPTIONAL_KEYS if k not in IMAGE_KEYS or images)]
+    return {key: group[key][start:stop] for key in keys if key in group}
+
+
+def _first_unreadable(group: h5py.Group, start: int, stop: int) -> int:
+    """The first patch of ``start:stop`` whose data HDF5 cannot decode (``start`` if none alone)."""
+    for patch in range(start, stop):
+        try:
+            _read_slices(group, patch, patch + 1, images=True)
+        except OSError:
+            return patch
+    return start
 
 
 def group_windows(

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reo_core.sensors.sentinel2 import BOA_ADD_OFFSET_DN, dn_to_reflectance
+from reo_core.agbd.offset import OFFSET_SOURCES
+from reo_core.sensors.sentinel2 import dn_to_reflectance
 
 PATCH_SIZE = 25  # pixels a side, 10 m each
 CENTRE = PATCH_SIZE // 2  # the GEDI footprint's pixel, [12, 12]
@@ -26,11 +27,6 @@ def degrees(decimal: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """
     decimal = np.asarray(decimal, dtype=np.float64)
     return np.sign(decimal) * (np.abs(decimal) + np.asarray(offset, dtype=np.float64))
-
-
-def boa_offset_dn(flag: np.ndarray) -> np.ndarray:
-    """The BOA_ADD_OFFSET in DN from ``Sentinel_metadata/S2_boa_offset`` (0 or 1): 0 or 1000, int64."""
-    return np.asarray(flag, dtype=np.int64) * BOA_ADD_OFFSET_DN
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +43,9 @@ class AgbdPatch:
     region: int | None  # AGBD region index (alphabetical, 0 Austria .. 10 Tanzania) or None
     split: str | None  # "train", "val" or "test"; None if unknown
     s2_dn: np.ndarray  # (25, 25, 12) uint16 L2A DN in AGBD band order; 0 = no data
-    boa_offset: int  # DN added by processing baseline >= 04.00: 0 or 1000
+    boa_offset: int  # DN the product added (0 or 1000), decided by reo_core.agbd.offset
+    boa_offset_source: str  # "data" or "metadata": what decided boa_offset
+    s2_valid: float  # share of pixels with data in all 12 bands, 0..1
     alos_dn: np.ndarray | None  # (25, 25, 2) uint16 PALSAR-2 mosaic DN, HH, HV; 0 = no data
     lc: np.ndarray  # (25, 25) uint8 CGLS-LC100 class codes; 255 = no data
     lc_prob: np.ndarray  # (25, 25) uint8 class probability, %; 255 = no data
@@ -74,7 +72,8 @@ class AgbdBatch:
     """``N`` consecutive patches of one tile group or flat file, as arrays with a leading N axis.
 
     Image arrays are None when the batch was read without images (``read(images=False)``), which
-    readers use for a cheap first pass over land cover and labels.
+    builders use for a first pass over land cover and labels. Sentinel-2 is read in both cases,
+    since the per-patch BOA offset and valid share are decided from its values.
     """
 
     source: str
@@ -83,7 +82,10 @@ class AgbdBatch:
     split: str | None
     region: np.ndarray | None  # (N,) int64 AGBD region index, or None
     s2_dn: np.ndarray | None  # (N, 25, 25, 12) uint16
-    boa_offset: np.ndarray  # (N,) int64 DN, 0 or 1000
+    boa_offset: np.ndarray  # (N,) int64 DN, 0 or 1000, as decided (reo_core.agbd.offset)
+    boa_offset_source: np.ndarray  # (N,) uint8 index into offset.OFFSET_SOURCES
+    boa_offset_metadata: np.ndarray  # (N,) int64 DN the metadata alone states
+    s2_valid: np.ndarray  # (N,) float32 share of pixels with data in all bands
     alos_dn: np.ndarray | None  # (N, 25, 25, 2) uint16
     lc: np.ndarray  # (N, 25, 25) uint8
     lc_prob: np.ndarray  # (N, 25, 25) uint8
@@ -108,6 +110,8 @@ class AgbdBatch:
             split=self.split,
             s2_dn=self.s2_dn[i],
             boa_offset=int(self.boa_offset[i]),
+            boa_offset_source=OFFSET_SOURCES[int(self.boa_offset_source[i])],
+            s2_valid=float(self.s2_valid[i]),
             alos_dn=None if self.alos_dn is None else self.alos_dn[i],
             lc=self.lc[i],
             lc_prob=self.lc_prob[i],
@@ -143,5 +147,5 @@ class AgbdWindow:
         return self.stop - self.start
 
     def read(self, images: bool = True) -> AgbdBatch:
-        """The window's patches; ``images=False`` skips S2, ALOS and DEM (a cheap first pass)."""
+        """The window's patches; ``images=False`` keeps no S2, ALOS or DEM arrays (a first pass)."""
         return self.reader(images)

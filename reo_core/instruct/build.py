@@ -2,21 +2,28 @@
 
 Two streaming passes over the AGBD files (never a whole file in memory):
 
-1. *Inventory*: land cover and labels only (no images). Every LC code is checked (an unknown code is
-   an InputError naming the file, tile and code), the facts of every patch are computed (dominant
-   class, share, patch count, human activity, AGB), and the splits are checked to be disjoint:
-   a tile in two splits, or one GEDI footprint (lat, lon) in two splits, is an InputError.
+1. *Inventory*: land cover, labels and per-patch Sentinel-2 summaries (the readers decide each
+   patch's BOA offset from its values, ``reo_core.agbd.offset``, and its share of valid pixels).
+   Every LC code is checked (an unknown code is an InputError naming the file, tile and code), the
+   facts of every patch are computed (dominant class, share, patch count, human activity, AGB),
+   and the splits are checked to be disjoint: a tile in two splits, or one GEDI footprint (lat, lon)
+   in two splits, is an InputError.
 2. *Shards*: after land-cover-balanced sampling (``reo_core.instruct.sampling``; train with
    replacement, val/test distinct patches), the chosen patches are read again with their images and
-   stored once each (``reo_core.instruct.store``).
+   stored once each (``reo_core.instruct.store``). The train split's per-band statistics go to
+   ``statistics.json``: models trained on the build scale their input with them.
 
 Splits: raw files follow AGBD's tile split, Lite and parquet files the split of their file name.
 A split no file provides data for is left out with a warning; a split that files provide but that
-yields no patch (empty files, all land cover no data) is an InputError naming the split and files.
-Patches whose LC map is all no data cannot be described and are skipped (counted in stats.json).
+yields no patch (empty files, every patch dropped) is an InputError naming the split and files.
+
+Dropped patches (``reo_core.agbd.quality``), counted by reason in stats.json: labels outside
+0-500 Mg/ha (the GEDI fill value -9999, other negatives, above 500), no Sentinel-2 pixel with data,
+an LC map of only no data, and a footprint already given earlier in the same split. NaN labels or
+coordinates, and data the files cannot decode, are InputErrors naming file, tile and patch.
 
 Output (built in a temporary folder beside ``out`` and renamed at the end, so an error leaves
-nothing behind): ``<split>/shard-NNNNN/``, ``<split>.jsonl``, ``stats.json``,
+nothing behind): ``<split>/shard-NNNNN/``, ``<split>.jsonl``, ``stats.json``, ``statistics.json``,
 ``plots/landcover_<split>.png``, ``plots/agb_<split>.png``, ``manifest.json``. The same inputs and
 seed give byte-identical files.
 """
@@ -37,14 +44,25 @@ import numpy as np
 
 from reo_core import __version__
 from reo_core.agbd import lite, parquet
+from reo_core.agbd.offset import OFFSET_SOURCES, product_offsets
 from reo_core.agbd.open import agbd_windows, detect_layout
+from reo_core.agbd.quality import KEEP, REASON_CODE, count_reasons, patch_reasons
 from reo_core.agbd.record import SPLITS, AgbdPatch
 from reo_core.errors import InputError
 from reo_core.instruct.dialogues import facts_arrays, facts_at, patch_dialogues
 from reo_core.instruct.sampling import DEFAULT_ALPHA, balanced_sample, check_alpha
-from reo_core.instruct.store import ARRAY_INFO, DEFAULT_SHARD_SIZE, ShardWriter, write_json
+from reo_core.instruct.store import (
+    ARRAY_INFO,
+    DEFAULT_SHARD_SIZE,
+    STATISTICS_NAME,
+    STATISTICS_SPLIT,
+    ShardWriter,
+    split_statistics,
+    write_json,
+)
 from reo_core.instruct.templates import TEMPLATE_VERSION
-from reo_core.landcover import CLASSES, NODATA_CODE, check_codes
+from reo_core.landcover import CLASSES, check_codes
+from reo_core.sensors.sentinel2 import BOA_ADD_OFFSET_DN
 from reo_core.tasks import Task
 
 logger = logging.getLogger(__name__)
@@ -102,6 +120,7 @@ class Inventory:
     sources: list[dict[str, Any]] = field(default_factory=list)
     declared: dict[str, list[str]] = field(default_factory=dict)  # split -> files providing it
     tiles: dict[str, str] = field(default_factory=dict)  # tile -> split
+    products: dict[tuple, int] = field(default_factory=dict)  # (file, tile, region, date) -> id
     parts: list[dict[str, np.ndarray]] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # parts concatenated
 
@@ -140,7 +159,10 @@ def _inventory_file(inventory: Inventory, file_index: int, path: Path, chunk_siz
         part.update(
             split=np.full(len(batch), SPLITS.index(batch.split), dtype=np.int8),
             file=np.full(len(batch), file_index, dtype=np.int32),
-            lat=batch.lat, lon=batch.lon,
+            lat=batch.lat, lon=batch.lon, boa_offset=batch.boa_offset,
+            boa_source=batch.boa_offset_source, boa_metadata=batch.boa_offset_metadata,
+            product=_product_ids(inventory, file_index, batch),
+            reason=patch_reasons(batch.agbd, batch.s2_valid, part["land_cover"]),
         )  # fmt: skip
         inventory.parts.append(part)
         count += len(batch)
@@ -150,20 +172,31 @@ def _inventory_file(inventory: Inventory, file_index: int, path: Path, chunk_siz
     logger.info("inventory: %s (%s layout), %d patches", path.name, layout, count)
 
 
+def _product_ids(inventory: Inventory, file_index: int, batch) -> np.ndarray:
+    """Per patch: the id of its Sentinel-2 product (file, tile or region, acquisition date)."""
+    n = len(batch)
+    region = batch.region if batch.region is not None else np.full(n, -1)
+    date = batch.s2_date if batch.s2_date is not None else np.full(n, -1)
+    ids = np.empty(n, dtype=np.int64)
+    for i, (r, d) in enumerate(zip(region.tolist(), date.tolist(), strict=True)):
+        key = (file_index, batch.tile, r, d)
+        ids[i] = inventory.products.setdefault(key, len(inventory.products))
+    return ids
+
+
 def _check_footprints(inventory: Inventory) -> None:
-    """A GEDI footprint (lat, lon to 1e-6 degrees) in two splits is an InputError."""
+    """A GEDI footprint (lat, lon to 1e-6 degrees) in two splits is an InputError; a footprint
+    repeated within one split is dropped after its first usable occurrence (reason
+    ``duplicate_footprint``)."""
     arrays = inventory.arrays
     keys = np.rint(arrays["lat"] * 1e6).astype(np.int64) * 1_000_000_000 + np.rint(
         arrays["lon"] * 1e6
     ).astype(np.int64)
     seen: dict[int, np.ndarray] = {}
     for s, split in enumerate(SPLITS):
-        seen[s] = np.unique(keys[arrays["split"] == s])
-        repeats = int(np.count_nonzero(arrays["split"] == s)) - seen[s].size
-        if repeats:
-            logger.warning(
-                "%d footprints occur twice in split '%s' (same data given twice?)", repeats, split
-            )
+        members = np.flatnonzero(arrays["split"] == s)
+        seen[s] = np.unique(keys[members])
+        _drop_repeats(arrays, members, keys, split)
         for t in range(s):
             shared = np.intersect1d(seen[s], seen[t])
             if shared.size:
@@ -176,6 +209,21 @@ def _check_footprints(inventory: Inventory) -> None:
                 )
 
 
+def _drop_repeats(
+    arrays: dict[str, np.ndarray], members: np.ndarray, keys: np.ndarray, split: str
+) -> None:
+    """Mark every usable patch of ``members`` whose footprint an earlier usable one had."""
+    usable = members[arrays["reason"][members] == KEEP]
+    _, first = np.unique(keys[usable], return_index=True)
+    repeats = np.setdiff1d(usable, usable[first])
+    arrays["reason"][repeats] = REASON_CODE["duplicate_footprint"]
+    if repeats.size:
+        logger.warning(
+            "%d patch(es) of split '%s' repeat a footprint given earlier in it (the same data "
+            "given twice?): dropped", repeats.size, split,
+        )  # fmt: skip
+
+
 def take_inventory(config: BuildConfig) -> Inventory:
     """Pass 1 over every file: facts, land-cover code checks, split checks."""
     inventory = Inventory()
@@ -185,6 +233,10 @@ def take_inventory(config: BuildConfig) -> Inventory:
         inventory.arrays = {
             key: np.concatenate([p[key] for p in inventory.parts]) for key in inventory.parts[0]
         }
+        arrays = inventory.arrays
+        arrays["boa_offset"], arrays["boa_source"] = product_offsets(
+            arrays["product"], arrays["boa_offset"], arrays["boa_source"]
+        )
     inventory.parts = []
     _check_footprints(inventory)
     return inventory
@@ -195,10 +247,10 @@ class SplitPlan:
     """Pass 1's outcome for one split: eligible patches, draws, the patches to store."""
 
     split: str
-    eligible: np.ndarray  # (E,) global patch indices with a land-cover class, ascending
+    members: np.ndarray  # (M,) global indices of every patch of the split, ascending
+    eligible: np.ndarray  # (E,) global patch indices not dropped, ascending
     draws: np.ndarray  # (D,) global patch indices, ascending, repeats allowed
     stored: np.ndarray  # (S,) distinct global indices of the draws, ascending
-    skipped: int  # patches of the split with an all-no-data LC map
 
 
 def plan_splits(config: BuildConfig, inventory: Inventory) -> dict[str, SplitPlan]:
@@ -211,12 +263,14 @@ def plan_splits(config: BuildConfig, inventory: Inventory) -> dict[str, SplitPla
             logger.warning("no AGBD file provides the '%s' split: it is left out", split)
             continue
         members = np.flatnonzero(arrays["split"] == s) if arrays else np.zeros(0, np.int64)
-        eligible = members[arrays["land_cover"][members] != NODATA_CODE] if arrays else members
+        eligible = members[arrays["reason"][members] == KEEP] if arrays else members
         if eligible.size == 0:
+            dropped = count_reasons(arrays["reason"][members]) if arrays else {}
+            why = ", ".join(f"{n} {r}" for r, n in dropped.items() if n) or "no patches"
             raise InputError(
                 f"Split '{split}' has no usable patch: {', '.join(inventory.declared[split])} "
-                "hold(s) none with a land-cover class; give files with data for it or leave "
-                "them out."
+                f"hold(s) none that can be used (dropped: {why}); give files with data for it or "
+                "leave them out."
             )
         n = min(config.max_per_split or eligible.size, eligible.size)
         rng = np.random.default_rng([config.seed, s, 0])
@@ -224,8 +278,7 @@ def plan_splits(config: BuildConfig, inventory: Inventory) -> dict[str, SplitPla
             arrays["land_cover"][eligible], n, rng, config.alpha, replace=split == "train"
         )
         draws = eligible[picks]
-        skipped = members.size - eligible.size
-        plans[split] = SplitPlan(split, eligible, draws, np.unique(draws), skipped)
+        plans[split] = SplitPlan(split, members, eligible, draws, np.unique(draws))
     return plans
 
 
@@ -233,7 +286,10 @@ def _patch_meta(patch: AgbdPatch, facts: dict[str, np.ndarray], g: int) -> dict[
     return {
         "key": patch.key, "source": patch.source, "tile": patch.tile, "index": patch.index,
         "region": patch.region, "agb": round(patch.agbd, 3), "lat": round(patch.lat, 6),
-        "lon": round(patch.lon, 6), "s2_date": patch.s2_date, "boa_offset": patch.boa_offset,
+        "lon": round(patch.lon, 6), "s2_date": patch.s2_date,
+        "boa_offset": int(facts["boa_offset"][g]),
+        "boa_offset_source": OFFSET_SOURCES[int(facts["boa_source"][g])],
+        "s2_valid": round(patch.s2_valid, 4),
         "has_sar": patch.alos_dn is not None, "land_cover": int(facts["land_cover"][g]),
         "patch_count": int(facts["count"][g]),
     }  # fmt: skip
@@ -253,7 +309,8 @@ def write_shards(
                 batch = window.read(images=True)
                 for g in wanted[lo:hi].tolist():
                     patch = batch.patch(g - offset)
-                    writers[patch.split].add(patch, _patch_meta(patch, inventory.arrays, g))
+                    meta = _patch_meta(patch, inventory.arrays, g)
+                    writers[patch.split].add(patch, meta, meta["boa_offset"])
             offset += len(window)
     for split, writer in writers.items():
         writer.close()
@@ -303,12 +360,29 @@ def _agb_histogram(agb: np.ndarray) -> list[int]:
     return np.histogram(clipped, bins=AGB_BIN_EDGES)[0].tolist()
 
 
+def offset_counts(arrays: dict[str, np.ndarray], members: np.ndarray) -> dict[str, Any]:
+    """How the BOA offset of a split's patches was decided: by source and offset, and how often
+    the values overruled the metadata."""
+    offset, source = arrays["boa_offset"][members], arrays["boa_source"][members]
+    counts: dict[str, Any] = {
+        name: {str(value): int(np.count_nonzero((source == code) & (offset == value)))
+               for value in (0, BOA_ADD_OFFSET_DN)}
+        for code, name in enumerate(OFFSET_SOURCES)
+    }  # fmt: skip
+    counts["data_against_metadata"] = int(
+        np.count_nonzero(offset != arrays["boa_metadata"][members])
+    )
+    return counts
+
+
 def split_stats(inventory: Inventory, plan: SplitPlan, dialogue_counts: dict) -> dict[str, Any]:
-    """Patches, draws, dialogues, land-cover counts and AGB histogram of one split."""
+    """Patches, drops, offsets, draws, dialogues, land-cover counts and AGB histogram of a split."""
     lc, agb = inventory.arrays["land_cover"], inventory.arrays["agb"]
     return {
-        "source_patches": int(plan.eligible.size + plan.skipped),
-        "skipped_no_land_cover": plan.skipped,
+        "source_patches": int(plan.members.size),
+        "dropped": count_reasons(inventory.arrays["reason"][plan.members]),
+        "usable_patches": int(plan.eligible.size),
+        "boa_offset": offset_counts(inventory.arrays, plan.members),
         "draws": int(plan.draws.size),
         "patches": int(plan.stored.size),
         **dialogue_counts,
@@ -332,6 +406,7 @@ def _manifest(config: BuildConfig, inventory: Inventory, stats: dict[str, Any]) 
         "sources": inventory.sources, "arrays": ARRAY_INFO,
         "band_order": ARRAY_INFO["s2"]["bands"], "sar_order": ARRAY_INFO["sar"]["bands"],
         "splits": {s: {"dialogues": f"{s}.jsonl", "patches": v["patches"]} for s, v in stats.items()},
+        "statistics": STATISTICS_NAME if STATISTICS_SPLIT in stats else None,
         "command": config.command(),
     }  # fmt: skip
 
@@ -372,6 +447,8 @@ def build_instruct(config: BuildConfig) -> dict[str, Any]:
         write_json(
             temporary / "stats.json", {"template_version": TEMPLATE_VERSION, "splits": stats}
         )
+        if STATISTICS_SPLIT in plans:
+            write_json(temporary / STATISTICS_NAME, split_statistics(temporary).to_dict())
         write_json(temporary / "manifest.json", _manifest(config, inventory, stats))
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -8,6 +8,7 @@ Layout under the build folder::
                                   (dB = 20*log10(DN) - 83), 0 = no data
     <split>/shard-00000/lc.npy    (N, 25, 25) uint8 CGLS-LC100 codes, 255 = no data
     <split>/shard-00000/meta.json per-patch facts (source file, tile, index, AGB, lat, lon, ...)
+    statistics.json               per-band statistics of the train split (what models scale with)
 
 N is ``shard_size`` (default 4096) except in the last shard. Dialogues refer to a patch as
 ``{"split", "shard", "index"}``; :class:`PatchStore` reads it back with ``np.load(mmap_mode="r")``,
@@ -17,16 +18,26 @@ so DataLoader workers share the page cache instead of copying arrays.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reo_core.agbd.record import PATCH_SIZE, AgbdPatch
+from reo_core.errors import InputError
 from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, QUANTIFICATION_VALUE
+from reo_core.sensors.statistics import (
+    BUILTIN_STATISTICS,
+    DatasetStatistics,
+    StatisticsAccumulator,
+    load_statistics,
+)
 
 DEFAULT_SHARD_SIZE = 4096
+STATISTICS_NAME = "statistics.json"
+STATISTICS_SPLIT = "train"  # models scale their input with the statistics of what they learn from
 ARRAYS = ("s2", "sar", "lc")
 ARRAY_INFO: dict[str, dict[str, Any]] = {
     "s2": {"dtype": "uint16", "shape": ["N", len(AGBD_BAND_ORDER), PATCH_SIZE, PATCH_SIZE],
@@ -83,11 +94,17 @@ class ShardWriter:
         self._arrays: dict[str, list[np.ndarray]] = {name: [] for name in ARRAYS}
         self._meta: list[dict[str, Any]] = []
 
-    def add(self, patch: AgbdPatch, meta: dict[str, Any]) -> dict[str, Any]:
-        """Store one patch with its ``meta`` facts; return its reference ``{split, shard, index}``."""
+    def add(
+        self, patch: AgbdPatch, meta: dict[str, Any], boa_offset: int | None = None
+    ) -> dict[str, Any]:
+        """Store one patch with its ``meta`` facts; return its reference ``{split, shard, index}``.
+
+        ``boa_offset``: the offset to remove (a builder's pooled decision); default the patch's own.
+        """
         reference = {"split": self.split, "shard": self.shards, "index": len(self._meta)}
         sar = patch.alos_dn if patch.alos_dn is not None else np.zeros((PATCH_SIZE, PATCH_SIZE, 2))
-        self._arrays["s2"].append(s2_for_store(patch.s2_dn, patch.boa_offset))
+        offset = patch.boa_offset if boa_offset is None else boa_offset
+        self._arrays["s2"].append(s2_for_store(patch.s2_dn, offset))
         self._arrays["sar"].append(np.moveaxis(np.asarray(sar, dtype=np.uint16), -1, 0))
         self._arrays["lc"].append(np.asarray(patch.lc, dtype=np.uint8))
         self._meta.append(meta)
@@ -137,6 +154,11 @@ class PatchStore:
     def shard_count(self, split: str) -> int:
         return sum(1 for _ in (self.root / split).glob("shard-*"))
 
+    def shards(self, split: str) -> Iterator[dict[str, Any]]:
+        """Every shard of a split in order: its memory-mapped arrays and ``meta``."""
+        for shard in range(self.shard_count(split)):
+            yield self._shard(split, shard)
+
     def _shard(self, split: str, shard: int) -> dict[str, Any]:
         key = (split, int(shard))
         if key not in self._open:
@@ -157,3 +179,39 @@ class PatchStore:
     def meta(self, split: str, shard: int, index: int) -> dict[str, Any]:
         """The facts stored for one patch (source, tile, AGB, lat, lon, ...)."""
         return self._shard(split, shard)["meta"]["patches"][int(index)]
+
+
+def split_statistics(root: str | Path, split: str = STATISTICS_SPLIT) -> DatasetStatistics:
+    """Exact per-band statistics of every stored patch of one split (each patch once).
+
+    Sentinel-2 in offset-free reflectance, PALSAR-2 in dB; no data left out. Patches without
+    PALSAR-2 (all zero) add nothing to its bands.
+    """
+    store = PatchStore(root)
+    accumulator = StatisticsAccumulator(AGBD_BAND_ORDER, POLARISATIONS)
+    for arrays in store.shards(split):
+        accumulator.add(np.asarray(arrays["s2"]), np.asarray(arrays["sar"]))
+    if accumulator.patches == 0:
+        raise InputError(f"The build at {root} stores no '{split}' patch to compute statistics of.")
+    description = (
+        f"REO's own statistics of the {accumulator.patches} '{split}' patches of a REO-Instruct "
+        "build: Sentinel-2 L2A surface reflectance with the BOA offset removed per patch, "
+        "PALSAR-2 gamma0 in dB, no data left out; exact p1/p99."
+    )
+    return accumulator.result(f"reo-instruct-{split}", description)
+
+
+def resolve_statistics(given: str | dict | None, folder: str | Path) -> dict | str | None:
+    """The statistics a model trained on the build at ``folder`` scales its input with.
+
+    ``given`` is what the training config says (None: nothing). A built-in set's name stays a
+    name; a JSON file is read in, so the checkpoint does not depend on the file; nothing given
+    means the build's own statistics.json. None when there is nothing to change: a dict was
+    given, or the build predates statistics.json (the model keeps its configured set).
+    """
+    if isinstance(given, str):
+        return given if given in BUILTIN_STATISTICS else load_statistics(given).to_dict()
+    path = Path(folder) / STATISTICS_NAME
+    if given is None and path.is_file():
+        return load_statistics(path).to_dict()
+    return None

@@ -106,6 +106,29 @@ def sar_pseudo_rgb(sar_db: np.ndarray, stats: DatasetStatistics) -> np.ndarray:
     )
 
 
+def clipped_shares(
+    s2: np.ndarray, band_order: tuple[str, ...], stats: DatasetStatistics
+) -> dict[str, tuple[float, float]]:
+    """Per band: the shares of valid pixels that scaling with ``stats`` clips to 0 and to 255.
+
+    A composite channel is faithful when few pixels clip; with statistics that do not match the
+    data (AGBD's offset-inflated p1 on offset-free reflectance) most dark pixels turn black.
+
+    Args:
+        s2: reflectance, shape (..., bands, H, W), NaN for no data.
+    Returns:
+        ``{band: (share at 0, share at 255)}`` for every band of ``band_order``.
+    """
+    shares = {}
+    for i, band in enumerate(band_order):
+        values = np.asarray(s2[..., i, :, :], dtype=np.float32)
+        valid = values[np.isfinite(values)]
+        scaled = scale_to_byte(valid, *stats.s2_range(band))
+        total = max(valid.size, 1)
+        shares[band] = (float((scaled == 0).sum() / total), float((scaled == 255).sum() / total))
+    return shares
+
+
 def modality_images(
     modality: str,
     s2: np.ndarray,

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from transformers import get_scheduler
 
 from reo_core.errors import InputError
+from reo_core.instruct.store import resolve_statistics
 from reo_core.instruct.torch_dataset import InstructDataset, seeded_generator
 from reo_core.model.checkpoint import LoadedModel, create_model, load_checkpoint, save_checkpoint
 from reo_core.model.config import ReoConfig
@@ -162,7 +163,8 @@ def _stage_model(config: TrainConfig, stage: int, start_from: Path | None) -> Lo
         _ensure_base(config)
         # LoRA's initial weights must not depend on whether a base was built just now.
         set_seed(config.seed + stage)
-        return create_model(_with_template_version(config.model_config, Path(config.data)))
+        model_config = _with_template_version(config.model_config, Path(config.data))
+        return create_model(_with_data_statistics(model_config, config))
     if start_from is None or not (Path(start_from) / "reo_config.json").is_file():
         raise InputError(
             f"Stage 2 needs a stage-1 model folder; {start_from or 'none'} is not one. "
@@ -180,6 +182,15 @@ def _with_template_version(model_config: ReoConfig, data: Path) -> ReoConfig:
         return model_config
     version = json.loads(manifest.read_text()).get("template_version", "")
     return ReoConfig.from_dict({**model_config.to_dict(), "template_version": version})
+
+
+def _with_data_statistics(model_config: ReoConfig, config: TrainConfig) -> ReoConfig:
+    """A model scales its input with the statistics of its training data (the build's
+    statistics.json) unless the config gives others; the checkpoint carries them itself."""
+    statistics = resolve_statistics(config.model.get("statistics"), config.data)
+    if statistics is None:
+        return model_config
+    return ReoConfig.from_dict({**model_config.to_dict(), "statistics": statistics})
 
 
 def _ensure_base(config: TrainConfig) -> None:
