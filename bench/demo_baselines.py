@@ -1,13 +1,28 @@
-"""The demo model against two baselines on synthetic scenes it has never seen.
+"""A REO model against two baselines on synthetic scenes it has never seen, from nothing, in one run.
 
-    python bench/demo_baselines.py --model resources/demo-model/model --train-data out/demo-instruct \
-        [--test-seed 9001] [--test-patches 1200] [--out out/demo-eval]
+    python bench/demo_baselines.py [--model resources/demo-model/model]
+        [--train-seeds 101 102 103 104] [--train-patches 6000]
+        [--test-seeds 9001] [--test-patches 1200] [--out out/demo-eval]
 
-Held-out data: synthetic AGBD files simulated with a seed never used in training, built into
-REO-Instruct (all splits are unseen scenes). Baselines, trained on the same training patches as the
-model: the training-mean predictor (majority class for land cover), and gradient-boosted trees on
-per-patch band statistics (the classic approach). Every method's predictions are scored by
-``reo_core.evaluate``; the table goes to stdout and ``<out>/table.md``.
+Training data: synthetic AGBD files simulated with the training seeds (by default the demo model's
+own, ``reo_core.train.demo``), built into REO-Instruct; the baselines learn from its training
+patches. Held-out data: synthetic AGBD files from seeds never used in training (refused if they
+overlap), built into REO-Instruct; every split of it is unseen scenes, and each patch is asked each
+question once. Builds are kept under ``<out>/work`` and reused when the same seeds and sizes are
+asked again.
+
+Methods, all answering the same held-out questions and scored by ``reo_core.evaluate``:
+
+- training mean: the mean AGB and patch count, the most frequent land cover and human activity;
+- gradient-boosted trees on band statistics (``reo_core.baselines``: mean and std of the 12 bands
+  and mean NDVI), one model per task (AGB, land cover, patch count, human-activity classes present),
+  the human-activity answer then made from the predicted classes by the dialogues' own rule;
+- the REO model (``--model``): land cover, patch count and human activity from its generated text,
+  AGB from its regression head, as users get them.
+
+The table (AGB RMSE / MAE / R^2, land-cover OA and macro F1, patch-count RMSE and exact match,
+human-activity accuracy) goes to stdout and ``<out>/table.md``; each method's predictions and
+metrics to ``<out>/<method>.predictions.jsonl`` and ``<out>/<method>.metrics.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +31,6 @@ import argparse
 import json
 import logging
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,125 +38,190 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from reo_core.evaluate import evaluate_file  # noqa: E402
+from reo_core.baselines import band_features, fit_trees, predict  # noqa: E402
+from reo_core.evaluate import evaluate_records  # noqa: E402
 from reo_core.instruct.build import BuildConfig, build_instruct  # noqa: E402
+from reo_core.instruct.dialogues import activities_of, activity_answer, facts_arrays  # noqa: E402
 from reo_core.instruct.store import PatchStore, s2_reflectance  # noqa: E402
-from reo_core.instruct.torch_dataset import InstructDataset  # noqa: E402
-from reo_core.model.checkpoint import load_checkpoint  # noqa: E402
+from reo_core.jsonl import read_jsonl  # noqa: E402
 from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd  # noqa: E402
 from reo_core.tasks import Task  # noqa: E402
-from reo_core.train.validation import predict_dialogues  # noqa: E402
+from reo_core.train.demo import DATA_SEEDS, TRAIN_PATCHES  # noqa: E402
 
 logger = logging.getLogger("demo_baselines")
 SPLITS = ("train", "val", "test")
+MEAN, TREES = "training mean", "gradient-boosted trees (band statistics)"
 
 
-def patch_table(folder: Path, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Unique patches of a build: band-statistic features, AGB and land cover, keyed by dialogue patch."""
-    store = PatchStore(folder)
-    keys, features, agb, land_cover = [], [], [], []
+# ------------------------------------------------------------------------------------------- data
+
+
+def build(work: Path, name: str, seeds: list[int], patches: int) -> Path:
+    """REO-Instruct from synthetic AGBD files of ``seeds`` (made unless a finished build exists)."""
+    folder = work / f"{name}-seeds{'-'.join(map(str, seeds))}-n{patches}"
+    if (folder / "instruct" / "manifest.json").is_file():
+        logger.info("reusing %s", folder / "instruct")
+        return folder / "instruct"
+    files = []
+    for seed in seeds:
+        data = folder / f"agbd-{seed}"
+        if not (data / RAW_NAME).is_file():
+            write_agbd(data, patches, seed=seed)
+        files.append(data / RAW_NAME)
+    build_instruct(BuildConfig(agbd=tuple(files), out=folder / "instruct", seed=0))
+    return folder / "instruct"
+
+
+def patch_table(folder: Path, splits: tuple[str, ...]) -> dict[tuple, dict]:
+    """Every stored patch of ``splits``: band features and the truth of every task, by reference."""
+    store, table = PatchStore(folder), {}
     for split in splits:
-        path = folder / f"{split}.jsonl"
-        if not path.is_file():
+        if not (folder / split).is_dir():
             continue
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            if record["task"] != Task.AGB.value:
-                continue
+        for shard_index, shard in enumerate(store.shards(split)):
+            s2 = s2_reflectance(np.asarray(shard["s2"]))
+            agb = np.array([m["agb"] for m in shard["meta"]["patches"]])
+            facts = facts_arrays(np.asarray(shard["lc"]), agb)
+            features = band_features(s2)
+            for i in range(len(agb)):
+                table[(split, shard_index, i)] = {
+                    "x": features[i], "agb": agb[i], "land_cover": int(facts["land_cover"][i]),
+                    "count": int(facts["count"][i]), "activity": int(facts["activity"][i]),
+                }  # fmt: skip
+    return table
+
+
+def held_out_questions(folder: Path) -> list[dict]:
+    """Every dialogue of the held-out build, each (patch, task) once (the first draw's)."""
+    seen, questions = set(), []
+    for split in SPLITS:
+        path = folder / f"{split}.jsonl"
+        lines = read_jsonl(path, "a REO-Instruct dialogue") if path.is_file() else ()
+        for _, record in lines:
             ref = record["patch"]
-            key = (ref["split"], ref["shard"], ref["index"])
-            if key in keys:
-                continue
-            keys.append(key)
-            features.append(band_statistics(store.get(*key)["s2"]))
-            agb.append(record["target"]["agb"])
-            land_cover.append(record["target"]["land_cover"])
-    return {"keys": keys, "x": np.array(features), "agb": np.array(agb), "lc": np.array(land_cover)}
+            key = (ref["split"], ref["shard"], ref["index"], record["task"])
+            if key not in seen:
+                seen.add(key)
+                questions.append(record)
+    return questions
 
 
-def band_statistics(s2_stored: np.ndarray) -> np.ndarray:
-    """Mean and standard deviation of each band, and mean NDVI: 25 numbers per patch."""
-    reflectance = s2_reflectance(np.asarray(s2_stored))  # (12, 25, 25), AGBD order
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ndvi = (reflectance[7] - reflectance[3]) / (reflectance[7] + reflectance[3])
-    return np.concatenate(
-        [
-            np.nanmean(reflectance, axis=(1, 2)),
-            np.nanstd(reflectance, axis=(1, 2)),
-            [np.nanmean(ndvi)],
-        ]
-    )
+# -------------------------------------------------------------------------------------- baselines
 
 
-def baseline_records(train: dict, test: dict) -> dict[str, list[dict]]:
-    """Predictions of the mean predictor and of gradient-boosted trees for every held-out patch."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+def _stack(table: dict[tuple, dict], name: str) -> np.ndarray:
+    return np.array([row[name] for row in table.values()])
 
-    regressor = HistGradientBoostingRegressor(random_state=0).fit(train["x"], train["agb"])
-    classifier = HistGradientBoostingClassifier(random_state=0).fit(train["x"], train["lc"])
-    codes, counts = np.unique(train["lc"], return_counts=True)
-    majority = int(codes[counts.argmax()])
-    methods = {
-        "training mean": (
-            np.full(len(test["agb"]), train["agb"].mean()),
-            np.full(len(test["lc"]), majority),
-        ),
-        "gradient-boosted trees (band statistics)": (
-            regressor.predict(test["x"]),
-            classifier.predict(test["x"]),
-        ),
+
+def baseline_answers(train: dict[tuple, dict], test: dict[tuple, dict]) -> dict[str, dict]:
+    """Per method: patch reference -> predicted AGB, land cover, count and activity mask."""
+    x_train, x_test = _stack(train, "x"), _stack(test, "x")
+    answers = {MEAN: {}, TREES: {}}
+    means = {
+        "agb": float(_stack(train, "agb").mean()),
+        "count": round(float(_stack(train, "count").mean())),
+        "land_cover": _most_frequent(_stack(train, "land_cover")),
+        "activity": _most_frequent(_stack(train, "activity")),
     }
-    return {name: _records(test, agb, lc) for name, (agb, lc) in methods.items()}
+    trees = {
+        name: predict(fit_trees(x_train, _stack(train, name), classify=name != "agb"), x_test)
+        for name in ("agb", "land_cover", "activity", "count")
+    }  # the count is a class: trees then answer whole numbers, as a count must be
+    for i, ref in enumerate(test):
+        answers[MEAN][ref] = means
+        answers[TREES][ref] = {name: values[i] for name, values in trees.items()}
+    return answers
 
 
-def _records(test: dict, agb: np.ndarray, lc: np.ndarray) -> list[dict]:
+def _most_frequent(values: np.ndarray) -> int:
+    codes, counts = np.unique(values, return_counts=True)
+    return int(codes[counts.argmax()])
+
+
+def baseline_records(questions: list[dict], answers: dict[tuple, dict]) -> list[dict]:
+    """One prediction record per held-out question, from a method's per-patch answers."""
     records = []
-    for i, key in enumerate(test["keys"]):
-        ident = "-".join(map(str, key))
-        records.append(
-            {
-                "id": f"{ident}-agb",
-                "task": Task.AGB.value,
-                "truth": float(test["agb"][i]),
-                "prediction": float(agb[i]),
-            }
-        )
-        records.append(
-            {
-                "id": f"{ident}-lc",
-                "task": Task.LAND_COVER.value,
-                "truth": int(test["lc"][i]),
-                "prediction": int(lc[i]),
-            }
-        )
+    for record in questions:
+        ref, target = record["patch"], record["target"]
+        answer = answers[(ref["split"], ref["shard"], ref["index"])]
+        task = Task(record["task"])
+        if task is Task.AGB:
+            prediction = float(answer["agb"])
+        elif task is Task.LAND_COVER:
+            prediction = int(answer["land_cover"])
+        elif task is Task.PATCH_COUNT:
+            prediction = int(answer["count"])
+        else:
+            activities = activities_of(int(answer["activity"]))
+            prediction = activity_answer(target["kind"], activities, target.get("asked"))[1]
+        records.append(_record(record, prediction))
     return records
 
 
-def model_records(model_folder: Path, test_folder: Path, batch_size: int) -> list[dict]:
-    """The REO model's answers to the land-cover and AGB questions of every held-out patch."""
+def _record(record: dict, prediction) -> dict:
+    return {"id": record["id"], "task": record["task"], "truth": record["target"]["answer"],
+            "prediction": prediction}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ model
+
+
+def model_records(model_folder: Path, test_folder: Path, questions: list[dict], batch: int):
+    """The REO model's answers to the held-out questions, as users get them."""
+    from reo_core.instruct.torch_dataset import InstructDataset
+    from reo_core.model.checkpoint import load_checkpoint
+    from reo_core.train.validation import predict_dialogues
+
     loaded = load_checkpoint(model_folder)
+    wanted = {record["id"] for record in questions}
     records = []
     for split in SPLITS:
         if not (test_folder / f"{split}.jsonl").is_file():
             continue
-        dataset = InstructDataset(
-            test_folder, split, loaded.processor, tasks=(Task.LAND_COVER, Task.AGB)
-        )
-        records += predict_dialogues(
-            loaded.model, dataset, batch_size=batch_size, max_new_tokens=32
-        )
+        dataset = InstructDataset(test_folder, split, loaded.processor)
+        dataset.records = [r for r in dataset.records if r["id"] in wanted]
+        records += predict_dialogues(loaded.model, dataset, batch_size=batch, max_new_tokens=32)
     return records
 
 
+# ---------------------------------------------------------------------------------------- scoring
+
+
 def score(name: str, records: list[dict], out: Path) -> dict:
+    """Metrics of one method; its predictions and metrics are written beside the table."""
     slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
-    path = out / f"{slug}.predictions.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    metrics = evaluate_file(path, out / f"{slug}_evaluation")
-    agb, lc = metrics["tasks"][Task.AGB.value], metrics["tasks"][Task.LAND_COVER.value]
-    return {"method": name, "rmse": agb["rmse"], "mae": agb["mae"], "r2": agb["r2"], "bias": agb["bias"],
-            "oa": lc["overall_accuracy"], "macro_f1": lc["macro_f1"],
-            "n": agb["n_total"]}  # fmt: skip
+    (out / f"{slug}.predictions.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
+    )
+    metrics = evaluate_records(records)
+    (out / f"{slug}.metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
+    tasks = metrics["tasks"]
+    agb, lc = tasks[Task.AGB.value], tasks[Task.LAND_COVER.value]
+    count, activity = tasks[Task.PATCH_COUNT.value], tasks[Task.HUMAN_ACTIVITY.value]
+    return {
+        "method": name, "n": agb["n_total"], "rmse": agb["rmse"], "mae": agb["mae"],
+        "r2": agb["r2"], "oa": lc["overall_accuracy"], "macro_f1": lc["macro_f1"],
+        "count_rmse": count["rmse"], "count_exact": count["exact_match_accuracy"],
+        "activity": activity["accuracy"],
+    }  # fmt: skip
+
+
+def table(rows: list[dict], args: argparse.Namespace, n_train: int) -> str:
+    lines = [
+        f"Held-out: {rows[0]['n']} synthetic patches (seeds {args.test_seeds}, never used in "
+        f"training); baselines trained on {n_train} patches (seeds {args.train_seeds}).",
+        "",
+        "| method | AGB RMSE (Mg/ha) | AGB MAE | AGB R^2 | land-cover OA | land-cover macro F1 "
+        "| patch-count RMSE | patch-count exact | human-activity accuracy |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | {r['rmse']:.1f} | {r['mae']:.1f} | {r['r2']:.3f} | "
+            f"{100 * r['oa']:.1f} % | {r['macro_f1']:.3f} | {r['count_rmse']:.2f} | "
+            f"{100 * r['count_exact']:.1f} % | {100 * r['activity']:.1f} % |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,51 +231,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", type=Path, default=REPO_ROOT / "resources" / "demo-model" / "model"
     )
-    parser.add_argument(
-        "--train-data", type=Path, required=True, help="the build the model was trained on"
-    )
-    parser.add_argument("--test-seed", type=int, default=9001)
-    parser.add_argument("--test-patches", type=int, default=1200)
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=list(DATA_SEEDS))
+    parser.add_argument("--train-patches", type=int, default=TRAIN_PATCHES, help="per seed")
+    parser.add_argument("--test-seeds", type=int, nargs="+", default=[9001])
+    parser.add_argument("--test-patches", type=int, default=1200, help="per seed")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo-eval")
     args = parser.parse_args(argv)
+    shared = sorted(set(args.train_seeds) & set(args.test_seeds))
+    if shared:
+        parser.error(
+            f"seeds {shared} are both training and held-out seeds; held-out must be unseen"
+        )
+    if not (args.model / "reo_config.json").is_file():
+        parser.error(f"--model {args.model} is not a REO model folder (no reo_config.json)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        write_agbd(Path(tmp) / "agbd", args.test_patches, seed=args.test_seed)
-        test_folder = Path(tmp) / "instruct"
-        build_instruct(
-            BuildConfig(agbd=(Path(tmp) / "agbd" / RAW_NAME,), out=test_folder, seed=args.test_seed)
+    train_folder = build(args.out / "work", "train", args.train_seeds, args.train_patches)
+    test_folder = build(args.out / "work", "held-out", args.test_seeds, args.test_patches)
+    train, test = patch_table(train_folder, ("train",)), patch_table(test_folder, SPLITS)
+    questions = held_out_questions(test_folder)
+    answers = baseline_answers(train, test)
+    rows = [score(name, baseline_records(questions, answers[name]), args.out) for name in answers]
+    rows.append(
+        score(
+            "REO model",
+            model_records(args.model, test_folder, questions, args.batch_size),
+            args.out,
         )
-        train, test = patch_table(args.train_data, ("train",)), patch_table(test_folder, SPLITS)
-        rows = [
-            score(name, records, args.out)
-            for name, records in baseline_records(train, test).items()
-        ]
-        rows.append(
-            score(
-                "REO demo model", model_records(args.model, test_folder, args.batch_size), args.out
-            )
-        )
-    table = _table(rows, args)
-    (args.out / "table.md").write_text(table + "\n")
-    print(table)
+    )
+    text = table(rows, args, len(train))
+    (args.out / "table.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
-
-
-def _table(rows: list[dict], args) -> str:
-    lines = [
-        f"Held-out: {rows[0]['n']} synthetic patches (seed {args.test_seed}, never used in training).",
-        "",
-        "| method | AGB RMSE (Mg/ha) | AGB MAE | AGB R^2 | AGB bias | land-cover OA | land-cover macro F1 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['method']} | {r['rmse']:.1f} | {r['mae']:.1f} | {r['r2']:.3f} | {r['bias']:+.1f} | "
-            f"{100 * r['oa']:.1f} % | {r['macro_f1']:.3f} |"
-        )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,7 @@ class PatchFacts:
     @property
     def activity_text(self) -> str:
         """Short answer naming the activities ("agriculture and built-up area") or "none"."""
-        names = [CLASSES[code].human_activity for code in self.activities]
-        return " and ".join(names) if names else NO_ACTIVITY  # type: ignore[arg-type]
+        return activity_answer("which", self.activities)[1]
 
 
 def facts_arrays(lc: np.ndarray, agbd: np.ndarray) -> dict[str, np.ndarray]:
@@ -94,14 +93,18 @@ def facts_arrays(lc: np.ndarray, agbd: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def activities_of(mask: int) -> tuple[int, ...]:
+    """The human-activity class codes of a bit mask over :data:`ACTIVITY_CODES`, ascending."""
+    return tuple(c for bit, c in enumerate(ACTIVITY_CODES) if int(mask) >> bit & 1)
+
+
 def facts_at(arrays: dict[str, np.ndarray], i: int) -> PatchFacts:
     """The :class:`PatchFacts` of entry ``i`` of :func:`facts_arrays` output."""
-    mask = int(arrays["activity"][i])
     return PatchFacts(
         land_cover=int(arrays["land_cover"][i]),
         share=int(arrays["share"][i]),
         count=int(arrays["count"][i]),
-        activities=tuple(c for bit, c in enumerate(ACTIVITY_CODES) if mask >> bit & 1),
+        activities=activities_of(arrays["activity"][i]),
         agb=round(float(arrays["agb"][i]), 3),
     )
 
@@ -137,21 +140,35 @@ def _fill(pattern: str, values: dict[str, Any]) -> str:
     return text[:1].upper() + text[1:]
 
 
+def activity_answer(
+    kind: str, activities: tuple[int, ...], asked: int | None = None
+) -> tuple[str, str]:
+    """(template outcome, short answer) of a human-activity question of ``kind`` about a patch
+    whose human-activity classes are ``activities``; ``asked`` is the class a presence question
+    names. Baselines answer with it from the activities they predict."""
+    present = bool(activities)
+    if kind == "presence":
+        outcome = "yes" if asked in activities else "no"
+        return outcome, outcome
+    if kind == "any":
+        outcome = "yes" if present else "no"
+        return outcome, outcome
+    if kind == "which":
+        names = [CLASSES[code].human_activity for code in activities]
+        return ("some" if present else "none"), " and ".join(names) if names else NO_ACTIVITY
+    outcome = "human-modified" if present else "natural"
+    return outcome, outcome
+
+
 def _human_activity(template: Template, facts: PatchFacts, rng: np.random.Generator):
     """(outcome, truth, extra values, extra target) of a human-activity question."""
-    present = bool(facts.activities)
     if template.kind == "presence":
         asked = int(rng.choice(sorted(PRESENCE_TARGETS)))
         target, bare = PRESENCE_TARGETS[asked]
-        outcome = "yes" if asked in facts.activities else "no"
-        return outcome, outcome, {"target": target, "target_bare": bare}, {"asked": asked}
-    if template.kind == "any":
-        outcome = "yes" if present else "no"
-        return outcome, outcome, {}, {}
-    if template.kind == "which":
-        return ("some" if present else "none"), facts.activity_text, {}, {}
-    outcome = "human-modified" if present else "natural"
-    return outcome, outcome, {}, {}
+        outcome, truth = activity_answer(template.kind, facts.activities, asked)
+        return outcome, truth, {"target": target, "target_bare": bare}, {"asked": asked}
+    outcome, truth = activity_answer(template.kind, facts.activities)
+    return outcome, truth, {}, {}
 
 
 def dialogue(
