@@ -148,3 +148,15 @@ def test_composites_are_no_longer_mostly_black(build, shared_data):
             assert before[band][0] > 0.5, (band, before[band])
             assert after[band][0] < limit, (band, after[band])
         assert all(after[b][0] <= before[b][0] for b in bands_needed("ms"))
+
+
+def test_the_command_recomputes_them(build, tmp_path, capsys, caplog):
+    from reo_core.stats import main
+
+    out = tmp_path / "train.json"
+    assert main(["--data", str(build), "--out", str(out)]) == 0
+    assert out.read_text() == (build / STATISTICS_NAME).read_text()
+    assert "| B02 |" in capsys.readouterr().out
+    assert main(["--data", str(build), "--split", "val", "--out", str(tmp_path / "v.json")]) == 0
+    assert main(["--data", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2
+    assert "not a REO-Instruct build" in caplog.text and not (tmp_path / "x.json").exists()

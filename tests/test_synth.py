@@ -315,6 +315,7 @@ def test_cli_rejects_bad_arguments_with_status_2(tmp_path, capsys):
         (["--seed", "-1"], "non-negative"),
         (["--agbd-h5", "3"], "--agbd-h5"),
         (["--size-km", "ten"], "invalid float"),
+        (["--day-of-year", "400"], "day of year must be between 1 and 365"),
     ]
     for args, message in cases:
         with pytest.raises(SystemExit) as exit_info:
