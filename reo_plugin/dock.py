@@ -35,9 +35,9 @@ from reo_plugin.parameters import (
     InputParameters,
     ModelParameters,
     read_model_config,
-    run_folder,
 )
 from reo_plugin.qt import QtCore, QtWidgets, Signal
+from reo_plugin.run_folders import new_run_folder
 from reo_plugin.settings import DockSettings
 
 MULTIBAND, PER_BAND = "multiband", "per_band"
@@ -323,7 +323,7 @@ class ReoDock(QgsDockWidget):
         return EstimateParameters(
             inputs=self.read_inputs(),
             model=self.read_model(),
-            out=run_folder(self.out_folder()),
+            out=new_run_folder(self.out_folder()),
             extent=self.read_extent(),
             stride=self.stride.value(),
             batch_size=self.batch_size.value(),
