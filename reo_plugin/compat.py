@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
+    QgsRasterBandStats,
     QgsWkbTypes,
 )
 
@@ -35,3 +36,5 @@ ADVANCED_PARAMETER = _pick(
     "ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag.FlagAdvanced
 )
 RASTER_LAYER_FILTER = _pick("LayerFilter", "RasterLayer", QgsMapLayerProxyModel.Filter.RasterLayer)
+STAT_MIN = _pick("RasterBandStatistic", "Min", QgsRasterBandStats.Stats.Min)
+STAT_MAX = _pick("RasterBandStatistic", "Max", QgsRasterBandStats.Stats.Max)
