@@ -27,6 +27,7 @@ from qgis.core import (
 from reo_core.errors import ReoError
 from reo_plugin.compat import STAT_MAX, STAT_MIN
 from reo_plugin.locations import STYLES_DIR
+from reo_plugin.model_card import CAVEAT_TAG, ModelCard
 from reo_plugin.results import EstimateOutcome
 
 STYLE_FILES: dict[str, Path] = {
@@ -114,13 +115,19 @@ def stretched_renderer(layer: QgsRasterLayer) -> QgsSingleBandPseudoColorRendere
 
 
 def add_outcome_layers(
-    outcome: EstimateOutcome, project: QgsProject | None = None, group_name: str | None = None
+    outcome: EstimateOutcome,
+    project: QgsProject | None = None,
+    group_name: str | None = None,
+    card: ModelCard | None = None,
 ) -> list[QgsRasterLayer]:
     """Add the estimate's AGB and land-cover rasters, styled, in a new group at the top of the tree.
 
-    The project owns the layers (never keep them past the project's life).
+    The model's card line goes into each layer's abstract (its tooltip in the layer tree); a model
+    with a caveat also marks the group's name. The project owns the layers (never keep them past
+    the project's life).
     """
     project = project or QgsProject.instance()
+    card = card or ModelCard()
     layers = []
     for key in ADDED_KEYS:
         path = outcome.files.get(key)
@@ -133,9 +140,13 @@ def add_outcome_layers(
         if not layer.isValid():
             raise StyleError(f"QGIS cannot open the output {path}.")
         apply_style(layer, key)
+        layer.setAbstract(card.line())
         layers.append(layer)
     root = project.layerTreeRoot()
-    group: QgsLayerTreeGroup = root.insertGroup(0, group_name or f"REO — {Path(outcome.out).name}")
+    name = group_name or f"REO — {Path(outcome.out).name}"
+    if card.has_caveat:
+        name = f"{name} ({CAVEAT_TAG})"
+    group: QgsLayerTreeGroup = root.insertGroup(0, name)
     for layer in layers:
         project.addMapLayer(layer, False)
         group.addLayer(layer)

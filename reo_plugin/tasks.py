@@ -14,6 +14,7 @@ from qgis.core import QgsTask
 
 from reo_core.errors import ReoError
 from reo_plugin import log
+from reo_plugin.model_card import model_card
 from reo_plugin.parameters import AskParameters, EstimateParameters
 from reo_plugin.qt import Signal
 from reo_plugin.results import AskAnswer, EstimateOutcome
@@ -94,6 +95,7 @@ class EstimateTask(WorkerTask):
     def __init__(self, parameters: EstimateParameters, pool: WorkerPool) -> None:
         self.parameters = parameters
         self.folder = RunFolder(parameters.out)
+        self.card = model_card(parameters.model.model)  # the card of the model of this run
         self.layers: list = []
 
         def job(progress: Progress, is_canceled: IsCanceled) -> dict:
@@ -106,7 +108,7 @@ class EstimateTask(WorkerTask):
 
     def on_success(self, result: dict) -> EstimateOutcome:
         outcome = EstimateOutcome.from_result(result, self.parameters.out)
-        self.layers = add_outcome_layers(outcome)
+        self.layers = add_outcome_layers(outcome, card=self.card)
         log.info(f"Estimate done: {outcome.summary_text()} ({outcome.out})")
         return outcome
 

@@ -94,7 +94,8 @@ def test_estimate_adds_two_styled_layers_matching_the_request(
     messages = " | ".join(bar_texts(qgis_iface.messageBar()))
     assert "Total AGB" in messages and "carbon" in messages and "land cover" in messages
     assert controller.last_outcome.total_agb_mg > 0
-    assert "Total AGB" in dock.status.text()
+    assert "Total AGB" in dock.results.plain_text() and not dock.results.isHidden()
+    assert dock.results.title() == f"Results — {controller.last_outcome.out.name}"
     assert dock.estimate_button.isEnabled() and not dock.cancel_button.isEnabled()
     assert meter.longest < 0.5, f"the GUI froze for {meter.longest:.2f} s"
 
