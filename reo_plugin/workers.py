@@ -157,7 +157,6 @@ def shared_pool() -> WorkerPool:
     with _shared_lock:
         if _shared is None:
             _shared = WorkerPool()
-            atexit.register(_end_workers_at_exit)  # QGIS quitting must not leave a worker computing
         return _shared
 
 
@@ -177,3 +176,6 @@ def _end_workers_at_exit() -> None:
         leftovers = list(_reaping)
     for client in leftovers:
         client.kill()
+
+
+atexit.register(_end_workers_at_exit)  # QGIS quitting must not leave a worker computing
