@@ -153,6 +153,7 @@ def test_a_worker_that_never_exits_is_ended_by_the_reaper(plugin_folder, qgis_if
     assert reaped(client, timeout=10), "ended once the grace time is over"
 
 
+@pytest.mark.slow  # starts a second real worker and loads the model: ~5 s (the fake one above is fast)
 def test_unload_with_the_real_worker_and_model_loaded(plugin_folder, qgis_iface, monkeypatch,
                                                      model_dir):  # fmt: skip
     from plugin_helpers import WORKER_ENV, WORKER_PYTHON
