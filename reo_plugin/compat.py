@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from qgis.core import (
     Qgis,
+    QgsColorRampShader,
     QgsMapLayerProxyModel,
     QgsProcessing,
     QgsProcessingParameterDefinition,
@@ -38,3 +39,4 @@ ADVANCED_PARAMETER = _pick(
 RASTER_LAYER_FILTER = _pick("LayerFilter", "RasterLayer", QgsMapLayerProxyModel.Filter.RasterLayer)
 STAT_MIN = _pick("RasterBandStatistic", "Min", QgsRasterBandStats.Stats.Min)
 STAT_MAX = _pick("RasterBandStatistic", "Max", QgsRasterBandStats.Stats.Max)
+LINEAR_RAMP = _pick("ShaderInterpolationMethod", "Linear", QgsColorRampShader.Type.Interpolated)

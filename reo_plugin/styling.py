@@ -25,7 +25,7 @@ from qgis.core import (
 )
 
 from reo_core.errors import ReoError
-from reo_plugin.compat import STAT_MAX, STAT_MIN
+from reo_plugin.compat import LINEAR_RAMP, STAT_MAX, STAT_MIN
 from reo_plugin.locations import STYLES_DIR
 from reo_plugin.model_card import CAVEAT_TAG, ModelCard
 from reo_plugin.results import EstimateOutcome
@@ -96,7 +96,7 @@ def stretched_renderer(layer: QgsRasterLayer) -> QgsSingleBandPseudoColorRendere
         colours[0], colours[-1], False,
         [QgsGradientStop(i / (n - 1), colour) for i, colour in enumerate(colours[1:-1], 1)],
     )  # fmt: skip
-    function = QgsColorRampShader(low, high, ramp, QgsColorRampShader.Type.Interpolated)
+    function = QgsColorRampShader(low, high, ramp, LINEAR_RAMP)
     function.setColorRampItemList(
         [
             QgsColorRampShader.ColorRampItem(v, c, f"{v:.4g} Mg/ha")
