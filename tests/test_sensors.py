@@ -40,7 +40,15 @@ def test_band_table_holds_agbd_order_and_native_resolutions():
         ("B8A", "B8A"),
         ("band 8a", "B8A"),
         ("B12", "B12"),
-        ("NIR", None),
+        ("b8a", "B8A"),
+        ("B08_10m", "B08"),
+        ("B8A_20m", "B8A"),
+        ("B4, central wavelength 665 nm", "B04"),  # GDAL's SENTINEL2 driver
+        ("nir", "B08"),  # STAC common names
+        ("nir08", "B8A"),
+        ("swir22", "B12"),
+        ("rededge", None),  # three bands share this common name
+        ("NDVI", None),
     ],
 )
 def test_band_names_normalise(text, band):
@@ -54,6 +62,9 @@ def test_band_names_normalise(text, band):
         ("T32TNN_20200601T101559_B04_10m", "B04"),
         ("T32TNN_20200601T101559_B4", "B04"),
         ("mosaic_red", None),
+        ("B02", "B02"),  # Major-TOM, Earth Search downloads
+        ("red", "B04"),  # a STAC asset saved under its key
+        ("S2B_33UUP_20230615_0_L2A", None),
     ],
 )
 def test_band_from_file_name(stem, band):
