@@ -113,8 +113,12 @@ def _find_mtd(path: str) -> Found | None:
 
 
 def _find_mtd_in_zip(path: str) -> Found | None:
-    archive_path, _, member = path.removeprefix("/vsizip/").partition(".zip/")
-    archive_path += ".zip"
+    inner = path.removeprefix("/vsizip/")
+    if inner.startswith("{"):  # /vsizip/{archive}/member
+        archive_path, _, member = inner[1:].partition("}/")
+    else:  # /vsizip/archive.zip/member
+        archive_path, _, member = inner.partition(".zip/")
+        archive_path += ".zip"
     try:
         with zipfile.ZipFile(archive_path) as archive:
             names = set(archive.namelist())

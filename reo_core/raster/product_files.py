@@ -99,7 +99,8 @@ def _zip_rasters(path: Path) -> list[Path]:
     members = members or [n for n in names if n.lower().endswith(RASTER_SUFFIXES)]
     if not members:
         raise InputError(f"The zip {path.name} holds no Sentinel-2 rasters (.jp2, .tif).")
-    return [Path(f"/vsizip/{path.resolve()}/{member}") for member in sorted(members)]
+    # GDAL's braces keep the archive's absolute path whole (a Path would fold "/vsizip//tmp").
+    return [Path(f"/vsizip/{{{path.resolve()}}}/{member}") for member in sorted(members)]
 
 
 def _is_raster(path: Path) -> bool:

@@ -284,13 +284,13 @@ def _contradicts(offset: int, check: DataCheck) -> bool:
 
 def _conflict(chosen: Finding, check: DataCheck, kept: bool) -> str:
     if check.verdict == "no offset":
-        seen = (f"{100 * check.share_far_below:.0f}% of the sampled pixels are darker than "
-                f"{OFFSET - FAR_BELOW_DN} DN in all of {', '.join(check.bands)}, impossible with "
+        seen = (f"in {100 * check.share_far_below:.0f}% of the sampled pixels the darkest of "
+                f"{', '.join(check.bands)} is below {OFFSET - FAR_BELOW_DN} DN, impossible with "
                 f"the {OFFSET} DN offset")  # fmt: skip
     else:
-        seen = (f"only {100 * check.share_below_offset:.1f}% of the sampled pixels lie below "
-                f"{OFFSET} DN in all of {', '.join(check.bands)} and "
-                f"{100 * check.share_just_above:.0f}% just above: the data carry the offset")  # fmt: skip
+        seen = (f"the darkest of {', '.join(check.bands)} lies below {OFFSET} DN in only "
+                f"{100 * check.share_below_offset:.1f}% of the sampled pixels and just above it in "
+                f"{100 * check.share_just_above:.0f}%: the data carry the offset")  # fmt: skip
     said = f"{chosen.source} gives BOA offset {chosen.value} ({chosen.detail})"
     if kept:
         return f"{said}, but {seen}. Kept as you asked; check the product."

@@ -25,7 +25,11 @@ from reo_core.sensors.sentinel2 import L1C_BAND_ORDER, normalize_band_name
 
 L2A, L1C = "L2A", "L1C"
 
-_SAFE_NAME = re.compile(r"S2[A-D]_MSIL(1C|2A)_(\d{8})T\d{4,6}(?:_N(\d{2})(\d{2}))?", re.IGNORECASE)
+_SAFE_NAME = re.compile(
+    r"S2[A-D]_MSIL(1C|2A)_(\d{8})T\d{4,6}(?:_N(\d{2})(\d{2}))?"  # mission, level, date, baseline
+    r"(?:_R\d{3}_T\d{2}[A-Z]{3}(?:_\d{8}T\d{6})?)?",  # orbit, tile, discriminator
+    re.IGNORECASE,
+)
 _EARTH_SEARCH_NAME = re.compile(r"S2[A-D]_\d{1,2}[C-X][A-Z]{2}_(\d{8})_\d+_L(1C|2A)", re.IGNORECASE)
 _GRANULE_FOLDER = re.compile(r"L(1C|2A)_T\d{2}[A-Z]{3}_A\d{6}_(\d{8})T\d{6}", re.IGNORECASE)
 _GRANULE_FILE = re.compile(r"T\d{2}[A-Z]{3}_(\d{8})T\d{6}", re.IGNORECASE)
