@@ -72,6 +72,10 @@ def test_safe_folder_is_read_from_its_metadata(tmp_path, truth):
     assert files["B02"].endswith("IMG_DATA/R10m/T32TNN_20230615T101559_B02_10m.jp2")
     assert files["B8A"].endswith("R20m/T32TNN_20230615T101559_B8A_20m.jp2")  # native, not 60 m
     assert files["B01"].endswith("R60m/T32TNN_20230615T101559_B01_60m.jp2")
+    not_used = decision["files_not_used"]
+    assert "T32TNN_20230615T101559_AOT_10m.jp2" in not_used  # not a band
+    assert "T32TNN_20230615T101559_B02_20m.jp2" in not_used  # B02 resampled to 20 m
+    assert not any(name.endswith("_B8A_20m.jp2") for name in not_used)
     assert decision["warnings"] == []
     assert_reads_truth(s2, truth)
 

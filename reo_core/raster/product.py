@@ -60,6 +60,7 @@ class ProductDecision:
     bands: dict[str, BandRef]  # every band found (those read and the others)
     read: tuple[str, ...]  # the bands read into patches
     warnings: tuple[str, ...] = field(default=())
+    not_used: tuple[str, ...] = field(default=())  # rasters of product folders that hold no band
 
     def to_dict(self) -> dict:
         level = self.level
@@ -86,6 +87,7 @@ class ProductDecision:
             "units": {path: {"kind": u.kind, "reason": u.reason} for path, u in self.units.items()},
             "clouds": self.clouds.to_dict(),
             "bands": bands,
+            "files_not_used": list(self.not_used),
             "warnings": list(self.warnings),
         }
 
@@ -183,6 +185,7 @@ def open_sentinel2(
         bands=bands,
         read=tuple(read),
         warnings=tuple(warnings + cloud_warnings),
+        not_used=files.ignored,
     )
     decision.log()
     return Sentinel2Input(

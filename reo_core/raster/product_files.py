@@ -31,7 +31,7 @@ class S2Files:
     rasters: tuple[Path, ...]
     scl: tuple[Path, ...]
     layouts: tuple[str, ...]  # per given path: "file", ".SAFE folder", "zipped .SAFE", ...
-    ignored: tuple[str, ...] = field(default=())  # rasters of folders that hold no band
+    ignored: tuple[str, ...] = field(default=())  # rasters of folders not read (no band, resampled)
 
 
 def is_gdal_name(path: str | Path) -> bool:
@@ -56,8 +56,10 @@ def expand_s2_inputs(paths: tuple[Path, ...]) -> S2Files:
             bands = others  # a folder holding one exported stack: its bands are in the file
         else:
             ignored += [p.name for p in others]
-        rasters += _native_resolution(bands)
-        scl += _native_resolution(scls) if len(scls) > 1 else scls
+        for group, found_here in ((rasters, bands), (scl, scls)):
+            chosen = _native_resolution(found_here)
+            group += chosen
+            ignored += [p.name for p in found_here if p not in chosen]
     return S2Files(tuple(rasters), tuple(scl), tuple(layouts), tuple(ignored))
 
 
