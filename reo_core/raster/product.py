@@ -120,9 +120,9 @@ class Sentinel2Input:
         clipped at 0 as ESA's tools do; no-data is the caller's."""
         units = self.decision.units[str(ref.path)]
         dn = values.astype(np.float32) * np.float32(units.to_dn)
-        offset = np.float32(self.decision.offset.value)
-        reflectance = (dn - offset) / np.float32(self.decision.quantification)
-        return np.maximum(reflectance, np.float32(0.0))
+        return sentinel2.reflectance_from_dn(
+            dn, self.decision.offset.value, self.decision.quantification
+        )
 
 
 def open_sentinel2(
@@ -288,7 +288,7 @@ def _units(bands: dict[str, BandRef], context: ProductContext) -> dict[str, File
 
 
 def _quantification(context: ProductContext) -> float:
-    for found in (context.mtd,):
-        if found is not None and found.document.quantification:
-            return float(found.document.quantification)
+    """DN per unit reflectance: the MTD's (BOA_)QUANTIFICATION_VALUE, else ESA's 10000."""
+    if context.mtd is not None and context.mtd.document.quantification:
+        return float(context.mtd.document.quantification)
     return sentinel2.QUANTIFICATION_VALUE

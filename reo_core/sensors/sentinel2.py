@@ -172,12 +172,19 @@ def dn_to_reflectance(dn: np.ndarray, boa_offset: int = 0) -> np.ndarray:
     Values below the offset are dark-surface noise and clip to reflectance 0, as ESA's tools do.
     """
     dn = np.asarray(dn)
-    reflectance = (dn.astype(np.float32) - np.float32(boa_offset)) / np.float32(
-        QUANTIFICATION_VALUE
-    )
-    np.maximum(reflectance, 0.0, out=reflectance)
+    reflectance = reflectance_from_dn(dn.astype(np.float32), boa_offset)
     reflectance[dn == NODATA_DN] = np.nan
     return reflectance
+
+
+def reflectance_from_dn(
+    dn: np.ndarray, boa_offset: float = 0, quantification: float = QUANTIFICATION_VALUE
+) -> np.ndarray:
+    """``max(DN - offset, 0) / quantification`` in float32, for DN already known to be data."""
+    reflectance = (np.asarray(dn, dtype=np.float32) - np.float32(boa_offset)) / np.float32(
+        quantification
+    )
+    return np.maximum(reflectance, np.float32(0.0), out=reflectance)
 
 
 def reflectance_to_dn(reflectance: np.ndarray, boa_offset: int = 0) -> np.ndarray:
