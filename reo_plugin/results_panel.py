@@ -9,7 +9,7 @@ import html
 from qgis.core import QgsApplication
 from qgis.gui import QgsCollapsibleGroupBox
 
-from reo_plugin.model_card import CAVEAT_COLOUR, ModelCard
+from reo_plugin.model_card import ModelCard
 from reo_plugin.qt import QtCore, QtGui, QtWidgets
 from reo_plugin.results import EstimateOutcome
 
@@ -43,18 +43,9 @@ class ResultsPanel(QgsCollapsibleGroupBox):
 
     def show_outcome(self, outcome: EstimateOutcome, card: ModelCard) -> None:
         """Show a finished run: the caveat first (if the model has one), then the summary."""
-        lines = (
-            [card.caveat_text(), outcome.details_text()]
-            if card.has_caveat
-            else [outcome.details_text()]
-        )
-        self._plain = "\n".join(lines)
+        self._plain = "\n".join(filter(None, [card.caveat_text(), outcome.details_text()]))
         body = html.escape(outcome.details_text()).replace("\n", "<br>")
-        caveat = (
-            f"<p style='color:{CAVEAT_COLOUR}'><b>{html.escape(card.caveat_text())}</b></p>"
-            if card.has_caveat
-            else ""
-        )
+        caveat = f"<p>{card.caveat_html()}</p>" if card.has_caveat else ""
         self.text.setHtml(f"{caveat}<p>{body}</p>")
         self.setTitle(f"Results — {outcome.out.name}")
         self.setCollapsed(False)

@@ -98,6 +98,7 @@ class WorkerClient:
         self._write_lock = threading.Lock()
         self._ready = threading.Event()
         self._exited = threading.Event()
+        self._stderr_read = threading.Event()  # the worker's stderr is read to its end
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
         self._ids = itertools.count(1)
 
@@ -147,7 +148,8 @@ class WorkerClient:
         deadline = time.monotonic() + timeout
         while not self._ready.wait(POLL_S):
             if self._exited.is_set() or self._process.poll() is not None:
-                self._exited.wait(2.0)  # let the readers drain the last stderr lines
+                self._exited.wait(2.0)  # let the readers drain the last lines
+                self._stderr_read.wait(2.0)
                 self._close_stdin()
                 raise self._start_failure()
             if is_canceled is not None and is_canceled():
@@ -340,6 +342,7 @@ class WorkerClient:
                 self._stderr.append(line)
                 self._log(line)
         process.stderr.close()
+        self._stderr_read.set()
 
     def _log(self, line: str) -> None:
         with contextlib.suppress(Exception):  # logging must never stop the reader thread
@@ -381,6 +384,7 @@ class WorkerClient:
         return WorkerError(message, details, kind=kind)
 
     def _exit_error(self, op: str) -> WorkerError:
+        self._stderr_read.wait(2.0)  # stdout can end first: let its last words arrive
         code = self._process.returncode if self._process is not None else None
         return WorkerError(
             f"The worker stopped unexpectedly during '{op}' (exit code {code}); it restarts with "
