@@ -5,34 +5,22 @@ of older acquisitions (baseline 05.00) added it to many 2019-2020 products too. 
 ``Sentinel_metadata/S2_boa_offset`` is set only for acquisitions after 2022-01-25, so a patch of a
 reprocessed product carries the offset with the flag at 0 (notes/AGBD_FORMAT.md, the caveat).
 Removing an offset that is not there clips dark pixels to 0; keeping one that is there makes
-everything 0.1 too bright. The values tell which case a patch is in:
+everything 0.1 too bright.
 
-- The *darkest band* of a pixel (the minimum DN over its 12 bands) is, on land and water, a few
-  percent of reflectance: blue or red over vegetation, short-wave infrared over water and snow.
-- With the offset, nearly every darkest-band value lies above ``1000 - 200`` DN (reflectance
-  -0.02; below that only noise over very dark water). Without it, they lie far below 1000.
-
-So, with ``q`` the 5th percentile of the darkest-band DN over the patch's valid pixels:
-
-=====================  =================================================================
-``q < 800``            no offset (``data``): 5 % of the pixels are darker than an offset
-                       product can store them
-``800 <= q < 1600``    offset (``data``): the darkest pixels sit just above 1000 DN, as dark
-                       surfaces do with the offset; without it they would all be brighter
-                       than 0.08 in every band
-``q >= 1600``          the data cannot tell (a bright patch: cloud, sand, built-up);
-                       ``metadata`` decides: the flag, or a processing baseline >= 04.00
-=====================  =================================================================
-
-A patch with no valid pixel is decided by its metadata. The decision and its source travel with
-every patch.
+The values decide by the same data check, with the same bands and thresholds, that reads a user's
+product (:mod:`reo_core.raster.radiometry`), applied to each patch's pixels: for each pixel the
+darkest of B02, B04, B11 and B12 (the visible bands are dark over vegetation, the short-wave
+infrared over water and snow). Without the offset, a tenth of the pixels or more lie far below
+1000 DN (below 500: reflectance under -0.05 if the offset were there): ``no offset``. With it,
+almost none lie below 1000 DN and a quarter or more just above (1000..1500 DN, dark surfaces):
+``offset``. Bright patches (dry grass, bare soil, clouds) are undecided, and so is a patch with too
+few valid pixels: the metadata decide them (the flag, or a processing baseline >= 04.00).
 
 One product (a tile, or a Lite region, on one acquisition date) has one offset, so a builder that
 sees whole files pools the patches' votes (:func:`product_offsets`): where at least
 :data:`MIN_PRODUCT_VOTES` patches of a product were decided by their values, their majority holds
 for every patch of the product (source ``product``), which settles the bright patches the values
-alone could not, and the rare bright patch the values misjudged. The build's stats.json counts
-how each patch was decided.
+alone could not. The build's stats.json counts how each patch was decided.
 """
 
 from __future__ import annotations
@@ -41,14 +29,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reo_core.sensors.sentinel2 import BOA_ADD_OFFSET_DN, FIRST_OFFSET_BASELINE, NODATA_DN
+from reo_core.raster.radiometry import (
+    DARK_BANDS,
+    FAR_BELOW_DN,
+    JUST_ABOVE_DN,
+    MIN_PIXELS,
+    NO_OFFSET_SHARE,
+    OFFSET_MAX_BELOW,
+    OFFSET_MIN_JUST_ABOVE,
+)
+from reo_core.sensors.sentinel2 import (
+    AGBD_BAND_ORDER,
+    BOA_ADD_OFFSET_DN,
+    FIRST_OFFSET_BASELINE,
+    NODATA_DN,
+)
 
-DARK_QUANTILE = 0.05  # share of valid pixels whose darkest band must decide
-BELOW_OFFSET_DN = BOA_ADD_OFFSET_DN - 200  # darker than an offset product stores (-0.02)
-FITS_OFFSET_DN = BOA_ADD_OFFSET_DN + 600  # with the offset, dark surfaces stay below this
 OFFSET_SOURCES: tuple[str, ...] = ("data", "metadata", "product")  # index = the source code
 DATA, METADATA, PRODUCT = 0, 1, 2
 MIN_PRODUCT_VOTES = 3  # patches decided by their values before a product's majority counts
+_DARK = [AGBD_BAND_ORDER.index(band) for band in DARK_BANDS]
 
 
 @dataclass(frozen=True)
@@ -76,26 +76,35 @@ def metadata_offset(flag: np.ndarray, baseline: np.ndarray | None = None) -> np.
     return offset.astype(np.int64) * BOA_ADD_OFFSET_DN
 
 
-def darkest_quantile(s2_dn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per patch: the :data:`DARK_QUANTILE` quantile of the darkest-band DN, and the valid share.
+def data_verdicts(s2_dn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per patch, what its values say: offset, no offset, or neither; and its valid-pixel share.
 
-    A pixel is valid when all its bands hold data (DN > 0).
+    A pixel is valid when all 12 bands hold data (DN > 0).
 
     Args:
-        s2_dn: (N, H, W, bands) uint16.
+        s2_dn: (N, H, W, 12) uint16 in AGBD band order.
     Returns:
-        (quantile (N,) int64, -1 where no pixel is valid; valid share (N,) float32 in 0..1).
+        (has offset (N,) bool, has none (N,) bool, valid share (N,) float32 in 0..1).
     """
     dn = np.asarray(s2_dn)
     n = dn.shape[0]
-    darkest = dn.min(axis=-1).reshape(n, -1)  # (N, H*W): 0 wherever any band has no data
-    valid = darkest != NODATA_DN
+    valid = (dn != NODATA_DN).all(axis=-1).reshape(n, -1)  # (N, H*W)
+    darkest = dn[..., _DARK].min(axis=-1).reshape(n, -1).astype(np.int64)
     n_valid = valid.sum(axis=1)
-    ordered = np.sort(np.where(valid, darkest, np.iinfo(dn.dtype).max), axis=1)
-    rank = np.floor(DARK_QUANTILE * np.maximum(n_valid - 1, 0)).astype(np.int64)
-    quantile = ordered[np.arange(n), rank].astype(np.int64)
-    share = (n_valid / max(darkest.shape[1], 1)).astype(np.float32)
-    return np.where(n_valid > 0, quantile, -1), share
+    counted = np.maximum(n_valid, 1)
+
+    def share(mask: np.ndarray) -> np.ndarray:
+        return (mask & valid).sum(axis=1) / counted
+
+    below = share(darkest < BOA_ADD_OFFSET_DN)
+    far_below = share(darkest < BOA_ADD_OFFSET_DN - FAR_BELOW_DN)
+    just_above = share(
+        (darkest >= BOA_ADD_OFFSET_DN) & (darkest < BOA_ADD_OFFSET_DN + JUST_ABOVE_DN)
+    )
+    enough = n_valid >= MIN_PIXELS
+    none = enough & (far_below >= NO_OFFSET_SHARE)
+    some = enough & ~none & (below <= OFFSET_MAX_BELOW) & (just_above >= OFFSET_MIN_JUST_ABOVE)
+    return some, none, (n_valid / valid.shape[1]).astype(np.float32)
 
 
 def decide_offset(
@@ -104,15 +113,13 @@ def decide_offset(
     """The BOA offset of every patch (module doc), and each patch's valid-pixel share.
 
     Args:
-        s2_dn: (N, H, W, bands) uint16 L2A DN.
+        s2_dn: (N, H, W, 12) uint16 L2A DN in AGBD band order.
         flag, baseline: the metadata, see :func:`metadata_offset`.
     Returns:
         (the decision, valid share (N,) float32).
     """
-    quantile, share = darkest_quantile(s2_dn)
+    has_offset, no_offset, share = data_verdicts(s2_dn)
     stated = metadata_offset(flag, baseline)
-    no_offset = (quantile >= 0) & (quantile < BELOW_OFFSET_DN)
-    has_offset = (quantile >= BELOW_OFFSET_DN) & (quantile < FITS_OFFSET_DN)
     offset = np.where(has_offset, BOA_ADD_OFFSET_DN, np.where(no_offset, 0, stated))
     source = np.where(no_offset | has_offset, DATA, METADATA).astype(np.uint8)
     return OffsetDecision(offset.astype(np.int64), source, stated), share
