@@ -39,12 +39,12 @@ def test_class_spectra_match_real_l2a_patches_within_tolerance(shared_data):
     assert not failing, f"outside {TOLERANCE_ABS} + {TOLERANCE_REL:.0%}:\n{report(rows)}"
 
 
-@pytest.mark.slow  # simulates 24 scenes: about 10 s of CPU
+@pytest.mark.slow  # simulates 24 scenes: about 16 s of CPU
 def test_agb_cannot_be_read_off_one_band():
-    result = measure()  # 3 x 300 training patches, 300 held out, every tile on its own date
+    result = measure()  # 3 x 800 training patches, 800 held out, every tile on its own date
     band, best = result.best_band
-    assert best < 0.45, (band, best)
-    assert result.multi_band > 0.55
+    assert best < 0.5, (band, best)
+    assert result.multi_band > 0.6
     assert result.multi_band - best > 0.2
 
 

@@ -1,6 +1,6 @@
 """Is the synthetic world a fair test? AGB must not be readable off one band.
 
-    python -m reo_core.synth.fairness [--train-seeds 1 2 3] [--test-seed 5] [--patches 300]
+    python -m reo_core.synth.fairness [--train-seeds 1 2 3] [--test-seed 5] [--patches 800]
 
 A world where one band's brightness gives the biomass teaches a model to look at that band. Here
 AGBD-format patches are simulated for the training seeds and for a held-out seed
@@ -29,7 +29,7 @@ from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd
 
 DEFAULT_TRAIN_SEEDS = (1, 2, 3)
 DEFAULT_TEST_SEED = 5
-DEFAULT_PATCHES = 300  # per seed
+DEFAULT_PATCHES = 800  # per seed
 
 
 @dataclass(frozen=True)
