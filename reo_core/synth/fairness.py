@@ -7,8 +7,8 @@ AGBD-format patches are simulated for the training seeds and for a held-out seed
 (:func:`reo_core.synth.agbd_h5.write_agbd`: every AGBD tile on its own date, so seasons, snow, haze,
 soil moisture and slopes differ from scene to scene) and read back through REO's AGBD reader.
 Gradient-boosted trees then learn AGB from one band's patch mean, for every band, and from all
-band statistics together (:mod:`reo_core.baselines`). The world is a fair test when the best single
-band stays far below the multi-band trees (held-out R^2).
+band statistics together (:mod:`reo_core.baselines`), and from mean NDVI alone. The world is a fair
+test when the best single band stays far below the multi-band trees (held-out R^2).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from reo_core.agbd import open_agbd
-from reo_core.baselines import band_features, fit_trees, predict
+from reo_core.baselines import FEATURE_NAMES, band_features, fit_trees, predict
 from reo_core.metrics import r2
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd
@@ -37,6 +37,7 @@ class Fairness:
     """Held-out R^2 of trees on one band's mean (per band) and on all band statistics."""
 
     single_band: dict[str, float]
+    ndvi: float  # trees on the patch's mean NDVI alone
     multi_band: float
     train_patches: int
     test_patches: int
@@ -72,19 +73,21 @@ def measure(
     for i, band in enumerate(AGBD_BAND_ORDER):
         model = fit_trees(x_train[:, [i]], y_train)
         single[band] = r2(y_test, predict(model, x_test[:, [i]]))
+    ndvi = FEATURE_NAMES.index("mean NDVI")
+    by_ndvi = r2(y_test, predict(fit_trees(x_train[:, [ndvi]], y_train), x_test[:, [ndvi]]))
     multi = r2(y_test, predict(fit_trees(x_train, y_train), x_test))
-    return Fairness(single, multi, len(y_train), len(y_test))
+    return Fairness(single, by_ndvi, multi, len(y_train), len(y_test))
 
 
 def report(result: Fairness) -> str:
     band, best = result.best_band
     lines = [
         f"held-out R^2 ({result.train_patches} training, {result.test_patches} held-out patches)",
-        "| trees on | " + " | ".join(AGBD_BAND_ORDER) + " | all band statistics |",
-        "|---|" + "---|" * (len(AGBD_BAND_ORDER) + 1),
+        "| trees on | " + " | ".join(AGBD_BAND_ORDER) + " | NDVI | all band statistics |",
+        "|---|" + "---|" * (len(AGBD_BAND_ORDER) + 2),
         "| R^2 | "
         + " | ".join(f"{result.single_band[b]:.2f}" for b in AGBD_BAND_ORDER)
-        + f" | {result.multi_band:.2f} |",
+        + f" | {result.ndvi:.2f} | {result.multi_band:.2f} |",
         f"best single band: {band} ({best:.2f}); all bands: {result.multi_band:.2f}",
     ]
     return "\n".join(lines)
