@@ -177,11 +177,14 @@ def _product_ids(inventory: Inventory, file_index: int, batch) -> np.ndarray:
     n = len(batch)
     region = batch.region if batch.region is not None else np.full(n, -1)
     date = batch.s2_date if batch.s2_date is not None else np.full(n, -1)
-    ids = np.empty(n, dtype=np.int64)
-    for i, (r, d) in enumerate(zip(region.tolist(), date.tolist(), strict=True)):
-        key = (file_index, batch.tile, r, d)
-        ids[i] = inventory.products.setdefault(key, len(inventory.products))
-    return ids
+    pairs, inverse = np.unique(np.stack([region, date], axis=1), axis=0, return_inverse=True)
+    ids = [
+        inventory.products.setdefault(
+            (file_index, batch.tile, int(r), int(d)), len(inventory.products)
+        )
+        for r, d in pairs
+    ]
+    return np.asarray(ids, dtype=np.int64)[inverse.ravel()]
 
 
 def _check_footprints(inventory: Inventory) -> None:
