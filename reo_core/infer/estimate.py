@@ -20,6 +20,7 @@ from pathlib import Path
 import rasterio
 
 import reo_core
+from reo_core.atomic import write_json
 from reo_core.errors import ExtentError, InputError, ReoError
 from reo_core.infer.batching import IsCanceled, check_canceled
 from reo_core.infer.distributed import Ranks
@@ -35,7 +36,6 @@ from reo_core.infer.products import (
     product_keys,
     product_paths,
     read_block_result,
-    write_json_atomic,
 )
 from reo_core.infer.prompt import ESTIMATE_QUESTION
 from reo_core.infer.quicklook import write_quicklook
@@ -219,7 +219,7 @@ def _finish(engine, request, reader, accumulator, started, ranks, progress) -> d
             "patches_per_s": round(accumulator.done / seconds, 2) if seconds > 0 else None,
         },
     }
-    write_json_atomic(out / SUMMARY_NAME, summary)
+    write_json(out / SUMMARY_NAME, summary, sort_keys=False)
     logger.info("estimate done: %d patches in %.1f s", accumulator.done, seconds)
     return summary
 
