@@ -283,9 +283,11 @@ class Server:
 
     def estimate(self, body: protocol.Estimate, report, is_canceled) -> protocol.EstimateResult:
         from reo_core.infer.estimate import run_estimate
+        from reo_core.infer.output_folder import OutputFolder
         from reo_core.infer.products import SUMMARY_NAME
 
         request = estimate_request(body)
+        OutputFolder(request.out, request.overwrite).check()  # before a model is loaded for it
         self.load_model(body, report)
         summary = run_estimate(self.engine, request, report, is_canceled)
         out = request.out.resolve()
@@ -351,6 +353,7 @@ def estimate_request(body: protocol.Estimate):
         input_spec(body),
         Path(body.out),
         quicklook=body.quicklook,
+        overwrite=body.overwrite,
         **_given(carbon_fraction=body.carbon_fraction),
     )
 

@@ -24,7 +24,7 @@ from reo_core.atomic import json_text
 from reo_core.errors import ReoError
 from reo_core.typed_json import FieldError, from_json, to_json
 
-# 2: requests are checked field by field (unknown fields refused), results are typed.
+# 2: requests are checked field by field (unknown fields refused), results typed; `overwrite`.
 PROTOCOL_VERSION = 2
 CANCELED_KIND = "Canceled"  # the error kind of a canceled request (the class name of Canceled)
 INTERNAL_KIND = "InternalError"  # an unexpected failure in the worker: a bug
@@ -172,6 +172,7 @@ class Estimate(Imagery, ModelOptions):
     out: str  # output folder
     carbon_fraction: float | None = None  # carbon per dry biomass (None: IPCC's 0.47)
     quicklook: bool = True  # write quicklook.png
+    overwrite: bool = False  # replace an earlier run's products in ``out`` (once this one is done)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -100,6 +100,15 @@ def test_estimate_reports_progress_then_the_outputs(server, models, scene, tmp_p
     for path in result["paths"].values():
         assert (out / path.rsplit("/", 1)[-1]).is_file()
     assert json.loads((out / "summary.json").read_text())["patches"] == result["summary"]["patches"]
+    again = {"id": "e2", "op": "estimate", "s2": [str(p) for p in scene_s2(scene)], "out": str(out)}
+    server.send(again)
+    refused = server.final("e2")["error"]
+    assert (
+        refused["kind"] == "OutputError"
+        and "holds the results of an earlier run" in refused["message"]
+    )
+    server.send({**again, "id": "e3", "overwrite": True})
+    assert server.final("e3")["result"]["paths"] == result["paths"]
 
 
 def test_cancel_stops_an_estimate_within_a_second_and_leaves_no_finished_output(
