@@ -308,3 +308,23 @@ def test_a_canceled_run_leaves_the_folder_as_it_was(engines, scene, tmp_path):
             engine, request(scene, out, overwrite=True), is_canceled=cancel_after_two_batches
         )
     assert contents(out) == earlier
+
+
+def test_a_killed_run_leaves_no_product_and_the_next_run_cleans_up(models, scene, tmp_path):
+    out = tmp_path / "out"
+    argv = ["-m", "reo_core.predict", "--s2", *map(str, scene_s2(scene)), "--model",
+            str(models["rgb"]), "--out", str(out), "--device", "cpu", "--max-new-tokens", "4",
+            "--threads", "1", "--batch-size", "4", "--block-patches", "2"]  # fmt: skip
+    run = subprocess.Popen([sys.executable, *argv], cwd=REPO_ROOT, stderr=subprocess.PIPE,
+                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    for line in run.stderr:  # predict logs progress every 10 %
+        if "patches predicted" in line:
+            break
+    run.kill()
+    run.wait(30)
+    left = sorted(p.name for p in out.iterdir())
+    assert left[0] == ".reo-lock" and left[1].startswith(".reo-staging-") and len(left) == 2
+    x0, y0 = scene_origin(scene)
+    small = ["--extent", x0, y0 - 1000, x0 + 1000, y0, "--extent-crs", "EPSG:32632"]
+    assert predict.main([*argv[2:], *map(str, small)]) == 0  # takes the lock over, cleans up
+    assert_complete(out, json.loads((out / "summary.json").read_text()))
