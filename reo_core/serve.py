@@ -43,8 +43,8 @@ class Job:
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    """What ``load_model`` needs to load a model again: its folder and options."""
+class ModelChoice:
+    """A model folder and how to run it: what a request wants, or what is loaded."""
 
     folder: Path
     options: Any  # reo_core.infer.engine.EngineOptions
@@ -61,7 +61,7 @@ class Server:
         self._active: dict[Any, Job] = {}  # queued or running, by request id
         self._active_lock = threading.Lock()
         self.engine = None
-        self.loaded: LoadedModel | None = None
+        self.loaded: ModelChoice | None = None
         self._thread = threading.Thread(target=self._work, name="reo-worker", daemon=True)
         self._work_handlers = {
             protocol.LoadModel: lambda body, report, _: self.load_model(body, report, True),
@@ -229,7 +229,7 @@ class Server:
             self.engine.max_new_tokens = wanted.options.max_new_tokens
         return model_info(self.engine)
 
-    def _switch_model(self, wanted: LoadedModel, report) -> None:
+    def _switch_model(self, wanted: ModelChoice, report) -> None:
         """Load ``wanted`` in place of the loaded model, which is loaded again if that fails.
 
         The old model is let go first, so two models never need memory at once.
@@ -250,7 +250,7 @@ class Server:
         self.loaded = wanted
         logger.info("loaded %s in %.1f s", wanted.folder, time.perf_counter() - started)
 
-    def _as_loaded_now(self) -> LoadedModel | None:
+    def _as_loaded_now(self) -> ModelChoice | None:
         """The loaded model with its current batch size and answer length (to restore them)."""
         if self.engine is None or self.loaded is None:
             return None
@@ -261,7 +261,7 @@ class Server:
         )
         return replace(self.loaded, options=options)
 
-    def _restore(self, previous: LoadedModel, wanted: LoadedModel, error: Exception) -> ReoError:
+    def _restore(self, previous: ModelChoice, wanted: ModelChoice, error: Exception) -> ReoError:
         """Load ``previous`` again after ``error``; the error to reply, saying which model is loaded."""
         from reo_core.infer.engine import load_engine
 
@@ -312,7 +312,7 @@ def _given(**values) -> dict:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _wanted_model(options: protocol.ModelOptions) -> LoadedModel:
+def _wanted_model(options: protocol.ModelOptions) -> ModelChoice:
     from reo_core.infer.engine import EngineOptions
 
     engine_options = EngineOptions(
@@ -325,7 +325,7 @@ def _wanted_model(options: protocol.ModelOptions) -> LoadedModel:
     folder = None if options.model is None else Path(options.model)
     resolved = str(folder.resolve()) if folder else None
     key = (resolved, options.device, options.dtype, options.visual_token_pool)
-    return LoadedModel(folder, engine_options, key)
+    return ModelChoice(folder, engine_options, key)
 
 
 def input_spec(fields: protocol.Imagery):

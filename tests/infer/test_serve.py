@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import shutil
@@ -12,6 +13,7 @@ import pytest
 from infer_helpers import ServeClient, scene_s2
 from rasters import s2_reflectance, write_s2_stack
 
+from reo_core import serve
 from reo_core import serve_protocol as protocol
 
 
@@ -262,3 +264,17 @@ def test_fuzzed_lines_each_get_one_reply_and_the_worker_keeps_serving():
 @pytest.mark.slow
 def test_fuzzed_lines_long_run():
     run_fuzz(50_000, seed=1, timeout=600)
+
+
+def test_a_line_longer_than_the_limit_is_refused_and_read_past(monkeypatch):
+    monkeypatch.setattr(serve, "MAX_LINE_BYTES", 64)
+    long_line = b'{"id": 1, "op": "info", "note": "' + b"y" * 200 + b'"}\n'
+    stream = io.BytesIO(long_line + b'{"id": 2, "op": "cancel", "target": 9}\n')
+    out = io.StringIO()
+    assert serve.Server(out).serve(serve.request_lines(stream)) == 0
+    replies = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["type"] for r in replies] == ["ready", "error", "result"]
+    assert (
+        replies[1]["id"] is None and "The request is longer than" in replies[1]["error"]["message"]
+    )
+    assert replies[2] == {"id": 2, "type": "result", "result": {"target": 9, "canceled": False}}
