@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 from reo_core.atomic import json_text
 from reo_core.errors import ReoError
-from reo_core.typed_json import FieldError, from_json, to_json
+from reo_core.typed_json import REQUIRED, FieldError, check_required, from_json, to_json
 
 # 2: requests are checked field by field (unknown fields refused), results typed; `overwrite`.
 PROTOCOL_VERSION = 2
 CANCELED_KIND = "Canceled"  # the error kind of a canceled request (the class name of Canceled)
 INTERNAL_KIND = "InternalError"  # an unexpected failure in the worker: a bug
 
-RequestId = str | int | float  # echoed in every reply to the request
+RequestId = Union[str, int, float]  # noqa: UP007 (evaluated at run time, also on Python 3.9)
 
 
 class ProtocolError(ReoError):
@@ -41,7 +41,8 @@ class ProtocolError(ReoError):
 
 
 # --- request fields shared by several ops ---------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
+# Requests inherit fields, so a field without default is spelled ``= REQUIRED`` (checked on decode).
+@dataclass(frozen=True)
 class ModelOptions:
     """The model a work request wants (None = the loaded one) and how to run it."""
 
@@ -60,11 +61,11 @@ class ExtentFields:
     crs: str  # e.g. "EPSG:4326"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Imagery:
     """The inputs of a request that reads imagery: the same as the predict command line's."""
 
-    s2: tuple[str, ...]  # Sentinel-2 L2A: one stack or per-band files (an SCL file masks clouds)
+    s2: tuple[str, ...] = REQUIRED  # Sentinel-2 L2A: a stack or per-band files (an SCL file masks)
     sar: tuple[str, ...] = ()  # PALSAR-2 HH and HV, for ms+sar models
     extent: ExtentFields | None = None  # None: all of the Sentinel-2 imagery
     aoi: str | None = None  # or a GeoJSON file of the area of interest
@@ -72,12 +73,13 @@ class Imagery:
     max_nodata_fraction: float | None = None  # patches with more no-data are skipped (None: 0.25)
 
     def __post_init__(self) -> None:
+        check_required(self)
         if not self.s2 or not all(self.s2) or not all(self.sar):
             raise ProtocolError('"s2" must list at least one file and no path may be empty.')
 
 
 # --- results ---------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ModelInfo:
     """The loaded model: the result of load_model, and part of info."""
 
@@ -90,14 +92,14 @@ class ModelInfo:
     dtype: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class EstimateResult:
     out: str  # the output folder (absolute)
     paths: dict[str, str]  # absolute path by product key: agb, land_cover, ..., summary
     summary: dict[str, Any]  # the content of summary.json (reo_core.infer.estimate)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class PatchInfo:
     row: int
     col: int
@@ -106,13 +108,13 @@ class PatchInfo:
     valid_fraction: float
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class LandCoverInfo:
     code: int  # CGLS-LC100 class code
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class AskResult:
     question: str
     kind: str  # "agb": answered by the regression head; "text": by generation
@@ -127,13 +129,13 @@ class AskResult:
     land_cover: LandCoverInfo | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class CancelResult:
     target: RequestId
     canceled: bool  # False: no such request is queued or running
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class WorkerInfo:
     version: str  # reo_core's
     protocol: int
@@ -148,46 +150,49 @@ class WorkerInfo:
     model: ModelInfo | None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class ShutdownResult:
     shutdown: bool
 
 
 # --- requests, one dataclass per op ----------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class LoadModel(ModelOptions):
     op: ClassVar[str] = "load_model"
     result: ClassVar[type] = ModelInfo
     control: ClassVar[bool] = False  # work: queued, run one at a time in the worker thread
 
-    model: str
+    model: str = REQUIRED
+
+    def __post_init__(self) -> None:
+        check_required(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Estimate(Imagery, ModelOptions):
     op: ClassVar[str] = "estimate"
     result: ClassVar[type] = EstimateResult
     control: ClassVar[bool] = False
 
-    out: str  # output folder
+    out: str = REQUIRED  # output folder
     carbon_fraction: float | None = None  # carbon per dry biomass (None: IPCC's 0.47)
     quicklook: bool = True  # write quicklook.png
     overwrite: bool = False  # replace an earlier run's products in ``out`` (once this one is done)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Ask(Imagery, ModelOptions):
     op: ClassVar[str] = "ask"
     result: ClassVar[type] = AskResult
     control: ClassVar[bool] = False
 
-    point: tuple[float, float]  # x, y in ``crs``
-    crs: str
-    question: str
+    point: tuple[float, float] = REQUIRED  # x, y in ``crs``
+    crs: str = REQUIRED
+    question: str = REQUIRED
     max_new_tokens: int | None = None  # the answer's length (None: 64); not the estimate's
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Cancel:
     op: ClassVar[str] = "cancel"
     result: ClassVar[type] = CancelResult
@@ -196,14 +201,14 @@ class Cancel:
     target: RequestId
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Info:
     op: ClassVar[str] = "info"
     result: ClassVar[type] = WorkerInfo
     control: ClassVar[bool] = True
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Shutdown:
     op: ClassVar[str] = "shutdown"
     result: ClassVar[type] = ShutdownResult
@@ -292,8 +297,9 @@ def request_line(request_id: RequestId, op: str, fields: dict[str, Any]) -> str:
     cls = REQUEST_TYPES.get(op)
     if cls is None:
         raise ProtocolError(f"Unknown op {op!r}; use one of {', '.join(OPS)}.")
-    body = _decode(cls, fields, request_id)
-    return json_text({"id": request_id, "op": op, **to_json(body)}, indent=None, sort_keys=False)
+    given = {key: value for key, value in to_json(_decode(cls, fields, request_id)).items()
+             if key in fields}  # fmt: skip
+    return json_text({"id": request_id, "op": op, **given}, indent=None, sort_keys=False)
 
 
 def reply_line(reply: Ready | Progress | Result | ErrorReply) -> str:

@@ -7,8 +7,11 @@ so a message type is defined once, by its dataclass.
 
 Understood annotations: ``str``, ``int``, ``float`` (any finite number), ``bool``, ``Any``,
 ``X | None``, unions of those, ``tuple[X, ...]`` and ``tuple[X, Y]`` (JSON lists),
-``dict[str, X]`` (JSON objects) and nested dataclasses. Standard library only: the QGIS plugin
-imports this too.
+``dict[str, X]`` (JSON objects) and nested dataclasses. A field whose default is ``REQUIRED`` must
+be given (dataclasses that inherit fields cannot put a field without default after defaulted ones).
+
+Standard library only, and Python 3.9 (QGIS 3.22 to 3.28 on Windows and macOS): the QGIS plugin
+imports this too. So annotations are read here, with ``X | Y`` evaluated as ``Union[X, Y]``.
 """
 
 from __future__ import annotations
@@ -18,16 +21,33 @@ import functools
 import json
 import math
 import numbers
+import sys
 import types
 import typing
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 _SHOWN_CHARS = 60  # of a wrong value, in messages
+_UNION_TYPES = (typing.Union, getattr(types, "UnionType", typing.Union))  # X | Y from 3.10 on
 
 
 class FieldError(ValueError):
     """A JSON value that does not fit the dataclass; the message names the field."""
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()  # the default of a field that must be given
+
+
+def check_required(instance: Any) -> None:
+    """Raise TypeError naming a field of ``instance`` left at REQUIRED (a dataclass's own check)."""
+    for f in dataclasses.fields(instance):
+        if getattr(instance, f.name) is REQUIRED:
+            raise TypeError(f"{type(instance).__name__} needs {f.name!r}")
 
 
 def from_json(cls: type[T], value: Any, name: str = "") -> T:
@@ -52,7 +72,28 @@ def field_names(cls: type) -> tuple[str, ...]:
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The field types of ``cls`` (and its bases), string annotations evaluated."""
+    hints = {}
+    for klass in reversed(cls.__mro__):
+        namespace = vars(sys.modules[klass.__module__])
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            hints[name] = _evaluate(annotation, namespace)
+    return hints
+
+
+def _evaluate(annotation: Any, namespace: dict) -> Any:
+    """An annotation; ``A | B`` at its top level becomes Union[A, B] (also on Python 3.9)."""
+    if not isinstance(annotation, str):
+        return annotation
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(annotation):
+        depth += (char == "[") - (char == "]")
+        if char == "|" and depth == 0:
+            parts.append(annotation[start:index])
+            start = index + 1
+    parts.append(annotation[start:])
+    types_ = [eval(part.strip(), namespace) for part in parts]  # our own annotations only
+    return types_[0] if len(types_) == 1 else typing.Union[tuple(types_)]  # noqa: UP007
 
 
 def _decode(hint: Any, value: Any, name: str) -> Any:
@@ -61,7 +102,7 @@ def _decode(hint: Any, value: Any, name: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return value
-    if origin in (typing.Union, types.UnionType):
+    if origin in _UNION_TYPES:
         return _decode_union(hint, args, value, name)
     if origin is tuple:
         return _decode_list(hint, args, value, name)
@@ -108,10 +149,7 @@ def _decode_list(hint: Any, args: tuple, value: Any, name: str) -> tuple:
         return tuple(_decode(args[0], item, f"{name}[{i}]") for i, item in enumerate(value))
     if len(value) != len(args):
         raise _mismatch(hint, value, name)
-    return tuple(
-        _decode(arg, item, f"{name}[{i}]")
-        for i, (arg, item) in enumerate(zip(args, value, strict=True))
-    )
+    return tuple(_decode(arg, value[i], f"{name}[{i}]") for i, arg in enumerate(args))
 
 
 def _decode_object(cls: type, value: Any, name: str) -> Any:
@@ -126,7 +164,9 @@ def _decode_object(cls: type, value: Any, name: str) -> Any:
     for key, field in known.items():
         if key in value:
             arguments[key] = _decode(hints[key], value[key], _join(name, key))
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+        elif (field.default is dataclasses.MISSING or field.default is REQUIRED) and (
+            field.default_factory is dataclasses.MISSING
+        ):
             raise FieldError(f'"{_join(name, key)}" is required ({describe(hints[key])}).')
     return cls(**arguments)
 
@@ -136,7 +176,7 @@ def describe(hint: Any) -> str:
     if dataclasses.is_dataclass(hint):
         return "an object with " + ", ".join(field_names(hint))
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
+    if origin in _UNION_TYPES:
         last_null = sorted(args, key=lambda option: option is type(None))
         return " or ".join(describe(option) for option in last_null)
     if origin is tuple:

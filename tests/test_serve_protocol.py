@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,31 @@ def test_the_protocol_loads_neither_torch_nor_gdal():
     )
     loaded = {name.split(".")[0] for name in json.loads(run.stdout)}
     assert not {"torch", "rasterio", "numpy", "osgeo"} & loaded
+
+
+def python_39() -> str | None:
+    """A Python 3.9 that runs (pyenv's shims exist even when the version is not selected)."""
+    candidates = [*map(str, Path.home().glob(".pyenv/versions/3.9*/bin/python3.9")),
+                  shutil.which("python3.9")]  # fmt: skip
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+PYTHON_39 = python_39()
+
+
+@pytest.mark.skipif(PYTHON_39 is None, reason="no Python 3.9 here")
+def test_the_plugin_side_of_the_protocol_runs_on_python_3_9():
+    """QGIS 3.22 to 3.28 on Windows and macOS bring Python 3.9, and the plugin imports this."""
+    code = (
+        "from reo_core import serve_protocol as p\n"
+        "line = p.request_line('r1', 'estimate', {'s2': ['a.tif'], 'out': '/o', 'stride': 5})\n"
+        "assert p.parse_request(line).body.stride == 5\n"
+        'try:\n    p.parse_request(\'{"id": 1, "op": "estimate", "s2": ["a"]}\')\n'
+        "except p.ProtocolError as error:\n    print(error.message)\n"
+    )
+    run = subprocess.run([PYTHON_39, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == '"out" is required (a string).\n'
