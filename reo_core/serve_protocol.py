@@ -7,11 +7,12 @@ One JSON object per line each way, UTF-8, strict JSON (no NaN). Requests carry a
 write messages only through these types, so they cannot disagree about a shape. Documented for
 people in docs/serve.md.
 
-To add a field: add it, typed and with its default, to the op's dataclass (the codec checks it on
-both sides). To add an op: a request dataclass (with ``op`` and ``result``), its result dataclass,
+To add a field: add it, typed and with its default (``REQUIRED`` if it must be given), to the op's
+dataclass (the codec checks it on both sides). To add an op: a request dataclass (with ``op`` and ``result``), its result dataclass,
 an entry in ``REQUEST_TYPES`` and its handler in serve.py.
 
-Standard library only (no torch, no GDAL): the plugin imports this inside QGIS.
+Standard library only (no torch, no GDAL) and Python 3.9 (no ``kw_only``, unions as ``Union`` at
+run time): the plugin imports this inside QGIS, whose Python is 3.9 up to QGIS 3.28 on Windows.
 """
 
 from __future__ import annotations
