@@ -62,7 +62,7 @@ class FolderLock:
         """Take the lock; the holder of a lock left by a run that ended without releasing it."""
         while True:
             fd = self._open()
-            if not _try_lock(fd):
+            if not self._try_lock(fd):
                 holder = _read_holder(fd)
                 os.close(fd)
                 raise OutputError(
@@ -107,6 +107,17 @@ class FolderLock:
 
     def __exit__(self, *exc_info) -> None:
         self.release()
+
+    def _try_lock(self, fd: int) -> bool:
+        try:
+            return _try_lock(fd)
+        except OSError as error:  # a file system without locks (some network shares)
+            logger.warning(
+                "cannot lock %s (%s): another run could write into the folder at the same time",
+                self.folder,
+                error.strerror or error,
+            )
+            return True
 
     def _open(self) -> int:
         try:
