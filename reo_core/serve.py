@@ -2,9 +2,9 @@
 
     python -m reo_core.serve
 
-Prints a ``ready`` line, then answers one request per line. ``load_model``, ``estimate`` and
-``ask`` run one at a time in a worker thread, keeping the model loaded between requests; the main
-thread keeps reading stdin, so ``cancel``, ``info`` and ``shutdown`` are answered at once and a
+Prints a ``ready`` line, then answers one request per line. ``load_model``, ``estimate``, ``ask``
+and ``inspect`` run one at a time in a worker thread, keeping the model loaded between requests;
+the main thread keeps reading stdin, so ``cancel``, ``info`` and ``shutdown`` are answered at once and a
 cancel stops an estimate before its next batch. Any line that is not a valid request (not UTF-8,
 not JSON, nested too deeply, a field of the wrong type) gets an error reply and the worker keeps
 serving; replies are always strict JSON. Only protocol lines go to stdout (everything else written
@@ -67,6 +67,7 @@ class Server:
             protocol.LoadModel: lambda body, report, _: self.load_model(body, report, True),
             protocol.Estimate: self.estimate,
             protocol.Ask: self.ask,
+            protocol.Inspect: lambda body, _report, _canceled: self.inspect(body),
         }
 
     # --- I/O -------------------------------------------------------------------------------------
@@ -305,6 +306,19 @@ class Server:
         check_canceled(is_canceled)
         return ask_patch(self.engine, request)
 
+    def inspect(self, body: protocol.Inspect) -> dict:
+        """How the inputs of an estimate would be read (the input decision and the patch grid),
+        for the bands of the named model, else the loaded one, else all 12; no model is run."""
+        from reo_core.infer.engine import check_model_folder
+        from reo_core.infer.inputs import inspect_inputs
+        from reo_core.model.config import ReoConfig
+
+        if body.model is not None:
+            config = ReoConfig.load(check_model_folder(body.model))
+        else:
+            config = self.engine.config if self.engine is not None else ReoConfig()
+        return inspect_inputs(config, input_spec(body))
+
 
 # --- protocol fields -> library requests -------------------------------------------------------------
 def _given(**values) -> dict:
@@ -331,6 +345,7 @@ def _wanted_model(options: protocol.ModelOptions) -> ModelChoice:
 def input_spec(fields: protocol.Imagery):
     """The InputSpec of a request that reads imagery."""
     from reo_core.infer.inputs import InputSpec, make_extent
+    from reo_core.raster.clouds import CloudOptions
 
     extent = fields.extent
     return InputSpec(
@@ -340,6 +355,19 @@ def input_spec(fields: protocol.Imagery):
             None if extent is None else extent.bounds,
             None if extent is None else extent.crs,
             fields.aoi,
+        ),
+        band_mapping={
+            band: (target, 1) if isinstance(target, str) else target
+            for band, target in fields.band_mapping.items()
+        },
+        band_order=fields.band_order,
+        boa_offset=None if fields.boa_offset == "auto" else fields.boa_offset,
+        allow_l1c=fields.allow_l1c,
+        clouds=CloudOptions(
+            mask=None if fields.cloud_mask is None else Path(fields.cloud_mask),
+            kind=fields.cloud_mask_kind,
+            threshold=fields.cloud_threshold,
+            screening=fields.cloud_screening,
         ),
         **_given(stride=fields.stride, max_nodata_fraction=fields.max_nodata_fraction),
     )

@@ -18,7 +18,7 @@ run time): the plugin imports this inside QGIS, whose Python is 3.9 up to QGIS 3
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
 from reo_core.atomic import json_text
@@ -26,11 +26,13 @@ from reo_core.errors import ReoError
 from reo_core.typed_json import REQUIRED, FieldError, check_required, from_json, to_json
 
 # 2: requests are checked field by field (unknown fields refused), results typed; `overwrite`.
+# (1 had the same ops and fields, `inspect` and the Sentinel-2 reading fields among them.)
 PROTOCOL_VERSION = 2
 CANCELED_KIND = "Canceled"  # the error kind of a canceled request (the class name of Canceled)
 INTERNAL_KIND = "InternalError"  # an unexpected failure in the worker: a bug
 
 RequestId = Union[str, int, float]  # noqa: UP007 (evaluated at run time, also on Python 3.9)
+BandFile = Union[str, tuple[str, int]]  # noqa: UP007 a file, or [file, 1-based band index]
 
 
 class ProtocolError(ReoError):
@@ -66,17 +68,31 @@ class ExtentFields:
 class Imagery:
     """The inputs of a request that reads imagery: the same as the predict command line's."""
 
-    s2: tuple[str, ...] = REQUIRED  # Sentinel-2 L2A: a stack or per-band files (an SCL file masks)
+    s2: tuple[str, ...] = ()  # Sentinel-2: .SAFE folders or zips, product folders, stacks, bands
     sar: tuple[str, ...] = ()  # PALSAR-2 HH and HV, for ms+sar models
     extent: ExtentFields | None = None  # None: all of the Sentinel-2 imagery
     aoi: str | None = None  # or a GeoJSON file of the area of interest
     stride: int | None = None  # pixels between patches (None: 25, adjacent patches)
     max_nodata_fraction: float | None = None  # patches with more no-data are skipped (None: 0.25)
+    band_mapping: dict[str, BandFile] = field(default_factory=dict)  # band -> its file (and band)
+    band_order: str | None = None  # stacks without band names: agbd | l1c | eurosat
+    boa_offset: str | int = "auto"  # "auto" (from the metadata, checked against data), 0 or 1000
+    allow_l1c: bool = False  # read Level-1C (top-of-atmosphere) products, with a warning
+    cloud_mask: str | None = None  # a cloud mask raster instead of the SCL / screening
+    cloud_mask_kind: str = "scl"  # what its values mean: scl | fmask | binary | probability
+    cloud_threshold: float | None = None  # probability masks: cloudy at or above
+    cloud_screening: bool = True  # the built-in screening when there is no SCL or mask
 
     def __post_init__(self) -> None:
         check_required(self)
-        if not self.s2 or not all(self.s2) or not all(self.sar):
-            raise ProtocolError('"s2" must list at least one file and no path may be empty.')
+        if not self.s2 and not self.band_mapping:
+            raise ProtocolError(
+                '"s2" is required (a list of strings) unless "band_mapping" names the bands.'
+            )
+        if not all(self.s2) or not all(self.sar):
+            raise ProtocolError('"s2" and "sar" must not hold empty paths.')
+        if isinstance(self.boa_offset, str) and self.boa_offset != "auto":
+            raise ProtocolError(f'"boa_offset" must be "auto", 0 or 1000, got "{self.boa_offset}".')
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -128,6 +144,24 @@ class AskResult:
     carbon: float | None = None  # questions about carbon
     carbon_unit: str | None = None
     land_cover: LandCoverInfo | None = None
+
+
+@dataclass(frozen=True)
+class GridInfo:
+    crs: str
+    transform: tuple[
+        float, float, float, float, float, float
+    ]  # of the patch grid (a, b, c, d, e, f)
+    width: int  # patches
+    height: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    decision: dict[str, Any]  # how Sentinel-2 is read: summary.json's inputs.sentinel2
+    grid: GridInfo
+    patches: int
 
 
 @dataclass(frozen=True)
@@ -194,6 +228,17 @@ class Ask(Imagery, ModelOptions):
 
 
 @dataclass(frozen=True)
+class Inspect(Imagery):
+    """How the inputs of an estimate would be read, for ``model``'s bands; no model is run."""
+
+    op: ClassVar[str] = "inspect"
+    result: ClassVar[type] = InspectResult
+    control: ClassVar[bool] = False
+
+    model: str | None = None  # its reo_config.json says the bands (None: the loaded model, or all)
+
+
+@dataclass(frozen=True)
 class Cancel:
     op: ClassVar[str] = "cancel"
     result: ClassVar[type] = CancelResult
@@ -217,7 +262,7 @@ class Shutdown:
 
 
 REQUEST_TYPES: dict[str, type] = {
-    cls.op: cls for cls in (LoadModel, Estimate, Ask, Cancel, Info, Shutdown)
+    cls.op: cls for cls in (LoadModel, Estimate, Ask, Inspect, Cancel, Info, Shutdown)
 }
 OPS = tuple(REQUEST_TYPES)
 

@@ -61,7 +61,12 @@ def test_a_request_line_parses_back_into_the_same_typed_request():
             '"extent.bounds" must be a list of 4 numbers, got [1, 2, 3].',
         ),
         ({**ESTIMATE, "extent": {"bounds": [1, 2, 3, 4]}}, '"extent.crs" is required (a string).'),
-        ({**ESTIMATE, "s2": []}, '"s2" must list at least one file'),
+        ({**ESTIMATE, "s2": []}, '"s2" is required (a list of strings) unless "band_mapping"'),
+        (
+            {**ESTIMATE, "band_mapping": {"B8A": 5}},
+            '"band_mapping.B8A" must be a string or a list of 2 values, got 5.',
+        ),
+        ({**ESTIMATE, "boa_offset": "yes"}, '"boa_offset" must be "auto", 0 or 1000, got "yes".'),
     ],
 )
 def test_a_field_that_does_not_fit_is_refused_naming_it(fields, message):
@@ -72,6 +77,12 @@ def test_a_field_that_does_not_fit_is_refused_naming_it(fields, message):
     with pytest.raises(protocol.ProtocolError) as caught:  # the worker says the same
         protocol.parse_request(line)
     assert message in caught.value.message and caught.value.request_id == 7
+
+
+def test_band_mapping_names_a_file_or_a_file_and_band():
+    fields = {"s2": [], "out": "/o", "band_mapping": {"B8A": "b8a.tif", "B02": ["stack.tif", 2]}}
+    body = protocol.parse_request(protocol.request_line(1, "estimate", fields)).body
+    assert body.band_mapping == {"B8A": "b8a.tif", "B02": ("stack.tif", 2)}
 
 
 @pytest.mark.parametrize(

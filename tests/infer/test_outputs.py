@@ -23,6 +23,7 @@ from infer_helpers import REPO_ROOT, scene_origin, scene_s2
 from small_disk import fill, small_disk
 
 from reo_core import predict
+from reo_core.atomic import json_text
 from reo_core.errors import Canceled, OutputError
 from reo_core.infer import estimate as estimate_module
 from reo_core.infer.estimate import EstimateRequest, run_estimate
@@ -50,7 +51,8 @@ def assert_complete(out, summary: dict) -> None:
     """The folder holds exactly the run's products, each readable, and nothing hidden."""
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([*summary["files"].values(), "summary.json"])
-    assert json.loads((out / "summary.json").read_text()) == summary
+    written = json.loads((out / "summary.json").read_text())
+    assert written == json.loads(json_text(summary))  # (tuples are lists in JSON)
     for name in names:
         if name.endswith(".tif"):
             with rasterio.open(out / name) as src:
@@ -225,20 +227,18 @@ def test_a_publish_interrupted_by_a_kill_is_completed_by_the_next_run(tmp_path, 
     }  # fmt: skip
 
 
-def corrupt_tile(source, target) -> None:
-    """``target``: ``source`` with the bytes of one tile in its middle overwritten."""
+def corrupt_tile(source, target, band: int) -> None:
+    """``target``: ``source`` with the bytes of one tile of ``band`` in its middle overwritten."""
     shutil.copy(source, target)
     with rasterio.open(target) as src:
-        offset = int(src.get_tag_item("BLOCK_OFFSET_5_5", "TIFF", bidx=1))
-        size = int(src.get_tag_item("BLOCK_SIZE_5_5", "TIFF", bidx=1))
+        offset = int(src.get_tag_item("BLOCK_OFFSET_5_5", "TIFF", bidx=band))
+        size = int(src.get_tag_item("BLOCK_SIZE_5_5", "TIFF", bidx=band))
     with open(target, "r+b") as file:
         file.seek(offset)
         file.write(b"\xff" * size)
 
 
-def test_a_tile_that_fails_to_read_mid_run_is_one_line_exit_2_and_nothing_is_left(
-    models, tmp_path, caplog
-):
+def test_a_tile_that_fails_to_read_is_one_line_exit_2_and_nothing_is_left(models, tmp_path, caplog):
     from rasterio.transform import from_origin
     from rasters import ORIGIN, UTM32N, s2_reflectance
 
@@ -248,11 +248,12 @@ def test_a_tile_that_fails_to_read_mid_run_is_one_line_exit_2_and_nothing_is_lef
     data = np.round(s2_reflectance(200, 200) * 10000).astype("uint16")
     with rasterio.open(tiled, "w", driver="GTiff", width=200, height=200, count=12,
                        dtype="uint16", crs=UTM32N, transform=from_origin(*ORIGIN, 10, 10),
-                       nodata=0, tiled=True, blockxsize=32, blockysize=32,
+                       nodata=0, tiled=True, blockxsize=32, blockysize=32, interleave="band",
                        compress="deflate") as dst:  # fmt: skip
         dst.write(data)
         dst.descriptions = AGBD_BAND_ORDER
-    corrupt_tile(tiled, tmp_path / "S2_corrupt.tif")
+    # B03: read by the rgb model patch by patch, not by the checks that sample the data at open
+    corrupt_tile(tiled, tmp_path / "S2_corrupt.tif", AGBD_BAND_ORDER.index("B03") + 1)
     out = tmp_path / "out"
     argv = ["--s2", str(tmp_path / "S2_corrupt.tif"), "--model", str(models["rgb"]), "--out",
             str(out), "--device", "cpu", "--max-new-tokens", "4", "--threads", "1",
@@ -261,10 +262,16 @@ def test_a_tile_that_fails_to_read_mid_run_is_one_line_exit_2_and_nothing_is_lef
         assert predict.main(argv) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0]
-    assert errors[0].startswith("Reading the imagery failed mid-run (")
+    assert errors[0].startswith("Reading the imagery failed (")
     assert "S2_corrupt.tif" in errors[0] and errors[0].endswith("Nothing was written.")
     assert "patches predicted" in caplog.text  # it failed mid-run, after blocks that read well
     assert not out.exists()  # the folder the run made is gone with it
+    corrupt_tile(tiled, tmp_path / "S2_corrupt_B02.tif", AGBD_BAND_ORDER.index("B02") + 1)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):  # B02 is sampled by the input checks at the start
+        assert predict.main([*argv[:1], str(tmp_path / "S2_corrupt_B02.tif"), *argv[2:]]) == 2
+    assert caplog.records[-1].getMessage().startswith("Reading the imagery failed (")
+    assert not out.exists()
 
 
 def test_an_output_folder_that_cannot_be_written_is_one_line_exit_2(
