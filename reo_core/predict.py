@@ -1,14 +1,18 @@
 """Estimate AGB, land cover and patch counts over an extent with a REO model.
 
-    python -m reo_core.predict --s2 PATH... [--sar PATH...]
+    python -m reo_core.predict --s2 PRODUCT.SAFE|FOLDER|ZIP|FILE... [--sar PATH...]
+        [--band B8A=FILE[:INDEX]]... [--band-order agbd|l1c|eurosat] [--boa-offset auto|0|1000]
+        [--allow-l1c] [--cloud-mask FILE --cloud-mask-kind scl|fmask|binary|probability]
         [--extent XMIN YMIN XMAX YMAX --extent-crs CRS | --aoi FILE] [--stride 25]
         --model DIR --out DIR [--device auto] [--batch-size 32] [--carbon-fraction 0.47]
 
     accelerate launch [--num_processes K] -m reo_core.predict ...   # k processes, one output
 
 Writes agb.tif, land_cover.tif, patch_count.tif (and agb_std.tif for models with the uncertainty
-head) on the patch grid, quicklook.png and summary.json (written last) into ``--out``. Exit status
-2 for inputs to change (the message says what), 1 for other failures.
+head) on the patch grid, quicklook.png and summary.json (written last) into ``--out``; the summary
+records how the Sentinel-2 input was read (level, BOA offset and its source, units, band mapping,
+cloud source) and the skipped patches by reason. Exit status 2 for inputs to change (the message
+says what), 1 for other failures.
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ class PredictArgs:
 
     s2: tuple[Path, ...]
     sar: tuple[Path, ...]
+    band: list[str]
+    band_order: str | None
+    boa_offset: str
+    allow_l1c: bool
+    cloud_mask: Path | None
+    cloud_mask_kind: str
+    cloud_threshold: float | None
+    cloud_screening: bool
     extent: tuple[float, float, float, float] | None
     extent_crs: str | None
     aoi: Path | None
@@ -96,14 +108,13 @@ def run(args: PredictArgs) -> dict | None:
     from reo_core.infer.distributed import ranks_from_environment
     from reo_core.infer.engine import EngineOptions, load_engine
     from reo_core.infer.estimate import EstimateRequest, run_estimate
-    from reo_core.infer.inputs import InputSpec, make_extent
+    from reo_core.infer.inputs import input_spec_from_args, make_extent
 
     if args.extent is not None and not args.extent_crs:
         raise InputError("--extent needs --extent-crs (e.g. --extent-crs EPSG:4326).")
-    inputs = InputSpec(
-        s2=args.s2,
-        sar=args.sar,
-        extent=make_extent(args.extent, args.extent_crs, args.aoi),
+    inputs = input_spec_from_args(
+        args,
+        make_extent(args.extent, args.extent_crs, args.aoi),
         stride=args.stride,
         max_nodata_fraction=args.max_nodata_fraction,
         block_patches=args.block_patches,
@@ -143,8 +154,15 @@ def report_lines(out: Path, summary: dict) -> list[str]:
     lines.append(f"Summary: {out / 'summary.json'}")
     agb, patches = summary["agb"], summary["patches"]
     if agb["mean"] is not None:
+        reasons = ", ".join(
+            f"{count} {reason.replace('_', ' ')}"
+            for reason, count in patches.get("skipped_by_reason", {}).items()
+            if count
+        )
         lines.append(
-            f"{patches['done']} patches ({patches['skipped']} skipped): mean AGB "
+            f"{patches['done']} patches ({patches['skipped']} skipped"
+            + (f": {reasons}" if reasons else "")
+            + "): mean AGB "
             f"{agb['mean']:.1f} Mg/ha, total {agb['total_mg']:.0f} Mg, carbon "
             f"{summary['carbon']['total_mg']:.0f} Mg C over {summary['valid_area_ha']:.0f} ha"
         )

@@ -2,9 +2,9 @@
 
     python -m reo_core.serve
 
-Prints ``{"type": "ready", ...}``, then answers one request per line. ``load_model``, ``estimate``
-and ``ask`` run one at a time in a worker thread, keeping the model loaded between requests; the
-main thread keeps reading stdin, so ``cancel``, ``info`` and ``shutdown`` are answered at once and a
+Prints ``{"type": "ready", ...}``, then answers one request per line. ``load_model``, ``estimate``,
+``ask`` and ``inspect`` run one at a time in a worker thread, keeping the model loaded between
+requests; the main thread keeps reading stdin, so ``cancel``, ``info`` and ``shutdown`` are answered at once and a
 cancel stops an estimate before its next batch. A bad request gets an error reply and the worker
 keeps serving. Only protocol lines go to stdout (everything else written to file descriptor 1 is
 sent to stderr); logging goes to stderr. No network port is opened.
@@ -174,6 +174,8 @@ class Server:
             return self.load_model(params, report, required=True)
         if request.op == "estimate":
             return self.estimate(params, report, job.cancel.is_set)
+        if request.op == "inspect":
+            return self.inspect(params)
         return self.ask(params, report, job.cancel.is_set)
 
     def load_model(self, params: dict, report, required: bool = False) -> dict:
@@ -228,6 +230,20 @@ class Server:
         self.load_model(engine_params, report)
         check_canceled(is_canceled)
         return ask_patch(self.engine, request)
+
+    def inspect(self, params: dict) -> dict:
+        """How the inputs of an estimate would be read (the input decision and the patch grid),
+        for the bands of the named model, else the loaded one, else all 12; no model is run."""
+        from reo_core.infer.engine import check_model_folder
+        from reo_core.infer.inputs import inspect_inputs
+        from reo_core.model.config import ReoConfig
+
+        folder = protocol.text(params, "model")
+        if folder is not None:
+            config = ReoConfig.load(check_model_folder(folder))
+        else:
+            config = self.engine.config if self.engine is not None else ReoConfig()
+        return inspect_inputs(config, protocol.input_spec(params))
 
 
 def _model_summary(engine) -> dict:

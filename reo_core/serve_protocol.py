@@ -15,7 +15,7 @@ from typing import Any
 from reo_core.errors import InputError, ReoError
 
 PROTOCOL_VERSION = 1
-WORK_OPS = ("load_model", "estimate", "ask")  # run one at a time in the worker thread
+WORK_OPS = ("load_model", "estimate", "ask", "inspect")  # run one at a time in the worker thread
 CONTROL_OPS = ("cancel", "info", "shutdown")  # answered at once by the main thread
 OPS = WORK_OPS + CONTROL_OPS
 
@@ -198,19 +198,61 @@ def model_choice(params: dict, required: bool = False) -> ModelChoice:
     return ModelChoice(None if folder is None else Path(folder), options)
 
 
+def band_mapping(params: dict) -> dict[str, tuple[str, int]]:
+    """``band_mapping``: {"B8A": "b8a.tif" | ["stack.tif", 9], ...}."""
+    value = params.get("band_mapping") or {}
+    if not isinstance(value, dict):
+        raise ProtocolError('"band_mapping" must be {"B8A": "file" or ["file", band index], ...}.')
+    mapping = {}
+    for band, target in value.items():
+        if isinstance(target, str) and target:
+            mapping[band] = (target, 1)
+        elif (isinstance(target, list) and len(target) == 2 and isinstance(target[0], str)
+              and isinstance(target[1], int) and not isinstance(target[1], bool)):  # fmt: skip
+            mapping[band] = (target[0], target[1])
+        else:
+            raise ProtocolError(f'"band_mapping.{band}" must be "file" or ["file", band index].')
+    return mapping
+
+
+def boa_offset(params: dict) -> int | None:
+    """``boa_offset``: "auto" (or absent) for the decision from metadata and data, or 0 / 1000."""
+    value = params.get("boa_offset", "auto")
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f'"boa_offset" must be "auto", 0 or 1000, got {value!r}.')
+    return value
+
+
 def input_spec(params: dict):
-    """The inputs of an estimate or ask: s2, sar, extent or aoi, stride, max_nodata_fraction."""
+    """The inputs of an estimate, ask or inspect: s2, sar, extent or aoi, stride,
+    max_nodata_fraction, and how to read Sentinel-2 (band_mapping, band_order, boa_offset,
+    allow_l1c, cloud_mask, cloud_mask_kind, cloud_threshold, cloud_screening)."""
     from reo_core.infer.inputs import InputSpec, make_extent
+    from reo_core.raster.clouds import CloudOptions
     from reo_core.raster.grid import PATCH_SIZE
     from reo_core.raster.reader import DEFAULT_MAX_NODATA_FRACTION
 
     bounds, crs, aoi = extent_fields(params)
+    mapping = band_mapping(params)
+    cloud_mask = text(params, "cloud_mask")
     return InputSpec(
-        s2=paths(params, "s2", required=True),
+        s2=paths(params, "s2", required=not mapping),
         sar=paths(params, "sar"),
         extent=make_extent(bounds, crs, aoi),
         stride=number(params, "stride", PATCH_SIZE, integer=True),
         max_nodata_fraction=number(params, "max_nodata_fraction", DEFAULT_MAX_NODATA_FRACTION),
+        band_mapping=mapping,
+        band_order=text(params, "band_order"),
+        boa_offset=boa_offset(params),
+        allow_l1c=flag(params, "allow_l1c", False),
+        clouds=CloudOptions(
+            mask=None if cloud_mask is None else Path(cloud_mask),
+            kind=text(params, "cloud_mask_kind", "scl"),
+            threshold=number(params, "cloud_threshold"),
+            screening=flag(params, "cloud_screening", True),
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import rasterio
 
 import reo_core
-from reo_core.errors import ExtentError, InputError, ReoError
+from reo_core.errors import InputError, ReoError
 from reo_core.infer.batching import IsCanceled, check_canceled
 from reo_core.infer.distributed import Ranks
 from reo_core.infer.engine import InferenceEngine
@@ -41,6 +41,7 @@ from reo_core.infer.prompt import ESTIMATE_QUESTION
 from reo_core.infer.quicklook import write_quicklook
 from reo_core.raster import PatchReader
 from reo_core.raster.grid import REFERENCE_RESOLUTION_M
+from reo_core.raster.skips import SkipCounts
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +105,12 @@ def run_estimate(
     writers = ProductWriters(out, reader.patch_grid.grid, keys, _tags(engine))
     if ranks.count == 1:
         summary = _one_process(engine, reader, writers, progress, is_canceled)
+        skips = reader.skips
     else:
-        summary = _several_processes(engine, reader, writers, progress, ranks)
+        summary, skips = _several_processes(engine, reader, writers, progress, ranks)
         if summary is None:
             return None
-    return _finish(engine, request, reader, summary, started, ranks, progress)
+    return _finish(engine, request, reader, summary, skips, started, ranks, progress)
 
 
 def _one_process(engine, reader: PatchReader, writers, progress, is_canceled) -> SummaryAccumulator:
@@ -128,7 +130,7 @@ def _one_process(engine, reader: PatchReader, writers, progress, is_canceled) ->
 
 def _several_processes(
     engine, reader, writers, progress, ranks: Ranks
-) -> SummaryAccumulator | None:
+) -> tuple[SummaryAccumulator | None, SkipCounts]:
     """Each process predicts its blocks into partial rasters; the main process assembles them."""
     layout = reader.block_layout()
     mine = [i for i in range(len(layout)) if ranks.owns(i)]
@@ -147,21 +149,24 @@ def _several_processes(
     except Exception as error:  # reported to every process below, then raised here
         failure = error
     failures = [f for f in ranks.gather(None if failure is None else str(failure)) if f]
+    skips = SkipCounts()
+    for counts in ranks.gather(reader.skips.to_dict()):  # every process skipped some patches
+        skips.merge(counts)
     try:
         if failure is not None:
             raise failure
         if failures:
             raise ReoError(f"Another process failed: {failures[0]}")
         if not ranks.is_main:
-            return None
-        return _assemble(reader, writers, parts, ranks.count)
+            return None, skips
+        return _assemble(reader, writers, parts, ranks.count, skips), skips
     finally:
         if ranks.is_main:
             shutil.rmtree(parts, ignore_errors=True)
 
 
 def _assemble(
-    reader: PatchReader, writers: ProductWriters, parts: Path, count: int
+    reader: PatchReader, writers: ProductWriters, parts: Path, count: int, skips: SkipCounts
 ) -> SummaryAccumulator:
     summary = SummaryAccumulator(_cell_area_ha(reader), reader.n_patches)
     with ExitStack() as stack, writers:
@@ -175,18 +180,15 @@ def _assemble(
             writers.write(result)
             summary.add(result)
         if summary.done == 0:
-            raise ExtentError(
-                "No patch in the extent has enough valid pixels: it is all no-data (or clouds) in "
-                "the input. Choose an extent over valid imagery, or allow more no-data per patch "
-                f"(max_nodata_fraction is {reader.max_nodata_fraction})."
-            )
+            raise reader.no_usable_patch(skips.counts)
     return summary
 
 
-def _finish(engine, request, reader, accumulator, started, ranks, progress) -> dict:
+def _finish(engine, request, reader, accumulator, skips, started, ranks, progress) -> dict:
     out = request.out
     paths = product_paths(out, product_keys(engine.has_uncertainty))
     totals = accumulator.summary(request.carbon_fraction)
+    totals["patches"]["skipped_by_reason"] = skips.to_dict()
     grid = reader.patch_grid.grid
     if request.quicklook:
         if progress is not None:
@@ -199,7 +201,7 @@ def _finish(engine, request, reader, accumulator, started, ranks, progress) -> d
         "software": {"reo_core": reo_core.__version__},
         "model": _model_info(engine),
         "question": ESTIMATE_QUESTION,
-        "inputs": _input_info(request.inputs),
+        "inputs": _input_info(request.inputs) | {"sentinel2": reader.s2.decision.to_dict()},
         "grid": {
             "crs": grid.crs.to_string(),
             "transform": list(grid.transform)[:6],
@@ -260,9 +262,18 @@ def _model_info(engine: InferenceEngine) -> dict:
 
 
 def _input_info(spec: InputSpec) -> dict:
+    """The request's inputs as given; with ``sentinel2`` (the decision) a run can be redone."""
     extent = spec.extent
     return {
         "s2": [str(p) for p in spec.s2],
+        "band_mapping": {b: [str(p), i] for b, (p, i) in spec.band_mapping.items()},
+        "band_order": spec.band_order,
+        "boa_offset": "auto" if spec.boa_offset is None else spec.boa_offset,
+        "allow_l1c": spec.allow_l1c,
+        "cloud_mask": None if spec.clouds.mask is None else str(spec.clouds.mask),
+        "cloud_mask_kind": spec.clouds.kind,
+        "cloud_threshold": spec.clouds.threshold,
+        "cloud_screening": spec.clouds.screening,
         "sar": [str(p) for p in spec.sar],
         "extent": None
         if extent is None

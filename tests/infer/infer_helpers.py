@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -53,6 +54,14 @@ def scene_origin(scene: Path) -> tuple[float, float]:
     """Top-left corner of the scene in its UTM CRS."""
     transform = json.loads((scene / "scene.json").read_text())["transform"]
     return transform[2], transform[5]
+
+
+CELL_M = 250.0  # patches lie on multiples of 250 m in the CRS (the global patch lattice)
+
+
+def lattice_corner(x: float, y: float) -> tuple[float, float]:
+    """Top-left corner of the 250 m lattice cell holding the point (x, y)."""
+    return math.floor(x / CELL_M) * CELL_M, math.ceil(y / CELL_M) * CELL_M
 
 
 def run_module(module: str, *args, env: dict | None = None, timeout: float = 180):

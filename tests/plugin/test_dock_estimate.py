@@ -141,11 +141,11 @@ def test_per_band_layers_with_a_hand_made_mapping(
 ):
     """B04 comes from a file whose name says nothing: the user maps it, the worker reads that file."""
     bands = {p.stem.rsplit("_", 1)[1]: p for p in (scene_per_band / "s2").glob("*_B*.tif")}
-    red = tmp_path / "red.tif"
+    red = tmp_path / "mystery.tif"  # not 'red.tif': STAC's common name 'red' says B04
     shutil.copy(bands.pop("B04"), red)
     for band, path in sorted(bands.items()):
         add_raster(project, path, f"S2 {band}")
-    red_layer = add_raster(project, red, "red")
+    red_layer = add_raster(project, red, "mystery")
     dock.per_band_radio.setChecked(True)
     click(qtbot, dock.detect_button)
     assert "B04" not in dock.band_table.mapping()
