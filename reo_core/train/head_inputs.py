@@ -43,11 +43,14 @@ class HeadInputRecorder:
         signature = inspect.signature(original)
 
         def recording(*args, **kwargs):
+            # The call first: one that fails (a GPU out-of-memory the engine retries with a
+            # smaller batch) records nothing.
+            result = original(*args, **kwargs)
             arguments = signature.bind(*args, **kwargs).arguments
             self.calls.append(
                 {k: v.detach() if torch.is_tensor(v) else v for k, v in arguments.items()}
             )
-            return original(*args, **kwargs)
+            return result
 
         setattr(self.model, HEAD_ENTRY, recording)  # an instance attribute shadows the method
         return self

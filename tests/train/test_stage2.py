@@ -180,9 +180,12 @@ def test_the_head_learns_from_recorded_inputs(recorded):
     head = HeadStage(loaded.model)
     optimizer = torch.optim.AdamW([p for p in head.parameters() if p.requires_grad], lr=3e-3)
     losses = []
-    for _ in range(30):
+    for step in range(30):
         _, loss = head(batch.inputs, batch.agb)
         loss.backward()
+        if step == 0:  # everything stage 2 trains sits behind the head entry that was recorded
+            silent = [n for n, p in head.named_parameters() if p.requires_grad and p.grad is None]
+            assert not silent, silent
         optimizer.step()
         optimizer.zero_grad()
         losses.append(float(loss))
