@@ -13,19 +13,17 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, set_seed
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, RandomSampler
 from transformers import get_scheduler
 
 from reo_core.errors import InputError
 from reo_core.evaluate import evaluate_records
-from reo_core.instruct.torch_dataset import InstructDataset, seeded_generator
+from reo_core.instruct.torch_dataset import seeded_generator
 from reo_core.train.config import TrainConfig
 from reo_core.train.distributed import (
     describe_device,
@@ -35,6 +33,8 @@ from reo_core.train.distributed import (
 )
 from reo_core.train.logbook import Logbook, plot_curves
 from reo_core.train.run import RunFolder, StageResult
+from reo_core.train.stage1 import stage1_work
+from reo_core.train.stage2 import stage2_work
 from reo_core.train.state import (
     TrainerState,
     keep_trainable_only,
@@ -45,21 +45,9 @@ from reo_core.train.state import (
     save_training_state,
 )
 from reo_core.train.validation import headline_metrics, write_validation
+from reo_core.train.work import StageWork
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class StageWork:
-    """What one stage trains and how; the optimisation loop is the same for both stages."""
-
-    stage: int
-    module: torch.nn.Module  # what trains (before accelerate prepares it)
-    train_set: Dataset  # with a ``collate`` method
-    loss: Callable[[torch.nn.Module, object], torch.Tensor | None]  # (prepared module, batch)
-    validate: Callable[[torch.nn.Module], list[dict]]  # every process; all records, everywhere
-    save_model: Callable[[torch.nn.Module, Path], None]  # every process; the main one writes
-    wraps_layers: bool = True  # False: FSDP wraps the module whole (it has no transformer layers)
 
 
 def train(config: TrainConfig, force: bool = False) -> Path:
@@ -186,44 +174,8 @@ def _stage_work(
     config: TrainConfig, stage: int, accelerator: Accelerator, start_from: Path | None
 ) -> StageWork:
     if stage == 1:
-        from reo_core.train import stage1
-
-        loaded = stage1.load_stage1_model(config, accelerator)
-        val_set = InstructDataset(config.data, "val", loaded.processor, limit=config.eval_samples)
-        return StageWork(
-            stage=1,
-            module=loaded.model,
-            train_set=InstructDataset(config.data, "train", loaded.processor),
-            loss=stage1.stage1_loss,
-            validate=lambda model: stage1.validate_stage1(model, val_set, config, accelerator),
-            save_model=lambda model, folder: stage1.save_stage1_model(
-                model, loaded, folder, accelerator
-            ),
-        )
-    from reo_core.train import stage2
-    from reo_core.train.distributed import full_state_dict, gather_records
-
-    loaded = stage2.load_stage2_model(config, start_from, accelerator)
-    train_set, val_set = stage2.stage2_datasets(config, loaded, start_from, accelerator)
-    module = stage2.HeadStage(loaded.model)
-
-    def validate(model) -> list[dict]:
-        records = stage2.validate_head(model, val_set, accelerator, config.eval_batch_size)
-        return gather_records(accelerator, records)
-
-    def save_model(model, folder: Path) -> None:
-        state = full_state_dict(accelerator, model)
-        on_main(accelerator, lambda: stage2.save_stage2_model(loaded, state, folder))
-
-    return StageWork(
-        2,
-        module,
-        train_set,
-        lambda model, batch: model(batch.inputs, batch.agb)[1],
-        validate,
-        save_model,
-        wraps_layers=False,
-    )
+        return stage1_work(config, accelerator)
+    return stage2_work(config, accelerator, start_from)
 
 
 def _prepare(accelerator: Accelerator, work: StageWork, optimizer, scheduler, micro_batch: int):

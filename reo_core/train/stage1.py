@@ -29,6 +29,7 @@ from reo_core.train.distributed import (
     unsharded_root,
 )
 from reo_core.train.validation import predict_dialogues
+from reo_core.train.work import StageWork
 
 
 def load_stage1_model(config: TrainConfig, accelerator: Accelerator) -> LoadedModel:
@@ -96,6 +97,20 @@ def save_stage1_model(
     on_main(
         accelerator,
         lambda: save_checkpoint(LoadedModel(unwrapped, loaded.processor), folder, state_dict=state),
+    )
+
+
+def stage1_work(config: TrainConfig, accelerator: Accelerator) -> StageWork:
+    """Stage 1 for the loop: the whole model, all dialogues, cross-entropy."""
+    loaded = load_stage1_model(config, accelerator)
+    val_set = InstructDataset(config.data, "val", loaded.processor, limit=config.eval_samples)
+    return StageWork(
+        stage=1,
+        module=loaded.model,
+        train_set=InstructDataset(config.data, "train", loaded.processor),
+        loss=stage1_loss,
+        validate=lambda model: validate_stage1(model, val_set, config, accelerator),
+        save_model=lambda model, folder: save_stage1_model(model, loaded, folder, accelerator),
     )
 
 

@@ -36,8 +36,16 @@ from reo_core.model.regression_head import HeadOutput
 from reo_core.model.reo_vlm import ReoVLM
 from reo_core.tasks import Task
 from reo_core.train.config import TrainConfig
-from reo_core.train.distributed import model_device, on_main, share, training_dtype
+from reo_core.train.distributed import (
+    full_state_dict,
+    gather_records,
+    model_device,
+    on_main,
+    share,
+    training_dtype,
+)
 from reo_core.train.head_inputs import HeadBatch, HeadInputCache, HeadInputRecorder, collate_inputs
+from reo_core.train.work import StageWork
 
 logger = logging.getLogger(__name__)
 
@@ -361,6 +369,32 @@ def save_stage2_model(loaded: LoadedModel, state: dict, folder: Path) -> Path:
             f"the trained head has parameters the model lacks: {result.unexpected_keys[:3]}"
         )
     return save_checkpoint(loaded, folder)
+
+
+def stage2_work(
+    config: TrainConfig, accelerator: Accelerator, start_from: Path | None
+) -> StageWork:
+    """Stage 2 for the loop: the head alone, on recorded inputs of the AGB dialogues."""
+    loaded = load_stage2_model(config, start_from, accelerator)
+    train_set, val_set = stage2_datasets(config, loaded, start_from, accelerator)
+
+    def validate(model: nn.Module) -> list[dict]:
+        records = validate_head(model, val_set, accelerator, config.eval_batch_size)
+        return gather_records(accelerator, records)
+
+    def save_model(model: nn.Module, folder: Path) -> None:
+        state = full_state_dict(accelerator, model)  # every process: a collective when sharded
+        on_main(accelerator, lambda: save_stage2_model(loaded, state, folder))
+
+    return StageWork(
+        stage=2,
+        module=HeadStage(loaded.model),
+        train_set=train_set,
+        loss=lambda model, batch: model(batch.inputs, batch.agb)[1],
+        validate=validate,
+        save_model=save_model,
+        wraps_layers=False,
+    )
 
 
 def _digest(values: list[str]) -> str:
