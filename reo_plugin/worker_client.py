@@ -98,6 +98,7 @@ class WorkerClient:
         self._write_lock = threading.Lock()
         self._ready = threading.Event()
         self._exited = threading.Event()
+        self._stderr_read = threading.Event()  # the worker's stderr is read to its end
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
         self._ids = itertools.count(1)
 
@@ -147,7 +148,9 @@ class WorkerClient:
         deadline = time.monotonic() + timeout
         while not self._ready.wait(POLL_S):
             if self._exited.is_set() or self._process.poll() is not None:
-                self._exited.wait(2.0)  # let the readers drain the last stderr lines
+                self._exited.wait(2.0)  # let the readers drain the last lines
+                self._stderr_read.wait(2.0)
+                self._close_stdin()
                 raise self._start_failure()
             if is_canceled is not None and is_canceled():
                 self.kill()
@@ -166,26 +169,37 @@ class WorkerClient:
     def close(self, timeout: float = 5.0) -> None:
         """Ask the worker to shut down; end it if it does not within ``timeout``."""
         process = self._process
-        if process is None or process.poll() is not None:
+        if not self.stop() or process is None:
             return
-        with contextlib.suppress(WorkerError):  # stdin already closed: it is going anyway
-            self._write({"id": self._next_id(), "op": "shutdown"})
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def stop(self) -> bool:
+        """Ask the worker to shut down and close its stdin, without waiting; False if it is not
+        running. Its stdout and stderr close when it exits (the readers close them at the end)."""
+        process = self._process
+        if process is None:
+            return False
+        running = process.poll() is None
+        if running:
+            with contextlib.suppress(WorkerError):  # stdin already closed: it is going anyway
+                self._write({"id": self._next_id(), "op": "shutdown"})
+        self._close_stdin()
+        return running
+
     def kill(self) -> None:
         """End the worker now (a request that does not stop, or QGIS quitting)."""
         process = self._process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(3.0)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(3.0)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(3.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(3.0)
+        self._close_stdin()
 
     def stderr_tail(self, lines: int = 15) -> str:
         return "\n".join(list(self._stderr)[-lines:])
@@ -268,6 +282,12 @@ class WorkerClient:
     def _next_id(self) -> str:
         return f"r{next(self._ids)}"
 
+    def _close_stdin(self) -> None:
+        process = self._process
+        if process is not None and process.stdin is not None:
+            with self._write_lock, contextlib.suppress(OSError):  # a broken pipe: closed anyway
+                process.stdin.close()
+
     def _write(self, message: dict) -> None:
         process = self._process
         if process is None or process.stdin is None or process.poll() is not None:
@@ -304,7 +324,9 @@ class WorkerClient:
                 request = self._pending.get(str(message.get("id")))
             if request is not None:
                 request.replies.put(message)
+        process.stdout.close()  # end of output: the worker has closed its side
         process.wait()
+        self._close_stdin()  # the worker is gone (shut down, ended or crashed): nothing to write
         self._exited.set()
         with self._lock:
             pending = list(self._pending.values())
@@ -319,6 +341,8 @@ class WorkerClient:
             if line:
                 self._stderr.append(line)
                 self._log(line)
+        process.stderr.close()
+        self._stderr_read.set()
 
     def _log(self, line: str) -> None:
         with contextlib.suppress(Exception):  # logging must never stop the reader thread
@@ -360,6 +384,7 @@ class WorkerClient:
         return WorkerError(message, details, kind=kind)
 
     def _exit_error(self, op: str) -> WorkerError:
+        self._stderr_read.wait(2.0)  # stdout can end first: let its last words arrive
         code = self._process.returncode if self._process is not None else None
         return WorkerError(
             f"The worker stopped unexpectedly during '{op}' (exit code {code}); it restarts with "

@@ -5,6 +5,7 @@ its replies come from reo_core.serve_protocol, so they have the real worker's sh
 it slow (for cancel), crash mid-request, ignore cancel, or never become ready.
 
     python tests/plugin/fake_worker.py [--delay S] [--steps N] [--crash] [--ignore-cancel] [--no-ready]
+                                       [--exit-delay S]
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def main() -> int:
     parser.add_argument("--crash", action="store_true", help="exit in the middle of an estimate")
     parser.add_argument("--ignore-cancel", action="store_true")
     parser.add_argument("--no-ready", action="store_true")
+    parser.add_argument(
+        "--exit-delay",
+        type=float,
+        default=0.0,
+        help="seconds from shutdown to exit (a real worker unloading torch)",
+    )
     args = parser.parse_args()
     out = sys.stdout
     lock = threading.Lock()
@@ -59,6 +66,7 @@ def main() -> int:
             continue
         if request.op == "shutdown":
             send(protocol.result(request.id, {"shutdown": True}))
+            time.sleep(args.exit_delay)
             return 0
         if request.op == "cancel":
             target = request.params.get("target")
