@@ -101,7 +101,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(
         torch.testing.assert_close(grads_b[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
-@pytest.mark.parametrize("stage", [1, 2])
+@pytest.mark.parametrize("stage", [1, pytest.param(2, marks=pytest.mark.slow)])  # same loop
 def test_accumulated_micro_batches_make_the_same_step_as_one_batch(
     small_instruct_folder, tiny_base_folder, stage1_model, tmp_path, stage
 ):
