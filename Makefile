@@ -60,7 +60,7 @@ DEMO_ESTIMATE ?= out/demo-estimate
 run: setup
 	@test -f $(DEMO_MODEL)/reo_config.json || { echo "The demo model $(DEMO_MODEL) is missing; build it with: $(PYTHON) -m reo_core.train.demo" >&2; exit 1; }
 	$(PYTHON) -m reo_core.synth --out $(DEMO_SCENE) --size-km 10 --seed 7
-	$(PYTHON) -m reo_core.predict --s2 $(DEMO_SCENE)/s2/*.tif --model $(DEMO_MODEL) --out $(DEMO_ESTIMATE)
+	$(PYTHON) -m reo_core.predict --s2 $(DEMO_SCENE)/s2/*.tif --model $(DEMO_MODEL) --out $(DEMO_ESTIMATE) --overwrite
 	@echo "Truth for comparison: $(DEMO_SCENE)/truth (patch_agb.tif, patch_landcover.tif, patch_count.tif)"
 
 bench: setup

@@ -76,7 +76,8 @@ def worker(spec: dict) -> dict:
     else:
         engine.predict_patches(np.full((1, len(engine.config.bands), 25, 25), 0.1, np.float32))
         started = time.perf_counter()
-        summary = run_estimate(engine, EstimateRequest(inputs, Path(spec["out"]), quicklook=False))
+        request = EstimateRequest(inputs, Path(spec["out"]), quicklook=False, overwrite=True)
+        summary = run_estimate(engine, request)  # each configuration replaces the one before
         seconds, patches = time.perf_counter() - started, summary["patches"]["done"]
     return {**{k: spec[k] for k in ("mode", "threads", "batch_size", "pool")},
             "tokens_per_image": engine.processor.tokens_per_image, "patches": patches,

@@ -4,14 +4,16 @@
         [--band B8A=FILE[:INDEX]]... [--band-order agbd|l1c|eurosat] [--boa-offset auto|0|1000]
         [--allow-l1c] [--cloud-mask FILE --cloud-mask-kind scl|fmask|binary|probability]
         [--extent XMIN YMIN XMAX YMAX --extent-crs CRS | --aoi FILE] [--stride 25]
-        --model DIR --out DIR [--device auto] [--batch-size 32] [--carbon-fraction 0.47]
+        --model DIR --out DIR [--overwrite] [--device auto] [--batch-size 32] [--carbon-fraction 0.47]
 
     accelerate launch [--num_processes K] -m reo_core.predict ...   # k processes, one output
 
 Writes agb.tif, land_cover.tif, patch_count.tif (and agb_std.tif for models with the uncertainty
-head) on the patch grid, quicklook.png and summary.json (written last) into ``--out``; the summary
-records how the Sentinel-2 input was read (level, BOA offset and its source, units, band mapping,
-cloud source) and the skipped patches by reason. Exit status 2 for inputs to change (the message
+head) on the patch grid, quicklook.png and summary.json into ``--out``, all at once when all are
+complete (summary.json last), or nothing; the summary records how the Sentinel-2 input was read
+(level, BOA offset and its source, units, band mapping, cloud source) and the skipped patches by
+reason. A folder in use by another run, or holding an earlier run's results without
+``--overwrite``, is refused. Exit status 2 for inputs or an output folder to change (the message
 says what), 1 for other failures.
 """
 
@@ -63,6 +65,7 @@ class PredictArgs:
     max_nodata_fraction: float
     block_patches: int
     quicklook: bool
+    overwrite: bool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-nodata-fraction", type=float, default=DEFAULT_MAX_NODATA_FRACTION)
     add("--block-patches", type=int, default=DEFAULT_BLOCK_PATCHES, help="patches per block side")
     add("--no-quicklook", dest="quicklook", action="store_false", help="skip quicklook.png")
+    add(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in --out (once this run has finished)",
+    )
     return parser
 
 
@@ -109,6 +117,7 @@ def run(args: PredictArgs) -> dict | None:
     from reo_core.infer.engine import EngineOptions, load_engine
     from reo_core.infer.estimate import EstimateRequest, run_estimate
     from reo_core.infer.inputs import input_spec_from_args, make_extent
+    from reo_core.infer.output_folder import OutputFolder
 
     if args.extent is not None and not args.extent_crs:
         raise InputError("--extent needs --extent-crs (e.g. --extent-crs EPSG:4326).")
@@ -119,8 +128,12 @@ def run(args: PredictArgs) -> dict | None:
         max_nodata_fraction=args.max_nodata_fraction,
         block_patches=args.block_patches,
     )
-    request = EstimateRequest(inputs, args.out, args.carbon_fraction, args.quicklook)
+    request = EstimateRequest(
+        inputs, args.out, args.carbon_fraction, args.quicklook, args.overwrite
+    )
     ranks = ranks_from_environment()
+    if ranks.is_main:
+        OutputFolder(args.out, args.overwrite).check()  # before minutes of model loading
     device = ranks.device if ranks.count > 1 and args.device == "auto" else args.device
     options = EngineOptions(
         device, args.dtype, args.batch_size, args.max_new_tokens, args.visual_token_pool,
@@ -171,6 +184,7 @@ def report_lines(out: Path, summary: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rasterio").setLevel(logging.WARNING)  # GDAL's chatter; REO says what failed
     args = parse_args(argv)
     try:
         summary = run(args)

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 from reo_core.agbd.record import SPLITS
+from reo_core.atomic import write_json
 from reo_core.errors import InputError, exit_status
-from reo_core.instruct.store import STATISTICS_NAME, STATISTICS_SPLIT, split_statistics, write_json
+from reo_core.instruct.store import STATISTICS_NAME, STATISTICS_SPLIT, split_statistics
 from reo_core.sensors.statistics import DEFAULT_STATISTICS, DatasetStatistics, load_statistics
 
 logger = logging.getLogger("reo_core.stats")

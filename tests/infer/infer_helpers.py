@@ -82,6 +82,15 @@ def read_band(path: Path) -> tuple[np.ndarray, dict]:
         return src.read(1), src.profile
 
 
+def strict_json(line: str):
+    """A JSON value; ValueError for anything else, NaN and Infinity included."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not strict JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
 class ServeClient:
     """``python -m reo_core.serve`` in a subprocess; replies collected by a reader thread."""
 
@@ -109,14 +118,19 @@ class ServeClient:
 
         for line in self.process.stdout:
             try:
-                self.replies.put((time.monotonic(), json.loads(line)))
-            except json.JSONDecodeError:
+                self.replies.put((time.monotonic(), strict_json(line)))
+            except ValueError:  # not JSON, or not strict JSON (NaN, Infinity)
                 self.non_json.append(line)
 
-    def send(self, request: dict | str) -> float:
-        """Send a request (a dict, or a raw line); the time it was sent."""
+    def send(self, request: dict | str | bytes) -> float:
+        """Send a request (a dict, or a raw line as text or bytes); the time it was sent."""
         import time
 
+        if isinstance(request, bytes):
+            self.process.stdin.flush()
+            self.process.stdin.buffer.write(request + b"\n")
+            self.process.stdin.buffer.flush()
+            return time.monotonic()
         line = request if isinstance(request, str) else json.dumps(request)
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()

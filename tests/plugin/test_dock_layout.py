@@ -45,7 +45,16 @@ def a_finished_run(dock, card: ModelCard) -> None:
         "agb": {"mean": 81.2, "total_mg": 123456.0},
         "carbon": {"total_mg": 58024.3},
         "valid_area_ha": 1520.0,
-        "land_cover_area_ha": {"111": 600.0, "30": 400.0, "40": 300.0, "50": 120.0, "80": 100.0},
+        "land_cover_area_ha": {
+            code: {"name": name, "area_ha": area}
+            for code, name, area in (
+                ("111", "Closed forest, evergreen needle leaf", 600.0),
+                ("30", "Herbaceous vegetation", 400.0),
+                ("40", "Cultivated and managed vegetation/agriculture (cropland)", 300.0),
+                ("50", "Urban / built up", 120.0),
+                ("80", "Permanent water bodies", 100.0),
+            )
+        },
     }
     out = Path("/results/agb-20260101-120000")
     dock.show_outcome(EstimateOutcome(out, {"agb": out / "agb.tif"}, summary), card)

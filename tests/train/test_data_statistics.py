@@ -8,7 +8,7 @@ from train_helpers import TINY_PRESET, overrides
 
 from reo_core.instruct.store import STATISTICS_NAME
 from reo_core.train.config import load_train_config
-from reo_core.train.loop import _with_data_statistics
+from reo_core.train.stage1 import _with_data_statistics
 
 
 def _model_config(instruct_folder, tmp_path, *settings):
