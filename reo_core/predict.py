@@ -43,7 +43,7 @@ class PredictArgs:
     out: Path
     device: str
     dtype: str
-    batch_size: int
+    batch_size: int | None  # None: chosen from the free memory
     max_new_tokens: int
     visual_token_pool: int | None
     threads: int | None
@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--out", type=Path, required=True, help="output folder")
     add("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")
     add("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
-    add("--batch-size", type=int, default=32, help="patches per forward pass (default 32)")
+    add("--batch-size", type=_batch_size, default=None, metavar="N|auto",
+        help="patches per forward pass (default auto: from free GPU memory, 32 on the CPU)")  # fmt: skip
     add("--max-new-tokens", type=int, default=32, help="longest generated answer (default 32)")
     add(
         "--visual-token-pool",
@@ -81,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("--block-patches", type=int, default=DEFAULT_BLOCK_PATCHES, help="patches per block side")
     add("--no-quicklook", dest="quicklook", action="store_false", help="skip quicklook.png")
     return parser
+
+
+def _batch_size(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a number of patches or 'auto'"
+        ) from None
 
 
 def parse_args(argv: list[str] | None = None) -> PredictArgs:

@@ -5,13 +5,26 @@ KV cache. The generated domain text gives the land-cover class (``parse_land_cov
 count (``parse_count``); the regression head reads the same text's hidden states for AGB, and the
 uncertainty head, when the checkpoint has one, for its standard deviation. Batches halve themselves
 on GPU out-of-memory; ``is_canceled()`` is checked before every batch.
+
+What makes it fast (issue 14; each is an :class:`EngineOptions` field, each tested to give the
+answers of the plain path, tests/infer/test_levers.py):
+
+- the 25 px composites travel to the device as uint8 and are resized and normalised there;
+- the lean greedy decoder (``reo_core.model.decoding``): only the last layer's state of the newest
+  position, the LM head on one position; optional static KV cache and CUDA graphs;
+- the answer follows the template's grammar (``constrained``), and the map's answers are never
+  longer than the longest answer of that grammar;
+- the vision tower runs only up to the deepest layer anything reads (``ReoVLM.vision_depth``);
+- SDPA attention; the batch size from the free GPU memory (``batch_size=None``);
+- the next block is read and composited on the host while the device answers this one
+  (:meth:`InferenceEngine.read_ahead`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +32,22 @@ import torch
 
 from reo_core.answers import parse_count, parse_land_cover
 from reo_core.errors import InputError
-from reo_core.infer.batching import BatchSizer, IsCanceled, check_canceled, map_batches
+from reo_core.infer.answer_types import answer_grammar, question_type
+from reo_core.infer.batching import (
+    BatchSizer,
+    IsCanceled,
+    batch_size_for_memory,
+    check_canceled,
+    map_batches,
+)
 from reo_core.infer.device import choose_device, choose_dtype
+from reo_core.infer.prefetch import read_ahead
 from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages
-from reo_core.model.checkpoint import LoadedModel, load_checkpoint
+from reo_core.instruct.templates import TEMPLATE_VERSION
+from reo_core.model.checkpoint import ATTENTION_CHOICES, LoadedModel, load_checkpoint
 from reo_core.model.config import CONFIG_NAME, ReoConfig
+from reo_core.model.constrained import GrammarConstraint, VocabularyTrie, longest_answer_tokens
+from reo_core.model.decoding import DECODERS, DecodeOptions
 from reo_core.model.processor import ReoProcessor
 from reo_core.model.reo_vlm import GenerationOutput
 from reo_core.raster.reader import PatchBlock
@@ -43,19 +67,27 @@ SMALL_MODEL_PARAMETERS = 50_000_000
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How to run a model: device, precision, batch size, answer length, token budget."""
+    """How to run a model: device, precision, batch size, answer length, token budget, levers."""
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
-    batch_size: int = DEFAULT_BATCH_SIZE  # patches per forward; halves itself on GPU OOM
+    # Patches per forward; None = from the free memory on a GPU, DEFAULT_BATCH_SIZE elsewhere.
+    # Halves itself on GPU out-of-memory either way.
+    batch_size: int | None = None
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # longest generated answer
     visual_token_pool: int | None = None  # override the checkpoint's token budget (speed/accuracy)
-    threads: int | None = (
-        None  # torch CPU threads; None = 1 for small CPU models, else torch's default
-    )
+    threads: int | None = None  # torch CPU threads; None = 1 for small CPU models, else default
+    decoder: str = "lean"  # lean (reo_core.model.decoding) | hf (transformers' generate)
+    static_cache: bool = False  # pre-allocated KV cache (lean decoder)
+    compile: bool = False  # CUDA graphs for the decode step (needs static_cache)
+    float32_logits: bool = True  # LM head in float32 on bf16/fp16 models (lean decoder)
+    attention: str = "sdpa"  # sdpa | eager
+    constrained: bool = True  # answers follow the templates' answer grammar
+    device_preprocessing: bool = True  # resize and normalise the composites on the device
+    read_ahead: int = 1  # blocks read and composited ahead on the host (0: none)
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"The batch size must be at least 1, got {self.batch_size}.")
         if self.max_new_tokens < 1:
             raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}.")
@@ -63,6 +95,24 @@ class EngineOptions:
             raise InputError(f"visual_token_pool must be >= 1, got {self.visual_token_pool}.")
         if self.threads is not None and self.threads < 1:
             raise InputError(f"threads must be >= 1, got {self.threads}.")
+        if self.decoder not in DECODERS:
+            raise InputError(f"decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'.")
+        if self.attention not in ATTENTION_CHOICES:
+            raise InputError(
+                f"attention must be one of {', '.join(ATTENTION_CHOICES)}, got '{self.attention}'."
+            )
+        if self.read_ahead < 0:
+            raise InputError(f"read_ahead must be >= 0, got {self.read_ahead}.")
+        try:
+            self.decode_options()
+        except ValueError as error:
+            raise InputError(f"{error}.") from None
+
+    def decode_options(self) -> DecodeOptions:
+        return DecodeOptions(self.decoder, self.static_cache, self.compile, self.float32_logits)
+
+    def replace(self, **changes) -> EngineOptions:
+        return EngineOptions(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
 
 
 @dataclass
@@ -103,13 +153,19 @@ class BlockResult:
     patch_count: np.ndarray  # (R, C) uint8, 255 where skipped or no count
 
 
+@dataclass
+class PreparedBlock(PatchBlock):
+    """A block with the host's share of the work done: its kept patches' composite images."""
+
+    images: np.ndarray | None = None  # (K, n_images, 3, 25, 25) uint8, the kept patches
+
+
 class InferenceEngine:
     """A loaded model on its device, answering batches of patches.
 
     Args:
         loaded: model and processor (``load_checkpoint``), already on ``device`` in ``dtype``.
-        batch_size: patches per forward pass (halves itself on out-of-memory).
-        max_new_tokens: longest generated answer.
+        options: batch size, answer length and the levers (:class:`EngineOptions`).
         question: the question asked of every patch by :meth:`predict_patches`.
     """
 
@@ -118,18 +174,21 @@ class InferenceEngine:
         loaded: LoadedModel,
         device: torch.device,
         dtype: torch.dtype,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        options: EngineOptions | None = None,
         question: str = ESTIMATE_QUESTION,
         folder: Path | None = None,
     ) -> None:
         self.loaded = loaded
         self.device, self.dtype = device, dtype
-        self.sizer = BatchSizer(batch_size)
-        self.max_new_tokens = max_new_tokens
+        self.options = options or EngineOptions()
+        self.sizer = BatchSizer(self.options.batch_size or DEFAULT_BATCH_SIZE)
+        self.max_new_tokens = self.options.max_new_tokens
         self.folder = folder
         self.question = question
         self._prompt = loaded.processor.encode_dialogue(prompt_messages(question), generation=True)
+        self._vocabulary: VocabularyTrie | None = None
+        self._constraints: dict[int, GrammarConstraint] = {}  # by grammar, so caches persist
+        self._longest: dict[int, int] = {}
 
     @property
     def model(self):
@@ -161,6 +220,41 @@ class InferenceEngine:
             prompt_messages(self.question), generation=True
         )
 
+    # --- answers that follow the templates --------------------------------------------------------
+    @property
+    def constrains(self) -> bool:
+        """Whether answers are held to the templates' grammar (the model learned these templates)."""
+        trained = self.config.template_version
+        return self.options.constrained and (not trained or trained == TEMPLATE_VERSION)
+
+    def constraint_for(self, question: str) -> GrammarConstraint | None:
+        """The grammar constraint of ``question``'s answer type; None for free questions."""
+        if not self.constrains:
+            return None
+        grammar = answer_grammar(question_type(question), self.config.class_codes)
+        if grammar is None:
+            return None
+        key = id(grammar)  # grammars are cached by answer_grammar, so one object per kind
+        if key not in self._constraints:
+            if self._vocabulary is None:
+                self._vocabulary = VocabularyTrie(self.processor.tokenizer)
+            eos = self.processor.tokenizer.eos_token_id
+            self._constraints[key] = GrammarConstraint(grammar, self._vocabulary, eos)
+        return self._constraints[key]
+
+    @property
+    def map_new_tokens(self) -> int:
+        """Answer length of the map's question: ``max_new_tokens``, but never longer than the
+        longest answer its grammar has (+ EOS), past which nothing more could be parsed."""
+        constraint = self.constraint_for(self.question)
+        if constraint is None:
+            return self.max_new_tokens
+        key = id(constraint)
+        if key not in self._longest:
+            tokenizer = self.processor.tokenizer
+            self._longest[key] = longest_answer_tokens(constraint.answers, tokenizer) + 1
+        return min(self.max_new_tokens, self._longest[key])
+
     # --- patches ---------------------------------------------------------------------------------
     def predict_patches(
         self,
@@ -168,6 +262,7 @@ class InferenceEngine:
         sar: np.ndarray | None = None,
         is_canceled: IsCanceled | None = None,
         on_batch: Callable[[int], None] | None = None,
+        images: np.ndarray | None = None,
     ) -> PatchPredictions:
         """Answer the AGB question for N patches.
 
@@ -176,23 +271,35 @@ class InferenceEngine:
             sar: PALSAR-2 dB (N, 2, 25, 25) (HH, HV) for ms+sar models, else None.
             is_canceled: checked before every batch; True raises ``Canceled``.
             on_batch: told the number of patches done after every batch.
+            images: the patches' composites when already made (``prepare_block``).
         """
+        if images is None:
+            images = self._images(s2, sar)
+        constraint = self.constraint_for(self.question)
+        new_tokens = self.map_new_tokens
 
         def forward(start: int, stop: int) -> PatchPredictions:
-            chunk_sar = None if sar is None else sar[start:stop]
-            return self._read(
-                self._generate(s2[start:stop], chunk_sar, [self._prompt] * (stop - start))
-            )
+            prompts = [self._prompt] * (stop - start)
+            out = self._generate(images[start:stop], prompts, new_tokens, constraint)
+            return self._read(out)
 
-        parts = map_batches(forward, s2.shape[0], self.sizer, is_canceled, on_batch)
+        parts = map_batches(forward, images.shape[0], self.sizer, is_canceled, on_batch)
         return PatchPredictions.concat(parts, self.has_uncertainty)
 
     def answer(
-        self, s2: np.ndarray, sar: np.ndarray | None, question: str, max_new_tokens: int
+        self,
+        s2: np.ndarray,
+        sar: np.ndarray | None,
+        question: str,
+        max_new_tokens: int,
+        constrained: bool = True,
     ) -> GenerationOutput:
-        """Free generation for N patches (N small: one batch) with any question."""
+        """Generation for N patches (N small: one batch) with any question; the answer follows
+        the grammar of the question's answer type unless ``constrained`` is False."""
         encoded = self.processor.encode_dialogue(prompt_messages(question), generation=True)
-        return self._generate(s2, sar, [encoded] * s2.shape[0], max_new_tokens)
+        constraint = self.constraint_for(question) if constrained else None
+        images = self._images(s2, sar)
+        return self._generate(images, [encoded] * s2.shape[0], max_new_tokens, constraint)
 
     def predict_block(
         self,
@@ -202,12 +309,25 @@ class InferenceEngine:
     ) -> BlockResult:
         """Answer every kept patch of a streamed block; ``on_batch(done, kept)`` after each batch."""
         check_canceled(is_canceled)
-        s2, sar = self.block_patches(block)
-        kept = s2.shape[0]
+        if not isinstance(block, PreparedBlock):
+            block = self.prepare_block(block)
+        kept = block.images.shape[0]
         predictions = self.predict_patches(
-            s2, sar, is_canceled, None if on_batch is None else lambda done: on_batch(done, kept)
-        )
+            None, None, is_canceled,  # the images are made
+            None if on_batch is None else lambda done: on_batch(done, kept),
+            images=block.images,
+        )  # fmt: skip
         return scatter(block, predictions)
+
+    def prepare_block(self, block: PatchBlock) -> PreparedBlock:
+        """The host's work on a block: its kept patches in the model's bands, as composites."""
+        s2, sar = self.block_patches(block)
+        return PreparedBlock(**vars(block), images=self._images(s2, sar))
+
+    def read_ahead(self, blocks: Iterable[PatchBlock]) -> Iterator[PreparedBlock]:
+        """``blocks`` prepared (read and composited) ``options.read_ahead`` blocks ahead, in a
+        background thread, while the device answers the current one."""
+        return read_ahead((self.prepare_block(b) for b in blocks), self.options.read_ahead)
 
     def block_patches(self, block: PatchBlock) -> tuple[np.ndarray, np.ndarray | None]:
         """The kept patches of a block in the model's band order: (K, bands, 25, 25), (K, 2, 25, 25)."""
@@ -224,18 +344,32 @@ class InferenceEngine:
         return s2, sar
 
     # --- model -----------------------------------------------------------------------------------
+    def _images(self, s2: np.ndarray, sar: np.ndarray | None) -> np.ndarray:
+        """uint8 composites (N, n_images, 3, 25, 25) of N patches (none for N = 0)."""
+        if s2.shape[0] == 0:
+            return np.zeros((0, len(self.config.images), 3, 25, 25), np.uint8)
+        return self.processor.images(s2, sar)
+
     def _generate(
         self,
-        s2: np.ndarray,
-        sar: np.ndarray | None,
+        images: np.ndarray,
         encoded: list[dict],
-        max_new_tokens: int | None = None,
+        max_new_tokens: int,
+        constraint: GrammarConstraint | None = None,
     ) -> GenerationOutput:
-        pixels = self.processor.pixel_values(self.processor.images(s2, sar))
+        on_device = self.options.device_preprocessing
+        pixels = self.processor.pixel_values(
+            images, device=self.device if on_device else None, dtype=self.dtype
+        )
         batch = self.processor.collate(encoded, pixels, padding_side="left")
         batch = batch.to(self.device, self.dtype)
         with torch.inference_mode():
-            return self.model.generate(batch, max_new_tokens=max_new_tokens or self.max_new_tokens)
+            return self.model.generate(
+                batch,
+                max_new_tokens=max_new_tokens,
+                options=self.options.decode_options(),
+                constraint=constraint,
+            )
 
     def _read(self, out: GenerationOutput) -> PatchPredictions:
         classes = [parse_land_cover(text) for text in out.texts]
@@ -253,6 +387,41 @@ class InferenceEngine:
             ),
             texts=list(out.texts),
         )
+
+    # --- batch size from memory ------------------------------------------------------------------
+    def auto_batch_size(self) -> int:
+        """The batch size that fits the free memory of the GPU (DEFAULT_BATCH_SIZE elsewhere)."""
+        if self.device.type != "cuda":
+            return DEFAULT_BATCH_SIZE
+        free, _ = torch.cuda.mem_get_info(self.device)
+        size = batch_size_from_probes(self._peak_memory, free)
+        logger.info("batch size %d from %.1f GB of free GPU memory", size, free / 2**30)
+        return size
+
+    def _peak_memory(self, patches: int) -> int:
+        """Peak bytes above the idle model while answering ``patches`` patches (CUDA)."""
+        torch.cuda.synchronize(self.device)
+        idle = torch.cuda.memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        s2 = np.full((patches, len(self.config.bands), 25, 25), 0.1, np.float32)
+        sar = (
+            np.full((patches, 2, 25, 25), -12.0, np.float32)
+            if self.config.modality == "ms+sar"
+            else None
+        )
+        images = self._images(s2, sar)
+        self._generate(images, [self._prompt] * patches, self.map_new_tokens)
+        torch.cuda.synchronize(self.device)
+        return torch.cuda.max_memory_allocated(self.device) - idle
+
+
+PROBE_PATCHES = 4  # the second batch the memory probe runs (the first has one patch)
+
+
+def batch_size_from_probes(peak_memory: Callable[[int], int], free_bytes: int) -> int:
+    """Batch size from the peak memory of a 1-patch and a PROBE_PATCHES-patch batch."""
+    one, many = peak_memory(1), peak_memory(PROBE_PATCHES)
+    return batch_size_for_memory(free_bytes, one, max(many, one), PROBE_PATCHES)
 
 
 def scatter(block: PatchBlock, predictions: PatchPredictions) -> BlockResult:
@@ -286,15 +455,16 @@ def load_engine(
     device = choose_device(options.device)
     dtype = choose_dtype(device, options.dtype)
     logger.info("loading %s on %s (%s)", folder, device, str(dtype).replace("torch.", ""))
-    loaded = load_checkpoint(folder, device=device, dtype=dtype)
+    loaded = load_checkpoint(folder, device=device, dtype=dtype, attention=options.attention)
     _set_threads(options.threads, device, loaded.model)
     if hasattr(loaded.model.base, "merge_adapter"):
         loaded.model.base.merge_adapter()  # LoRA folded into the weights: ~20% faster, same answers
     if options.visual_token_pool is not None:
         loaded = with_token_pool(loaded, options.visual_token_pool)
-    return InferenceEngine(
-        loaded, device, dtype, options.batch_size, options.max_new_tokens, question, folder
-    )
+    engine = InferenceEngine(loaded, device, dtype, options, question, folder)
+    if options.batch_size is None:
+        engine.sizer = BatchSizer(engine.auto_batch_size())
+    return engine
 
 
 def _set_threads(threads: int | None, device: torch.device, model) -> None:

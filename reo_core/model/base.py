@@ -137,10 +137,15 @@ def load_base(
     name_or_folder: str | Path,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    attention: str | None = None,
 ):
-    """(model, tokenizer) of a llava-hf base; safetensors only, never remote code."""
+    """(model, tokenizer) of a llava-hf base; safetensors only, never remote code.
+
+    ``attention``: "sdpa" (torch's fused attention) or "eager"; None = transformers' default.
+    """
+    extra = {} if attention is None else {"attn_implementation": attention}
     model = LlavaForConditionalGeneration.from_pretrained(
-        str(name_or_folder), dtype=dtype, use_safetensors=True, trust_remote_code=False
+        str(name_or_folder), dtype=dtype, use_safetensors=True, trust_remote_code=False, **extra
     )
     tokenizer = AutoTokenizer.from_pretrained(str(name_or_folder), trust_remote_code=False)
     if tokenizer.pad_token_id is None:

@@ -27,6 +27,7 @@ from reo_core.model.processor import ImageSpec, ReoProcessor
 from reo_core.model.reo_vlm import ReoVLM
 
 HEADS_FILE = "heads.safetensors"
+ATTENTION_CHOICES = ("sdpa", "eager")  # torch's fused attention, or the plain matmuls
 _PIL_RESAMPLE = {"bilinear": 2, "bicubic": 3}
 HEAD_PREFIXES = ("reverse_projection.", "regression_head.")
 
@@ -95,8 +96,10 @@ def load_checkpoint(
     dtype: torch.dtype = torch.float32,
     bands: tuple[str, ...] | None = None,
     modality: str | None = None,
+    attention: str | None = None,
 ) -> LoadedModel:
-    """Load a checkpoint; ``bands`` / ``modality`` are what the caller's data has (checked)."""
+    """Load a checkpoint; ``bands`` / ``modality`` are what the caller's data has (checked);
+    ``attention`` one of ATTENTION_CHOICES (None: transformers' default)."""
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise InputError(f"{folder} is not a REO model folder: it has no {CONFIG_NAME}.")
@@ -106,7 +109,7 @@ def load_checkpoint(
     config = ReoConfig.from_dict(
         {**config.to_dict(), "base_model": resolve_base(config.base_model, folder)}
     )
-    base, _ = load_base(config.base_model, dtype=dtype, device=device)
+    base, _ = load_base(config.base_model, dtype=dtype, device=device, attention=attention)
     peft = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
     tokenizer = _load_tokenizer(folder)
     model = ReoVLM(config, peft, tokenizer).to(device)

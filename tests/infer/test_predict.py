@@ -75,7 +75,7 @@ def natural_colour_stub(engine):
     n_images = len(engine.config.images)
     index = engine.config.images.index("natural_color")
 
-    def generate(batch, max_new_tokens):
+    def generate(batch, max_new_tokens, **decoding):
         n = batch.input_ids.shape[0]
         images = batch.pixel_values.float().reshape(n, n_images, *batch.pixel_values.shape[1:])
         value = images[:, index].mean(dim=(1, 2, 3))
