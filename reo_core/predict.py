@@ -44,7 +44,7 @@ class PredictArgs:
     device: str
     dtype: str
     batch_size: int | None  # None: chosen from the free memory
-    max_new_tokens: int
+    max_new_tokens: int | None
     visual_token_pool: int | None
     threads: int | None
     carbon_fraction: float
@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     add("--batch-size", type=_batch_size, default=None, metavar="N|auto",
         help="patches per forward pass (default auto: from free GPU memory, 32 on the CPU)")  # fmt: skip
-    add("--max-new-tokens", type=int, default=32, help="longest generated answer (default 32)")
+    add("--max-new-tokens", type=int, default=None,
+        help="longest generated answer (default: the longest answer the model's template has)")  # fmt: skip
     add(
         "--visual-token-pool",
         type=int,

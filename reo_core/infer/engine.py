@@ -44,7 +44,12 @@ from reo_core.infer.device import choose_device, choose_dtype
 from reo_core.infer.prefetch import read_ahead
 from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages
 from reo_core.instruct.templates import TEMPLATE_VERSION
-from reo_core.model.checkpoint import ATTENTION_CHOICES, LoadedModel, load_checkpoint
+from reo_core.model.checkpoint import (
+    ATTENTION_CHOICES,
+    LoadedModel,
+    base_parameter_count,
+    load_checkpoint,
+)
 from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.constrained import GrammarConstraint, VocabularyTrie, longest_answer_tokens
 from reo_core.model.decoding import DECODERS, DecodeOptions
@@ -61,7 +66,8 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_NEW_TOKENS = 32
 # Below this many parameters a CPU model runs on one thread by default: its matrix products are too
 # small for threads to pay off, and threads spin-waiting for cores that another process (QGIS, a
-# training run) holds make it 5-30x slower (bench/predict.py).
+# training run) holds make it 5-30x slower (bench/predict.py). On a GPU such a model runs in
+# float32 unless a dtype is asked for.
 SMALL_MODEL_PARAMETERS = 50_000_000
 
 
@@ -74,7 +80,9 @@ class EngineOptions:
     # Patches per forward; None = from the free memory on a GPU, DEFAULT_BATCH_SIZE elsewhere.
     # Halves itself on GPU out-of-memory either way.
     batch_size: int | None = None
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # longest generated answer
+    # Longest generated answer of the map's question; None = the longest answer its grammar has
+    # (+ EOS), or DEFAULT_MAX_NEW_TOKENS when answers are not constrained.
+    max_new_tokens: int | None = None
     visual_token_pool: int | None = None  # override the checkpoint's token budget (speed/accuracy)
     threads: int | None = None  # torch CPU threads; None = 1 for small CPU models, else default
     decoder: str = "lean"  # lean (reo_core.model.decoding) | hf (transformers' generate)
@@ -89,7 +97,7 @@ class EngineOptions:
     def __post_init__(self) -> None:
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"The batch size must be at least 1, got {self.batch_size}.")
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}.")
         if self.visual_token_pool is not None and self.visual_token_pool < 1:
             raise InputError(f"visual_token_pool must be >= 1, got {self.visual_token_pool}.")
@@ -182,7 +190,7 @@ class InferenceEngine:
         self.device, self.dtype = device, dtype
         self.options = options or EngineOptions()
         self.sizer = BatchSizer(self.options.batch_size or DEFAULT_BATCH_SIZE)
-        self.max_new_tokens = self.options.max_new_tokens
+        self.requested_new_tokens = self.options.max_new_tokens
         self.folder = folder
         self.question = question
         self._prompt = loaded.processor.encode_dialogue(prompt_messages(question), generation=True)
@@ -243,17 +251,29 @@ class InferenceEngine:
         return self._constraints[key]
 
     @property
-    def map_new_tokens(self) -> int:
-        """Answer length of the map's question: ``max_new_tokens``, but never longer than the
-        longest answer its grammar has (+ EOS), past which nothing more could be parsed."""
-        constraint = self.constraint_for(self.question)
+    def max_new_tokens(self) -> int:
+        """Answer length of the map's question: the longest answer its grammar has (+ EOS), past
+        which nothing more could be parsed, or less when asked for (``options.max_new_tokens``)."""
+        longest = self._longest_answer(self.question)
+        requested = self.requested_new_tokens
+        if longest is None:
+            return requested or DEFAULT_MAX_NEW_TOKENS
+        return longest if requested is None else min(requested, longest)
+
+    @max_new_tokens.setter
+    def max_new_tokens(self, value: int | None) -> None:
+        self.requested_new_tokens = value
+
+    def _longest_answer(self, question: str) -> int | None:
+        """Tokens of the longest answer (+ EOS) ``question`` may get; None when unconstrained."""
+        constraint = self.constraint_for(question)
         if constraint is None:
-            return self.max_new_tokens
+            return None
         key = id(constraint)
         if key not in self._longest:
             tokenizer = self.processor.tokenizer
             self._longest[key] = longest_answer_tokens(constraint.answers, tokenizer) + 1
-        return min(self.max_new_tokens, self._longest[key])
+        return self._longest[key]
 
     # --- patches ---------------------------------------------------------------------------------
     def predict_patches(
@@ -276,7 +296,7 @@ class InferenceEngine:
         if images is None:
             images = self._images(s2, sar)
         constraint = self.constraint_for(self.question)
-        new_tokens = self.map_new_tokens
+        new_tokens = self.max_new_tokens
 
         def forward(start: int, stop: int) -> PatchPredictions:
             prompts = [self._prompt] * (stop - start)
@@ -410,7 +430,7 @@ class InferenceEngine:
             else None
         )
         images = self._images(s2, sar)
-        self._generate(images, [self._prompt] * patches, self.map_new_tokens)
+        self._generate(images, [self._prompt] * patches, self.max_new_tokens)
         torch.cuda.synchronize(self.device)
         return torch.cuda.max_memory_allocated(self.device) - idle
 
@@ -454,6 +474,11 @@ def load_engine(
     folder = check_model_folder(folder)
     device = choose_device(options.device)
     dtype = choose_dtype(device, options.dtype)
+    small = dtype != torch.float32 and base_parameter_count(folder) < SMALL_MODEL_PARAMETERS
+    if options.dtype == "auto" and small:
+        # A small model gains nothing from half precision on a GPU, and in float32 the GPU's
+        # answers are the CPU's (bf16 changed 4.4 % of the demo's classes, issue 14).
+        dtype = torch.float32
     logger.info("loading %s on %s (%s)", folder, device, str(dtype).replace("torch.", ""))
     loaded = load_checkpoint(folder, device=device, dtype=dtype, attention=options.attention)
     _set_threads(options.threads, device, loaded.model)

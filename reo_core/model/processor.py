@@ -9,7 +9,6 @@ the last answer's tokens are the domain text the regression head reads.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from reo_core.model.config import ReoConfig
+from reo_core.model.weights import read_json
 from reo_core.sensors.composites import modality_images
 from reo_core.sensors.statistics import DatasetStatistics, load_statistics
 
@@ -38,12 +38,7 @@ class ImageSpec:
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> ImageSpec:
-        path = Path(folder) / "preprocessor_config.json"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{folder} has no preprocessor_config.json; save the base model's processor there"
-            )
-        values = json.loads(path.read_text())
+        values = read_json(Path(folder) / "preprocessor_config.json", "the image settings")
         crop = values.get("crop_size") or values.get("size") or {}
         size = crop.get("height") or crop.get("shortest_edge") if isinstance(crop, dict) else crop
         return cls(
