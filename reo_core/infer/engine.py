@@ -166,6 +166,7 @@ class PreparedBlock(PatchBlock):
     """A block with the host's share of the work done: its kept patches' composite images."""
 
     images: np.ndarray | None = None  # (K, n_images, 3, 25, 25) uint8, the kept patches
+    spectral: dict | None = None  # their spectral-channel inputs (ReoProcessor.spectral)
 
 
 class InferenceEngine:
@@ -282,7 +283,7 @@ class InferenceEngine:
         sar: np.ndarray | None = None,
         is_canceled: IsCanceled | None = None,
         on_batch: Callable[[int], None] | None = None,
-        images: np.ndarray | None = None,
+        prepared: tuple[np.ndarray, dict | None] | None = None,
     ) -> PatchPredictions:
         """Answer the AGB question for N patches.
 
@@ -291,16 +292,17 @@ class InferenceEngine:
             sar: PALSAR-2 dB (N, 2, 25, 25) (HH, HV) for ms+sar models, else None.
             is_canceled: checked before every batch; True raises ``Canceled``.
             on_batch: told the number of patches done after every batch.
-            images: the patches' composites when already made (``prepare_block``).
+            prepared: the patches' composites and spectral inputs when already made
+                (``prepare_block``); ``s2`` and ``sar`` are then not read.
         """
-        if images is None:
-            images = self._images(s2, sar)
+        images, spectral = prepared if prepared is not None else self._inputs(s2, sar)
         constraint = self.constraint_for(self.question)
         new_tokens = self.max_new_tokens
 
         def forward(start: int, stop: int) -> PatchPredictions:
             prompts = [self._prompt] * (stop - start)
-            out = self._generate(images[start:stop], prompts, new_tokens, constraint)
+            part = _rows(spectral, start, stop)
+            out = self._generate(images[start:stop], prompts, new_tokens, constraint, part)
             return self._read(out)
 
         parts = map_batches(forward, images.shape[0], self.sizer, is_canceled, on_batch)
@@ -318,8 +320,9 @@ class InferenceEngine:
         the grammar of the question's answer type unless ``constrained`` is False."""
         encoded = self.processor.encode_dialogue(prompt_messages(question), generation=True)
         constraint = self.constraint_for(question) if constrained else None
-        images = self._images(s2, sar)
-        return self._generate(images, [encoded] * s2.shape[0], max_new_tokens, constraint)
+        images, spectral = self._inputs(s2, sar)
+        prompts = [encoded] * s2.shape[0]
+        return self._generate(images, prompts, max_new_tokens, constraint, spectral)
 
     def predict_block(
         self,
@@ -333,16 +336,16 @@ class InferenceEngine:
             block = self.prepare_block(block)
         kept = block.images.shape[0]
         predictions = self.predict_patches(
-            None, None, is_canceled,  # the images are made
+            None, None, is_canceled,  # the inputs are made
             None if on_batch is None else lambda done: on_batch(done, kept),
-            images=block.images,
+            prepared=(block.images, block.spectral),
         )  # fmt: skip
         return scatter(block, predictions)
 
     def prepare_block(self, block: PatchBlock) -> PreparedBlock:
         """The host's work on a block: its kept patches in the model's bands, as composites."""
-        s2, sar = self.block_patches(block)
-        return PreparedBlock(**vars(block), images=self._images(s2, sar))
+        images, spectral = self._inputs(*self.block_patches(block))
+        return PreparedBlock(**vars(block), images=images, spectral=spectral)
 
     def read_ahead(self, blocks: Iterable[PatchBlock]) -> Iterator[PreparedBlock]:
         """``blocks`` prepared (read and composited) ``options.read_ahead`` blocks ahead, in a
@@ -364,11 +367,13 @@ class InferenceEngine:
         return s2, sar
 
     # --- model -----------------------------------------------------------------------------------
-    def _images(self, s2: np.ndarray, sar: np.ndarray | None) -> np.ndarray:
-        """uint8 composites (N, n_images, 3, 25, 25) of N patches (none for N = 0)."""
+    def _inputs(self, s2: np.ndarray, sar: np.ndarray | None) -> tuple[np.ndarray, dict | None]:
+        """The host's inputs of N patches: uint8 composites (N, n_images, 3, 25, 25) and the
+        spectral channel's full-precision inputs (None when the model has none)."""
         if s2.shape[0] == 0:
-            return np.zeros((0, len(self.config.images), 3, 25, 25), np.uint8)
-        return self.processor.images(s2, sar)
+            empty = np.zeros((0, len(self.config.images), 3, 25, 25), np.uint8)
+            return empty, None
+        return self.processor.images(s2, sar), self.processor.spectral(s2, sar)
 
     def _generate(
         self,
@@ -376,12 +381,13 @@ class InferenceEngine:
         encoded: list[dict],
         max_new_tokens: int,
         constraint: GrammarConstraint | None = None,
+        spectral: dict | None = None,
     ) -> GenerationOutput:
         on_device = self.options.device_preprocessing
         pixels = self.processor.pixel_values(
             images, device=self.device if on_device else None, dtype=self.dtype
         )
-        batch = self.processor.collate(encoded, pixels, padding_side="left")
+        batch = self.processor.collate(encoded, pixels, padding_side="left", spectral=spectral)
         batch = batch.to(self.device, self.dtype)
         with torch.inference_mode():
             return self.model.generate(
@@ -429,10 +435,14 @@ class InferenceEngine:
             if self.config.modality == "ms+sar"
             else None
         )
-        images = self._images(s2, sar)
-        self._generate(images, [self._prompt] * patches, self.max_new_tokens)
+        images, spectral = self._inputs(s2, sar)
+        self._generate(images, [self._prompt] * patches, self.max_new_tokens, None, spectral)
         torch.cuda.synchronize(self.device)
         return torch.cuda.max_memory_allocated(self.device) - idle
+
+
+def _rows(inputs: dict | None, start: int, stop: int) -> dict | None:
+    return None if inputs is None else {k: v[start:stop] for k, v in inputs.items()}
 
 
 PROBE_PATCHES = 4  # the second batch the memory probe runs (the first has one patch)

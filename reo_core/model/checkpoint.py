@@ -1,7 +1,7 @@
 """Creating, saving and loading REO-VLM models.
 
 A checkpoint is a folder: ``reo_config.json``, the LoRA adapter (peft's ``adapter_config.json`` and
-``adapter_model.safetensors``), ``heads.safetensors`` (reverse projection and regression head), the
+``adapter_model.safetensors``), ``heads.safetensors`` (reverse projection, spectral channel, regression head), the
 tokenizer, ``preprocessor_config.json`` and a model card ``README.md``. The base model is referenced
 by ``base_model`` in the config, never copied. No pickle anywhere; no remote code.
 """
@@ -26,6 +26,7 @@ from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.hub import is_hub_id, local_copy, missing_base_error
 from reo_core.model.model_card import model_card
 from reo_core.model.processor import ImageSpec, ReoProcessor
+from reo_core.model.reo_vlm import HEAD_MODULES as HEAD_PREFIXES
 from reo_core.model.reo_vlm import ReoVLM
 from reo_core.model.weights import COPY_AGAIN, check_base_weights, check_safetensors, read_json
 
@@ -33,7 +34,6 @@ HEADS_FILE = "heads.safetensors"
 ADAPTER_FILE = "adapter_model.safetensors"
 ATTENTION_CHOICES = ("sdpa", "eager")  # torch's fused attention, or the plain matmuls
 _PIL_RESAMPLE = {"bilinear": 2, "bicubic": 3}
-HEAD_PREFIXES = ("reverse_projection.", "regression_head.")
 
 
 @dataclass
@@ -287,6 +287,8 @@ def _keep_heads_float32(model: ReoVLM) -> None:
     # The head and reverse projection stay in float32 under bf16 bases: they are tiny and regress.
     model.reverse_projection.float()
     model.regression_head.float()
+    if model.spectral_encoder is not None:
+        model.spectral_encoder.float()
 
 
 def _parameter_counts(model: ReoVLM) -> dict[str, int]:

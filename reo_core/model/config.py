@@ -59,6 +59,10 @@ class ReoConfig:
     head_token_hidden: int = 256  # hidden size of the token-mixing MLP
     head_text_tokens: int = 4  # domain-text states are pooled to this many head tokens
     uncertainty: str = "none"  # none | gaussian (predicts a spread, trained by Gaussian NLL)
+    # Spectral channel (beyond the paper; reo_core.model.spectral): the patch's full-precision band
+    # statistics -> a linear layer -> this many extra head tokens. 0 = off, as in the paper.
+    spectral_tokens: int = 0
+    spectral_conv: bool = False  # also a small convolution over the reflectances (needs tokens)
     agb_mean: float = 66.97  # target scaling: the head predicts (AGB - mean) / std (AGBD's stats)
     agb_std: float = 98.67
     agb_max: float = 500.0  # predictions are clipped to [0, agb_max] Mg/ha
@@ -108,6 +112,10 @@ class ReoConfig:
                      "lora_r", "lora_alpha", "max_text_tokens"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.spectral_tokens < 0:
+            raise ValueError(f"spectral_tokens must be >= 0 (0 = off), got {self.spectral_tokens}")
+        if self.spectral_conv and not self.spectral_tokens:
+            raise ValueError("spectral_conv needs spectral_tokens >= 1 (its summary feeds them)")
         for name in ("head_width", "head_channel_hidden"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = automatic), got {getattr(self, name)}")

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from reo_core.model.config import ReoConfig
+from reo_core.model.spectral import band_statistics, standardised_reflectance
 from reo_core.model.weights import read_json
 from reo_core.sensors.composites import modality_images
 from reo_core.sensors.statistics import DatasetStatistics, load_statistics
@@ -59,6 +60,8 @@ class ReoBatch:
     labels: torch.Tensor | None = None  # (B, L), IGNORE_INDEX outside assistant answers
     context_mask: torch.Tensor | None = None  # (B, L) bool: the domain-text tokens for the head
     agb: torch.Tensor | None = None  # (B,) Mg/ha, NaN where a sample has no AGB target
+    spectral: torch.Tensor | None = None  # (B, F) float32 band statistics (spectral channel)
+    reflectance: torch.Tensor | None = None  # (B, bands, 25, 25) float32 (spectral_conv)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> ReoBatch:
         moved = {
@@ -166,6 +169,22 @@ class ReoProcessor:
                 f"PALSAR-2 patches must be {(s2.shape[0], 2, *s2.shape[2:])}, got {tuple(sar_db.shape)}"
             )
 
+    def spectral(self, s2: np.ndarray, sar_db: np.ndarray | None = None) -> dict | None:
+        """Inputs of the spectral channel of B patches; None when the model has none.
+
+        Returns:
+            ``{"spectral": (B, F) float32}`` and, with ``spectral_conv``, ``"reflectance":
+            (B, bands, 25, 25) float32`` (``reo_core.model.spectral``).
+        """
+        config = self.config
+        if not config.spectral_tokens:
+            return None
+        self._check_patches(s2, sar_db)
+        inputs = {"spectral": band_statistics(s2, config.bands, self.statistics, sar_db)}
+        if config.spectral_conv:
+            inputs["reflectance"] = standardised_reflectance(s2, config.bands, self.statistics)
+        return inputs
+
     # --- text ----------------------------------------------------------------------------------
     def encode_dialogue(self, messages: list[dict], generation: bool = False) -> dict[str, list]:
         """Token ids, labels and domain-text mask of one dialogue.
@@ -224,8 +243,12 @@ class ReoProcessor:
         pixel_values: torch.Tensor,
         agb: list[float] | None = None,
         padding_side: str = "right",
+        spectral: dict | list[dict | None] | None = None,
     ) -> ReoBatch:
-        """Pad encoded dialogues into a batch (left padding for generation)."""
+        """Pad encoded dialogues into a batch (left padding for generation).
+
+        ``spectral``: :meth:`spectral` of the batch's patches, or a list of one per item.
+        """
         length = max(len(e["input_ids"]) for e in encoded)
         pad = self.tokenizer.pad_token_id
 
@@ -244,7 +267,8 @@ class ReoProcessor:
             if agb is None
             else torch.tensor([np.nan if a is None else a for a in agb], dtype=torch.float32)
         )
-        return ReoBatch(pixel_values, input_ids, attention, labels, context, targets)
+        extra = _spectral_tensors(spectral)
+        return ReoBatch(pixel_values, input_ids, attention, labels, context, targets, **extra)
 
 
 def _check_roles(messages: list[dict], generation: bool) -> None:
@@ -260,3 +284,16 @@ def _check_roles(messages: list[dict], generation: bool) -> None:
         raise ValueError("for generation the dialogue must end with a user message")
     if not generation and messages[-1]["role"] != "assistant":
         raise ValueError("for training the dialogue must end with an assistant answer")
+
+
+def _spectral_tensors(spectral: dict | list[dict | None] | None) -> dict[str, torch.Tensor]:
+    """Batch tensors of the spectral inputs (one dict, or one per item to stack)."""
+    if isinstance(spectral, list):
+        if all(item is None for item in spectral):
+            return {}
+        if any(item is None for item in spectral):
+            raise ValueError("some items of the batch have spectral inputs and others not")
+        spectral = {key: np.concatenate([item[key] for item in spectral]) for key in spectral[0]}
+    if not spectral:
+        return {}
+    return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in spectral.items()}

@@ -20,6 +20,7 @@ from reo_core.model.config import ReoConfig
 from reo_core.model.decoding import Constraint, DecodeOptions, LeanDecoder, answer_mask
 from reo_core.model.processor import IGNORE_INDEX, ReoBatch
 from reo_core.model.regression_head import HeadOutput, RegressionHead
+from reo_core.model.spectral import SpectralEncoder, feature_names
 from reo_core.model.visual_tokens import (
     head_tokens,
     pool_patch_tokens,
@@ -28,6 +29,8 @@ from reo_core.model.visual_tokens import (
 )
 
 GAUSSIAN_NLL_EPS = 1e-6
+# What stage 2 trains (and a checkpoint's heads.safetensors holds), by parameter-name prefix.
+HEAD_MODULES = ("reverse_projection.", "spectral_encoder.", "regression_head.")
 
 
 @dataclass
@@ -67,8 +70,20 @@ class ReoVLM(nn.Module):
         tokens_per_layer = len(config.images) * (1 + config.head_grid**2)  # CLIP has a CLS token
         width = config.head_width or vision_width
         self.reverse_projection = nn.Linear(text_width, vision_width)
+        self.spectral_encoder = (
+            SpectralEncoder(
+                len(feature_names(config.bands, config.modality == "ms+sar")),
+                config.spectral_tokens,
+                vision_width,
+                len(config.bands) if config.spectral_conv else 0,
+            )
+            if config.spectral_tokens
+            else None
+        )
         self.regression_head = RegressionHead(
-            num_tokens=len(self.head_layers) * tokens_per_layer + config.head_text_tokens,
+            num_tokens=len(self.head_layers) * tokens_per_layer
+            + config.head_text_tokens
+            + config.spectral_tokens,
             in_width=vision_width,
             width=width,
             depth=config.head_depth,
@@ -179,7 +194,7 @@ class ReoVLM(nn.Module):
         lm_loss = _lm_loss(out.logits, batch.labels) if batch.labels is not None else None
         agb = agb_std = agb_loss = None
         if wants_agb:
-            prediction = self.regress(head_visual, out.hidden_states[-1], batch.context_mask)
+            prediction = self.regress(head_visual, out.hidden_states[-1], batch.context_mask, batch)
             agb, agb_std = self.to_agb(prediction)
             agb_loss = self._agb_loss(prediction, batch.agb)
         losses = [loss for loss in (lm_loss, agb_loss) if loss is not None]
@@ -188,13 +203,31 @@ class ReoVLM(nn.Module):
         )
 
     def regress(
-        self, head_visual: torch.Tensor, text_states: torch.Tensor, context_mask: torch.Tensor
+        self,
+        head_visual: torch.Tensor,
+        text_states: torch.Tensor,
+        context_mask: torch.Tensor,
+        batch: ReoBatch | None = None,
     ) -> HeadOutput:
-        """Regression head over visual tokens and the pooled, reverse-projected domain text."""
+        """Regression head over visual tokens, the pooled, reverse-projected domain text and, with
+        the spectral channel, the tokens of the batch's band statistics."""
         text = pool_sequence(text_states.float(), context_mask, self.config.head_text_tokens)
         text = self.reverse_projection(text.to(self.reverse_projection.weight.dtype))
-        tokens = torch.cat([head_visual.to(text.dtype), text], dim=1)
-        return self.regression_head(tokens)
+        tokens = [head_visual.to(text.dtype), text]
+        if self.spectral_encoder is not None:
+            tokens.append(self._spectral_tokens(batch).to(text.dtype))
+        return self.regression_head(torch.cat(tokens, dim=1))
+
+    def _spectral_tokens(self, batch: ReoBatch | None) -> torch.Tensor:
+        """(B, spectral_tokens, vision width) from the batch's spectral inputs."""
+        if batch is None or batch.spectral is None:
+            raise ValueError(
+                "this model's head reads the patches' band statistics (spectral_tokens "
+                f"{self.config.spectral_tokens}); make the batch with ReoProcessor.spectral inputs"
+            )
+        weight = self.spectral_encoder.project.weight
+        reflectance = None if batch.reflectance is None else batch.reflectance.to(weight)
+        return self.spectral_encoder(batch.spectral.to(weight), reflectance)
 
     def to_agb(self, prediction: HeadOutput) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Normalised head output -> Mg/ha, clipped to [0, agb_max]; std when the head has one."""
@@ -247,7 +280,7 @@ class ReoVLM(nn.Module):
             decoded = decoder.decode(embeds, batch.attention_mask, max_new_tokens, constraint)
             tokens, states = decoded.tokens, decoded.states
         mask = answer_mask(tokens, states.shape[1], self.tokenizer.eos_token_id)
-        prediction = self.regress(head_visual, states, mask)
+        prediction = self.regress(head_visual, states, mask, batch)
         agb, agb_std = self.to_agb(prediction)
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return GenerationOutput(tokens, [t.strip() for t in texts], agb, agb_std)
@@ -283,12 +316,12 @@ class ReoVLM(nn.Module):
     # --- training stages ------------------------------------------------------------------------
     def set_stage(self, stage: int) -> None:
         """Stage 1: only LoRA learns (cross-entropy), with any ``lora_full_modules``. Stage 2: only
-        reverse projection and head (MSE or NLL)."""
+        reverse projection, spectral channel and head (MSE or NLL)."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         for name, parameter in self.named_parameters():
             is_lora = "lora_" in name or ".modules_to_save." in name
-            is_head = name.startswith(("reverse_projection.", "regression_head."))
+            is_head = name.startswith(HEAD_MODULES)
             parameter.requires_grad_(is_lora if stage == 1 else is_head)
 
 

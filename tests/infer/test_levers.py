@@ -286,3 +286,22 @@ def test_a_small_model_runs_in_float32_where_auto_would_pick_half_precision(mode
     assert engine_module.load_engine(models["rgb"], FAST).dtype is torch.float32  # auto
     asked = engine_module.load_engine(models["rgb"], FAST.replace(dtype="bfloat16"))
     assert asked.dtype is torch.bfloat16
+
+
+def test_a_spectral_model_answers_the_same_read_ahead_or_not(tiny_base, tmp_path, scene):
+    from infer_helpers import make_model
+
+    from reo_core.infer.engine import load_engine
+    from reo_core.infer.inputs import open_reader
+
+    folder = make_model(tmp_path / "spectral", tiny_base, modality="ms", spectral_tokens=2)
+    engine = load_engine(folder, FAST)
+    blocks = list(open_reader(engine.config, InputSpec(s2=scene_s2(scene))).blocks())[:1]
+    direct = engine.predict_block(blocks[0])
+    prepared = next(iter(engine.read_ahead(blocks)))
+    assert prepared.spectral["spectral"].shape[0] == int(blocks[0].keep.sum())
+    ahead = engine.predict_block(prepared)
+    np.testing.assert_array_equal(direct.agb, ahead.agb)
+    s2 = engine.block_patches(blocks[0])[0][:3]
+    single = engine.predict_patches(s2[:1]).agb[0]
+    assert single == pytest.approx(engine.predict_patches(s2).agb[0], abs=1e-3)
