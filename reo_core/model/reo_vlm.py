@@ -194,7 +194,8 @@ class ReoVLM(nn.Module):
         lm_loss = _lm_loss(out.logits, batch.labels) if batch.labels is not None else None
         agb = agb_std = agb_loss = None
         if wants_agb:
-            prediction = self.regress(head_visual, out.hidden_states[-1], batch.context_mask, batch)
+            states, spectral = out.hidden_states[-1], (batch.spectral, batch.reflectance)
+            prediction = self.regress(head_visual, states, batch.context_mask, *spectral)
             agb, agb_std = self.to_agb(prediction)
             agb_loss = self._agb_loss(prediction, batch.agb)
         losses = [loss for loss in (lm_loss, agb_loss) if loss is not None]
@@ -207,27 +208,37 @@ class ReoVLM(nn.Module):
         head_visual: torch.Tensor,
         text_states: torch.Tensor,
         context_mask: torch.Tensor,
-        batch: ReoBatch | None = None,
+        spectral: torch.Tensor | None = None,
+        reflectance: torch.Tensor | None = None,
     ) -> HeadOutput:
         """Regression head over visual tokens, the pooled, reverse-projected domain text and, with
-        the spectral channel, the tokens of the batch's band statistics."""
+        the spectral channel, the tokens of the patches' band statistics.
+
+        Every input is a tensor with the batch first (or None), so what the head reads can be
+        recorded per sample (stage 2 trains on exactly these inputs).
+
+        Args:
+            spectral: (B, F) band statistics; reflectance: (B, bands, 25, 25) (``spectral_conv``).
+        """
         text = pool_sequence(text_states.float(), context_mask, self.config.head_text_tokens)
         text = self.reverse_projection(text.to(self.reverse_projection.weight.dtype))
         tokens = [head_visual.to(text.dtype), text]
         if self.spectral_encoder is not None:
-            tokens.append(self._spectral_tokens(batch).to(text.dtype))
+            tokens.append(self._spectral_tokens(spectral, reflectance).to(text.dtype))
         return self.regression_head(torch.cat(tokens, dim=1))
 
-    def _spectral_tokens(self, batch: ReoBatch | None) -> torch.Tensor:
-        """(B, spectral_tokens, vision width) from the batch's spectral inputs."""
-        if batch is None or batch.spectral is None:
+    def _spectral_tokens(
+        self, spectral: torch.Tensor | None, reflectance: torch.Tensor | None
+    ) -> torch.Tensor:
+        """(B, spectral_tokens, vision width) from the patches' spectral inputs."""
+        if spectral is None:
             raise ValueError(
                 "this model's head reads the patches' band statistics (spectral_tokens "
                 f"{self.config.spectral_tokens}); make the batch with ReoProcessor.spectral inputs"
             )
         weight = self.spectral_encoder.project.weight
-        reflectance = None if batch.reflectance is None else batch.reflectance.to(weight)
-        return self.spectral_encoder(batch.spectral.to(weight), reflectance)
+        reflectance = None if reflectance is None else reflectance.to(weight)
+        return self.spectral_encoder(spectral.to(weight), reflectance)
 
     def to_agb(self, prediction: HeadOutput) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Normalised head output -> Mg/ha, clipped to [0, agb_max]; std when the head has one."""
@@ -280,7 +291,7 @@ class ReoVLM(nn.Module):
             decoded = decoder.decode(embeds, batch.attention_mask, max_new_tokens, constraint)
             tokens, states = decoded.tokens, decoded.states
         mask = answer_mask(tokens, states.shape[1], self.tokenizer.eos_token_id)
-        prediction = self.regress(head_visual, states, mask, batch)
+        prediction = self.regress(head_visual, states, mask, batch.spectral, batch.reflectance)
         agb, agb_std = self.to_agb(prediction)
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return GenerationOutput(tokens, [t.strip() for t in texts], agb, agb_std)
