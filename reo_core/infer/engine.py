@@ -89,6 +89,7 @@ class EngineOptions:
     static_cache: bool = False  # pre-allocated KV cache (lean decoder)
     compile: bool = False  # CUDA graphs for the decode step (needs static_cache)
     float32_logits: bool = True  # LM head in float32 on bf16/fp16 models (lean decoder)
+    min_new_tokens: int = 0  # no EOS before this many tokens (benchmarks: equal work per patch)
     attention: str = "sdpa"  # sdpa | eager
     constrained: bool = True  # answers follow the templates' answer grammar
     device_preprocessing: bool = True  # resize and normalise the composites on the device
@@ -117,7 +118,9 @@ class EngineOptions:
             raise InputError(f"{error}.") from None
 
     def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(self.decoder, self.static_cache, self.compile, self.float32_logits)
+        return DecodeOptions(
+            self.decoder, self.static_cache, self.compile, self.float32_logits, self.min_new_tokens
+        )
 
     def replace(self, **changes) -> EngineOptions:
         return EngineOptions(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})

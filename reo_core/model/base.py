@@ -93,22 +93,38 @@ TINY_BASE = BaseSpec(
 
 
 def build_base(
-    folder: str | Path, spec: BaseSpec, corpus: list[str] | None = None, seed: int = 0
+    folder: str | Path,
+    spec: BaseSpec,
+    corpus: list[str] | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    full_vocabulary: bool = False,
 ) -> Path:
     """Make a randomly initialised base and save it in the llava-hf folder layout.
 
-    The tokenizer is trained offline on ``corpus`` (a byte-level BPE, so any text encodes).
+    The tokenizer is trained offline on ``corpus`` (a byte-level BPE, so any text encodes). The
+    weights are made in ``dtype`` on ``device`` (a 7B base: bf16 on a GPU takes seconds, float32
+    on a CPU minutes). ``full_vocabulary``: the LM head as wide as ``spec.vocab_size`` (the real
+    model's cost) rather than the tokenizer's size.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(corpus or [])
+    vocab = max(spec.vocab_size, len(tokenizer)) if full_vocabulary else len(tokenizer)
     config = spec.llava_config(
         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
-        vocab_size=len(tokenizer),
+        vocab_size=vocab,
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = LlavaForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(default)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     (folder / "preprocessor_config.json").write_text(

@@ -43,6 +43,7 @@ class DecodeOptions:
     static_cache: bool = False  # pre-allocated KV cache (fixed shapes; CUDA graphs need it)
     compile: bool = False  # torch.compile the decode step (CUDA graphs on a GPU)
     float32_logits: bool = True  # the LM head in float32 on bf16/fp16 models (lean decoder)
+    min_new_tokens: int = 0  # EOS is not allowed before this many tokens (equal work in benchmarks)
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -125,6 +126,8 @@ class LeanDecoder:
             scores = self._logits(state)  # (B, V) float32
             if constraint is not None:
                 scores = constraint(_stacked(tokens, batch, scores.device), scores)
+            if step < self.options.min_new_tokens:
+                scores[:, self.eos] = float("-inf")
             chosen = scores.argmax(dim=-1).masked_fill(finished, self.pad)
             tokens.append(chosen)
             finished = finished | (chosen == self.eos)

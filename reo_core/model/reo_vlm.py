@@ -282,7 +282,7 @@ class ReoVLM(nn.Module):
         embeds = self.embed(batch.input_ids, image_embeds)
         if options.decoder == "hf":
             tokens, states = self._hf_generate(
-                embeds, batch.attention_mask, max_new_tokens, constraint
+                embeds, batch.attention_mask, max_new_tokens, constraint, options.min_new_tokens
             )
         else:
             decoder = LeanDecoder(
@@ -302,6 +302,7 @@ class ReoVLM(nn.Module):
         attention_mask: torch.Tensor,
         max_new_tokens: int,
         constraint: Constraint | None,
+        min_new_tokens: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """transformers' generate: (tokens (B, n), last-layer states (B, n, D)) of the answers.
 
@@ -312,6 +313,7 @@ class ReoVLM(nn.Module):
             inputs_embeds=embeds,
             attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens or None,
             do_sample=False,
             output_hidden_states=True,
             return_dict_in_generate=True,

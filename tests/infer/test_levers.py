@@ -305,3 +305,22 @@ def test_a_spectral_model_answers_the_same_read_ahead_or_not(tiny_base, tmp_path
     s2 = engine.block_patches(blocks[0])[0][:3]
     single = engine.predict_patches(s2[:1]).agb[0]
     assert single == pytest.approx(engine.predict_patches(s2).agb[0], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_compiled_decode_step_gives_the_same_answers(engines):
+    """torch.compile of the decode step (CUDA graphs on a GPU; here inductor on the CPU, ~1 min)."""
+    model = engines("ms").model
+    batch = batch_of(engines("ms"), 3, padded=True)
+    plain = model.generate(batch, max_new_tokens=6, options=PLAIN)
+    compiled = DecodeOptions(static_cache=True, compile=True)
+    assert_same_answers(model.generate(batch, max_new_tokens=6, options=compiled), plain)
+
+
+def test_min_new_tokens_is_the_same_in_both_decoders(engines):
+    model = engines("ms").model
+    batch = batch_of(engines("ms"), 3, padded=True)
+    plain = model.generate(batch, 5, options=DecodeOptions(decoder="hf", min_new_tokens=5))
+    lean = model.generate(batch, 5, options=DecodeOptions(min_new_tokens=5))
+    assert plain.token_ids.shape == (3, 5)
+    assert_same_answers(lean, plain)
