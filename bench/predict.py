@@ -251,6 +251,8 @@ def timed_engine(engine, s2: np.ndarray, batch_size: int | None) -> dict:
 def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
     import torch
 
+    from reo_core.infer.engine import InferenceEngine
+
     device = args.device
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -275,13 +277,16 @@ def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
         for batch_size in args.batch_sizes:
             results.append({"path": "engine", "pool": pool, **timed_engine(engine, s2, batch_size)})
             print(json.dumps(results[-1]), flush=True)
-    del engine
+    engine.set_token_pool(args.lever_pool)
+    skipped = getattr(args, "skip_levers", ())
     for name, change in GPU_LEVERS if args.levers_too else []:
-        lever = paper_engine(args.paper_spec, device, dtype, args.lever_pool, **change)
+        if name in skipped:
+            continue
+        lever = InferenceEngine(engine.loaded, engine.device, engine.dtype,
+                                engine.options.replace(**change))  # the same weights  # fmt: skip
         results.append({"path": f"engine, {name}", "pool": args.lever_pool,
                         **timed_engine(lever, s2, args.batch_sizes[-1])})  # fmt: skip
         print(json.dumps(results[-1]), flush=True)
-        del lever
     return results
 
 
