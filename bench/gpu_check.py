@@ -84,10 +84,11 @@ def paper_inference(args: argparse.Namespace) -> dict:
         pools=[1, 2] if tiny else [1, 2, 4, 8], batch_sizes=[4, None] if tiny else [8, 32, None],
         patches=8 if tiny else 64, lever_pool=2 if tiny else 4, levers_too=True,
         skip_levers=("static KV cache + CUDA graphs",) if tiny else (),
+        deadline=time.monotonic() + args.seconds - 90,  # levers only while 90 s are left
     )  # fmt: skip
     rows = bench_predict.bench_gpu_paper(run)
     spec = TINY_BASE if tiny else BaseSpec()
-    for row in rows:  # what the measured rate means in arithmetic (5 images: modality ms)
+    for row in (r for r in rows if "patches_per_s" in r):  # the rate in arithmetic (5 images)
         cost = patch_cost(spec, 5, row["pool"], new_tokens=bench_predict.PAPER_NEW_TOKENS)
         row["tflop_per_patch"] = round(cost.total / 1e12, 4)
         row["tflop_per_s"] = round(cost.total * row["patches_per_s"] / 1e12, 1)
@@ -103,7 +104,7 @@ def demo(args: argparse.Namespace) -> dict:
     from reo_core.synth.__main__ import SynthArgs
     from reo_core.synth.__main__ import run as run_synth
 
-    size_km = 2.5 if args.dry_run else 10.0
+    size_km = args.scene_km or (2.5 if args.dry_run else 10.0)
     scene = args.workdir / f"scene-{size_km:g}km"
     if not (scene / "scene.json").is_file():
         run_synth(SynthArgs(scene, size_km, 9001, False, None, 0.05, "temperate"))
@@ -213,9 +214,12 @@ def _last_error(args: argparse.Namespace) -> str:
 def run_section(name: str, args: argparse.Namespace, timeout: float) -> dict:
     """One section in a fresh process with ``timeout`` seconds; its result or its error."""
     log = args.workdir / f"{name}.log"
-    command = [sys.executable, __file__, "--section", name, "--workdir", str(args.workdir)]
+    command = [sys.executable, __file__, "--section", name, "--workdir", str(args.workdir),
+               "--seconds", str(timeout)]  # fmt: skip
     if args.dry_run:
         command.append("--dry-run")
+    if args.scene_km:
+        command += ["--scene-km", str(args.scene_km)]
     started = time.perf_counter()
     with log.open("w") as stderr:
         try:
@@ -223,7 +227,8 @@ def run_section(name: str, args: argparse.Namespace, timeout: float) -> dict:
                                   text=True, timeout=timeout, check=False)  # fmt: skip
         except subprocess.TimeoutExpired:
             return {"ok": False, "seconds": round(timeout, 1),
-                    "error": f"out of time after {timeout:.0f} s (log: {log})"}  # fmt: skip
+                    "error": f"out of time after {timeout:.0f} s (log: {log})",
+                    "partial": _json_lines(log)}  # fmt: skip
     seconds = round(time.perf_counter() - started, 1)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     try:
@@ -232,6 +237,18 @@ def run_section(name: str, args: argparse.Namespace, timeout: float) -> dict:
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
         return {"ok": False, "seconds": seconds, "error": f"exit {done.returncode}: {tail[0]}"}
     return {"seconds": seconds, **reply}
+
+
+def _json_lines(log: Path) -> list[dict]:
+    """The JSON objects a section printed to its log before it was stopped (benchmark rows)."""
+    rows = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
 
 
 def section_main(name: str, args: argparse.Namespace) -> int:
@@ -266,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out" / "gpu-check")
     parser.add_argument("--budget-s", type=float, default=450.0, help="for all sections")
     parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run these sections")
+    parser.add_argument("--scene-km", type=float, help="demo scene side (10 km; dry run 2.5 km)")
     parser.add_argument("--section", choices=list(SECTIONS), help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=600.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)

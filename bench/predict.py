@@ -279,13 +279,18 @@ def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
             print(json.dumps(results[-1]), flush=True)
     engine.set_token_pool(args.lever_pool)
     skipped = getattr(args, "skip_levers", ())
+    deadline = getattr(args, "deadline", None)  # time.monotonic() by which to stop starting levers
     for name, change in GPU_LEVERS if args.levers_too else []:
-        if name in skipped:
+        row = {"path": f"engine, {name}", "pool": args.lever_pool}
+        if name in skipped or (deadline is not None and time.monotonic() > deadline):
+            results.append({**row, "skipped": True})
             continue
         lever = InferenceEngine(engine.loaded, engine.device, engine.dtype,
                                 engine.options.replace(**change))  # the same weights  # fmt: skip
-        results.append({"path": f"engine, {name}", "pool": args.lever_pool,
-                        **timed_engine(lever, s2, args.batch_sizes[-1])})  # fmt: skip
+        try:
+            results.append({**row, **timed_engine(lever, s2, args.batch_sizes[-1])})
+        except Exception as error:  # one lever failing (CUDA graphs) must not lose the others
+            results.append({**row, "error": f"{type(error).__name__}: {str(error)[:300]}"})
         print(json.dumps(results[-1]), flush=True)
     return results
 
