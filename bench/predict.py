@@ -9,8 +9,9 @@ CPU (default): every configuration runs in a fresh process and is measured twice
 (``run_estimate`` on a synthetic scene: raster reading, compositing, the model, GeoTIFF writing, no
 quicklook) and model only (``InferenceEngine.predict_patches`` on patches in memory). Peak memory
 is the process's VmHWM (/proc/self/status), which, unlike ru_maxrss, a fresh process does not
-inherit across fork/exec. ``visual_token_pool`` overrides the model's token budget (answers
-change; this measures speed only).
+inherit across fork/exec. Besides wall time, the process's CPU time (all its threads) is given:
+on a machine shared with other work it varies far less than wall time. ``visual_token_pool``
+overrides the model's token budget (answers change; this measures speed only).
 
 ``--levers``: the same two measurements for the engine's levers (issue 14), added one at a time
 from the plain path (transformers' ``generate``, eager attention, host preprocessing, no
@@ -96,18 +97,20 @@ def worker(spec: dict) -> dict:
         )
         s2 = s2[: spec["patches"]]
         engine.predict_patches(s2[: spec["batch_size"]])  # warm-up
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         engine.predict_patches(s2)
         seconds, patches = time.perf_counter() - started, len(s2)
     else:
         engine.predict_patches(np.full((1, len(engine.config.bands), 25, 25), 0.1, np.float32))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         summary = run_estimate(engine, EstimateRequest(inputs, Path(spec["out"]), quicklook=False))
         seconds, patches = time.perf_counter() - started, summary["patches"]["done"]
+    cpu_seconds = time.process_time() - cpu_started  # all threads: steadier on a shared machine
     return {**{k: spec[k] for k in ("mode", "threads", "batch_size", "pool")},
             "lever": spec.get("lever"), "tokens_per_image": engine.processor.tokens_per_image,
             "patches": patches, "seconds": round(seconds, 3),
-            "patches_per_s": round(patches / seconds, 1), "load_s": round(load_s, 2),
+            "patches_per_s": round(patches / seconds, 1), "cpu_seconds": round(cpu_seconds, 3),
+            "patches_per_cpu_s": round(patches / cpu_seconds, 1), "load_s": round(load_s, 2),
             "peak_rss_mb": round(peak_rss_mb(), 1), "torch_threads": torch.get_num_threads()}  # fmt: skip
 
 
