@@ -60,7 +60,7 @@ DEMO_ESTIMATE ?= out/demo-estimate
 run: setup
 	@test -f $(DEMO_MODEL)/reo_config.json || { echo "The demo model $(DEMO_MODEL) is missing; build it with: $(PYTHON) -m reo_core.train.demo" >&2; exit 1; }
 	$(PYTHON) -m reo_core.synth --out $(DEMO_SCENE) --size-km 10 --seed 7
-	$(PYTHON) -m reo_core.predict --s2 $(DEMO_SCENE)/s2/*.tif --model $(DEMO_MODEL) --out $(DEMO_ESTIMATE)
+	$(PYTHON) -m reo_core.predict --s2 $(DEMO_SCENE)/s2/*.tif --model $(DEMO_MODEL) --out $(DEMO_ESTIMATE) --overwrite
 	@echo "Truth for comparison: $(DEMO_SCENE)/truth (patch_agb.tif, patch_landcover.tif, patch_count.tif)"
 
 bench: setup
@@ -69,12 +69,14 @@ bench: setup
 clean:
 	rm -rf out .pytest_cache .ruff_cache .qgis-settings
 
-# The installable plugin zip (dist/reo.zip, top folder reo/): plugin code, reo_core, resources;
-# no tests, docs, benchmarks, configs, .venv, out/ or caches. Needs only the system Python.
+# The installable plugin zip (dist/reo.zip, top folder reo/): plugin code, reo_core, resources,
+# LICENSE; no tests, docs, benchmarks, configs, .venv, out/ or caches. Then the checks the QGIS
+# plugin repository runs on upload (tools/check_package.py). Needs only the system Python.
 PACKAGE_OUT ?= dist/reo.zip
 .PHONY: package
 package:
 	$(SYSTEM_PYTHON) tools/package_plugin.py --out $(PACKAGE_OUT)
+	$(SYSTEM_PYTHON) tools/check_package.py $(PACKAGE_OUT)
 
 # Rebuild the built-in demo model from nothing (synthetic data, base, two stages): about 10 minutes
 # on 2 CPU cores; installs resources/demo-model/{base,model}.

@@ -1,4 +1,4 @@
-"""QGIS entry point of the REO plugin.
+"""QGIS entry point of the REO plugin (GPL-2.0-or-later; see LICENSE).
 
 QGIS imports this folder as a package named after the folder. The plugin's own code lives in the
 top-level packages ``reo_plugin`` and ``reo_core`` (the same imports that ``python -m reo_core...``

@@ -115,8 +115,9 @@ def demo(args: argparse.Namespace) -> dict:
         engine = load_engine(DEMO_MODEL, EngineOptions(device=device))
         engine.predict_patches(np.full((2, len(engine.config.bands), 25, 25), 0.1, np.float32))
         started = time.perf_counter()
-        summary = run_estimate(engine, EstimateRequest(inputs, args.workdir / f"estimate-{device}",
-                                                       quicklook=False))  # fmt: skip
+        request = EstimateRequest(inputs, args.workdir / f"estimate-{device}", quicklook=False,
+                                  overwrite=True)  # fmt: skip
+        summary = run_estimate(engine, request)
         seconds = time.perf_counter() - started
         result["end_to_end"][device] = {
             "patches": summary["patches"]["done"], "seconds": round(seconds, 2),

@@ -103,7 +103,8 @@ def worker(spec: dict) -> dict:
     else:
         engine.predict_patches(np.full((1, len(engine.config.bands), 25, 25), 0.1, np.float32))
         started, cpu_started = time.perf_counter(), time.process_time()
-        summary = run_estimate(engine, EstimateRequest(inputs, Path(spec["out"]), quicklook=False))
+        request = EstimateRequest(inputs, Path(spec["out"]), quicklook=False, overwrite=True)
+        summary = run_estimate(engine, request)  # each configuration replaces the one before
         seconds, patches = time.perf_counter() - started, summary["patches"]["done"]
     cpu_seconds = time.process_time() - cpu_started  # all threads: steadier on a shared machine
     return {**{k: spec[k] for k in ("mode", "threads", "batch_size", "pool")},

@@ -34,8 +34,13 @@ MAX_RSS_RATIO = 1.3
 STRIP_ROWS = 512
 
 
+# DN of green vegetation per band (AGBD order), so the built-in cloud screening keeps every patch.
+VEGETATION_DN = np.array([300, 350, 650, 400, 1000, 2500, 3000, 3300, 3500, 3400, 1800, 900])
+
+
 def write_scene(path: Path, size: int, seed: int = 0) -> None:
-    """A 12-band 10 m uint16 scene written strip by strip, so writing it needs little memory."""
+    """A 12-band 10 m uint16 scene of vegetation-like DN (x 0.6..1.4 per pixel and band), written
+    strip by strip, so writing it needs little memory."""
     rng = np.random.default_rng(seed)
     profile = dict(
         driver="GTiff", width=size, height=size, count=12, dtype="uint16", nodata=0,
@@ -47,7 +52,8 @@ def write_scene(path: Path, size: int, seed: int = 0) -> None:
             dst.set_band_description(i, band)
         for row in range(0, size, STRIP_ROWS):
             rows = min(STRIP_ROWS, size - row)
-            strip = rng.integers(300, 4000, size=(12, rows, size), dtype=np.uint16)
+            noise = rng.uniform(0.6, 1.4, size=(12, rows, size))
+            strip = (VEGETATION_DN[:, None, None] * noise).astype(np.uint16)
             dst.write(strip, window=Window(0, row, size, rows))
 
 

@@ -1,7 +1,8 @@
 """Ask a REO model a question about the patch under a point.
 
-    python -m reo_core.ask --s2 PATH... [--sar PATH...] --point X Y --crs CRS
-        --question TEXT --model DIR [--device auto] [--json]
+    python -m reo_core.ask --s2 PRODUCT.SAFE|FOLDER|ZIP|FILE... [--sar PATH...] --point X Y
+        --crs CRS --question TEXT --model DIR [--device auto] [--json]
+        (and the imagery options of predict: --band, --band-order, --boa-offset, --cloud-mask...)
 
 AGB questions (biomass, AGB, Mg/ha, carbon) are answered by the regression head, with ± its
 standard deviation when the model has the uncertainty head; other questions by generation. The
@@ -44,12 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(ns: argparse.Namespace) -> dict:
     from reo_core.infer.engine import EngineOptions, load_engine
-    from reo_core.infer.inputs import InputSpec, make_extent
+    from reo_core.infer.inputs import input_spec_from_args, make_extent
     from reo_core.infer.question import AskRequest, ask_patch
 
     if ns.extent is not None and not ns.extent_crs:
         raise InputError("--extent needs --extent-crs (e.g. --extent-crs EPSG:4326).")
-    inputs = InputSpec(s2=ns.s2, sar=ns.sar, extent=make_extent(ns.extent, ns.extent_crs))
+    inputs = input_spec_from_args(ns, make_extent(ns.extent, ns.extent_crs))
     request = AskRequest(inputs, tuple(ns.point), ns.crs, ns.question, ns.max_new_tokens)
     engine = load_engine(ns.model, EngineOptions(device=ns.device, dtype=ns.dtype, batch_size=1))
     return ask_patch(engine, request)

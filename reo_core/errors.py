@@ -29,6 +29,10 @@ class ExtentError(InputError):
     """The requested extent does not fit the imagery (no overlap, all no-data, empty)."""
 
 
+class OutputError(InputError):
+    """The output folder cannot take the results: not writable, in use, holding earlier results, full."""
+
+
 class Canceled(ReoError):  # noqa: N818 (the protocol's error kind is "Canceled")
     """The user canceled the work; nothing that looks finished was written."""
 

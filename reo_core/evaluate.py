@@ -22,13 +22,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import math
-import os
-import shutil
 import sys
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +34,7 @@ import numpy as np
 
 from reo_core import metrics
 from reo_core.answers import normalize_answer, parse_agb, parse_count, parse_land_cover
+from reo_core.atomic import json_text, staged_folder
 from reo_core.errors import InputError, ReoError
 from reo_core.evaluation_report import (
     agb_scatter_png,
@@ -382,41 +379,10 @@ def _check_out_dir(out_dir: Path, predictions: Path) -> None:
 
 
 def _write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into a fresh temporary folder beside ``out_dir``, then rename it into place.
-
-    An existing ``out_dir`` is replaced only at the very end; on any error nothing is left behind.
-    """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
-    staging.mkdir()
-    try:
+    """Write ``files`` into a staging folder that replaces ``out_dir`` only once complete."""
+    with staged_folder(out_dir) as staging:
         for name, data in files.items():
             (staging / name).write_bytes(data)
-        if out_dir.exists():
-            retired = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
-            os.replace(out_dir, retired)
-            try:
-                os.replace(staging, out_dir)
-            except OSError:
-                os.replace(retired, out_dir)
-                raise
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _json_safe(value: Any) -> Any:
-    """nan and inf become null, as JSON has no such numbers."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 def default_out_dir(predictions: Path) -> Path:
@@ -456,7 +422,7 @@ def evaluate_file(path: str | Path, out_dir: str | Path | None = None) -> dict[s
     result = {"source": str(path), **evaluation.metrics}
     tasks = result["tasks"]
     files = {
-        "metrics.json": (json.dumps(_json_safe(result), indent=2) + "\n").encode(),
+        "metrics.json": (json_text(result, sort_keys=False) + "\n").encode(),
         "report.md": render_report(result, path.name).encode(),
     }
     if Task.LAND_COVER.value in tasks:

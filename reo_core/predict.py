@@ -1,14 +1,20 @@
 """Estimate AGB, land cover and patch counts over an extent with a REO model.
 
-    python -m reo_core.predict --s2 PATH... [--sar PATH...]
+    python -m reo_core.predict --s2 PRODUCT.SAFE|FOLDER|ZIP|FILE... [--sar PATH...]
+        [--band B8A=FILE[:INDEX]]... [--band-order agbd|l1c|eurosat] [--boa-offset auto|0|1000]
+        [--allow-l1c] [--cloud-mask FILE --cloud-mask-kind scl|fmask|binary|probability]
         [--extent XMIN YMIN XMAX YMAX --extent-crs CRS | --aoi FILE] [--stride 25]
-        --model DIR --out DIR [--device auto] [--batch-size 32] [--carbon-fraction 0.47]
+        --model DIR --out DIR [--overwrite] [--device auto] [--batch-size 32] [--carbon-fraction 0.47]
 
     accelerate launch [--num_processes K] -m reo_core.predict ...   # k processes, one output
 
 Writes agb.tif, land_cover.tif, patch_count.tif (and agb_std.tif for models with the uncertainty
-head) on the patch grid, quicklook.png and summary.json (written last) into ``--out``. Exit status
-2 for inputs to change (the message says what), 1 for other failures.
+head) on the patch grid, quicklook.png and summary.json into ``--out``, all at once when all are
+complete (summary.json last), or nothing; the summary records how the Sentinel-2 input was read
+(level, BOA offset and its source, units, band mapping, cloud source) and the skipped patches by
+reason. A folder in use by another run, or holding an earlier run's results without
+``--overwrite``, is refused. Exit status 2 for inputs or an output folder to change (the message
+says what), 1 for other failures.
 """
 
 from __future__ import annotations
@@ -35,6 +41,14 @@ class PredictArgs:
 
     s2: tuple[Path, ...]
     sar: tuple[Path, ...]
+    band: list[str]
+    band_order: str | None
+    boa_offset: str
+    allow_l1c: bool
+    cloud_mask: Path | None
+    cloud_mask_kind: str
+    cloud_threshold: float | None
+    cloud_screening: bool
     extent: tuple[float, float, float, float] | None
     extent_crs: str | None
     aoi: Path | None
@@ -51,6 +65,7 @@ class PredictArgs:
     max_nodata_fraction: float
     block_patches: int
     quicklook: bool
+    overwrite: bool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-nodata-fraction", type=float, default=DEFAULT_MAX_NODATA_FRACTION)
     add("--block-patches", type=int, default=DEFAULT_BLOCK_PATCHES, help="patches per block side")
     add("--no-quicklook", dest="quicklook", action="store_false", help="skip quicklook.png")
+    add(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in --out (once this run has finished)",
+    )
     return parser
 
 
@@ -109,20 +129,24 @@ def run(args: PredictArgs) -> dict | None:
     from reo_core.infer.distributed import ranks_from_environment
     from reo_core.infer.engine import EngineOptions, load_engine
     from reo_core.infer.estimate import EstimateRequest, run_estimate
-    from reo_core.infer.inputs import InputSpec, make_extent
+    from reo_core.infer.inputs import input_spec_from_args, make_extent
+    from reo_core.infer.output_folder import OutputFolder
 
     if args.extent is not None and not args.extent_crs:
         raise InputError("--extent needs --extent-crs (e.g. --extent-crs EPSG:4326).")
-    inputs = InputSpec(
-        s2=args.s2,
-        sar=args.sar,
-        extent=make_extent(args.extent, args.extent_crs, args.aoi),
+    inputs = input_spec_from_args(
+        args,
+        make_extent(args.extent, args.extent_crs, args.aoi),
         stride=args.stride,
         max_nodata_fraction=args.max_nodata_fraction,
         block_patches=args.block_patches,
     )
-    request = EstimateRequest(inputs, args.out, args.carbon_fraction, args.quicklook)
+    request = EstimateRequest(
+        inputs, args.out, args.carbon_fraction, args.quicklook, args.overwrite
+    )
     ranks = ranks_from_environment()
+    if ranks.is_main:
+        OutputFolder(args.out, args.overwrite).check()  # before minutes of model loading
     device = ranks.device if ranks.count > 1 and args.device == "auto" else args.device
     options = EngineOptions(
         device, args.dtype, args.batch_size, args.max_new_tokens, args.visual_token_pool,
@@ -156,8 +180,15 @@ def report_lines(out: Path, summary: dict) -> list[str]:
     lines.append(f"Summary: {out / 'summary.json'}")
     agb, patches = summary["agb"], summary["patches"]
     if agb["mean"] is not None:
+        reasons = ", ".join(
+            f"{count} {reason.replace('_', ' ')}"
+            for reason, count in patches.get("skipped_by_reason", {}).items()
+            if count
+        )
         lines.append(
-            f"{patches['done']} patches ({patches['skipped']} skipped): mean AGB "
+            f"{patches['done']} patches ({patches['skipped']} skipped"
+            + (f": {reasons}" if reasons else "")
+            + "): mean AGB "
             f"{agb['mean']:.1f} Mg/ha, total {agb['total_mg']:.0f} Mg, carbon "
             f"{summary['carbon']['total_mg']:.0f} Mg C over {summary['valid_area_ha']:.0f} ha"
         )
@@ -166,6 +197,7 @@ def report_lines(out: Path, summary: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rasterio").setLevel(logging.WARNING)  # GDAL's chatter; REO says what failed
     args = parse_args(argv)
     try:
         summary = run(args)

@@ -1,241 +1,439 @@
-"""The JSON-lines protocol of ``python -m reo_core.serve`` (see docs/serve.md).
+"""The JSON-lines protocol of ``python -m reo_core.serve``: every message, both ways, defined once.
 
-One JSON object per line each way. Requests carry an ``id`` and an ``op``; replies carry the
-request's ``id`` and a ``type``: ``progress``, ``result`` or ``error``. This module parses and
-checks requests into the library's own request types and builds the reply objects; it does no I/O.
+One JSON object per line each way, UTF-8, strict JSON (no NaN). Requests carry an ``id`` and an
+``op`` plus the fields of that op's dataclass below; replies carry the request's ``id`` and a
+``type``: ``progress``, ``result`` (holding the op's result dataclass) or ``error``. The worker
+(reo_core/serve.py) and the QGIS plugin (reo_plugin/worker_client.py, results.py) both read and
+write messages only through these types, so they cannot disagree about a shape. Documented for
+people in docs/serve.md.
+
+To add a field: add it, typed and with its default (``REQUIRED`` if it must be given), to the op's
+dataclass (the codec checks it on both sides). To add an op: a request dataclass (with ``op`` and ``result``), its result dataclass,
+an entry in ``REQUEST_TYPES`` and its handler in serve.py.
+
+Standard library only (no torch, no GDAL) and Python 3.9 (no ``kw_only``, unions as ``Union`` at
+run time): the plugin imports this inside QGIS, whose Python is 3.9 up to QGIS 3.28 on Windows.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
 
-from reo_core.errors import InputError, ReoError
+from reo_core.atomic import json_text
+from reo_core.errors import ReoError
+from reo_core.typed_json import REQUIRED, FieldError, check_required, from_json, to_json
 
-PROTOCOL_VERSION = 1
-WORK_OPS = ("load_model", "estimate", "ask")  # run one at a time in the worker thread
-CONTROL_OPS = ("cancel", "info", "shutdown")  # answered at once by the main thread
-OPS = WORK_OPS + CONTROL_OPS
+# 2: requests are checked field by field (unknown fields refused), results typed; `overwrite`.
+# (1 had the same ops and fields, `inspect` and the Sentinel-2 reading fields among them.)
+PROTOCOL_VERSION = 2
+CANCELED_KIND = "Canceled"  # the error kind of a canceled request (the class name of Canceled)
+INTERNAL_KIND = "InternalError"  # an unexpected failure in the worker: a bug
+
+RequestId = Union[str, int, float]  # noqa: UP007 (evaluated at run time, also on Python 3.9)
+BandFile = Union[str, tuple[str, int]]  # noqa: UP007 a file, or [file, 1-based band index]
 
 
 class ProtocolError(ReoError):
-    """A request that is not valid protocol: not JSON, not an object, no id, unknown op, bad field."""
+    """A line that is not a valid request or reply; ``request_id`` is the line's id, if readable."""
+
+    def __init__(self, message: str, details: str | None = None, request_id: Any = None) -> None:
+        super().__init__(message, details)
+        self.request_id = request_id
+
+
+# --- request fields shared by several ops ---------------------------------------------------------
+# Requests inherit fields, so a field without default is spelled ``= REQUIRED`` (checked on decode).
+@dataclass(frozen=True)
+class ModelOptions:
+    """The model a work request wants (None = the loaded one) and how to run it."""
+
+    model: str | None = None  # checkpoint folder
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
+    dtype: str = "auto"  # auto (bf16/fp16 on GPUs, fp32 on CPU) | float32 | bfloat16 | float16
+    batch_size: int | None = None  # patches per forward pass (None: 32, or as set before)
+    max_new_tokens: int | None = None  # the estimate's answer length (None: 32, or as set before)
+    visual_token_pool: int | None = None  # override the token budget (faster, changes answers)
+    threads: int | None = None  # torch CPU threads (None: 1 for small models, else all)
+
+
+@dataclass(frozen=True)
+class ExtentFields:
+    bounds: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
+    crs: str  # e.g. "EPSG:4326"
+
+
+@dataclass(frozen=True)
+class Imagery:
+    """The inputs of a request that reads imagery: the same as the predict command line's."""
+
+    s2: tuple[str, ...] = ()  # Sentinel-2: .SAFE folders or zips, product folders, stacks, bands
+    sar: tuple[str, ...] = ()  # PALSAR-2 HH and HV, for ms+sar models
+    extent: ExtentFields | None = None  # None: all of the Sentinel-2 imagery
+    aoi: str | None = None  # or a GeoJSON file of the area of interest
+    stride: int | None = None  # pixels between patches (None: 25, adjacent patches)
+    max_nodata_fraction: float | None = None  # patches with more no-data are skipped (None: 0.25)
+    band_mapping: dict[str, BandFile] = field(default_factory=dict)  # band -> its file (and band)
+    band_order: str | None = None  # stacks without band names: agbd | l1c | eurosat
+    boa_offset: str | int = "auto"  # "auto" (from the metadata, checked against data), 0 or 1000
+    allow_l1c: bool = False  # read Level-1C (top-of-atmosphere) products, with a warning
+    cloud_mask: str | None = None  # a cloud mask raster instead of the SCL / screening
+    cloud_mask_kind: str = "scl"  # what its values mean: scl | fmask | binary | probability
+    cloud_threshold: float | None = None  # probability masks: cloudy at or above
+    cloud_screening: bool = True  # the built-in screening when there is no SCL or mask
+
+    def __post_init__(self) -> None:
+        check_required(self)
+        if not self.s2 and not self.band_mapping:
+            raise ProtocolError(
+                '"s2" is required (a list of strings) unless "band_mapping" names the bands.'
+            )
+        if not all(self.s2) or not all(self.sar):
+            raise ProtocolError('"s2" and "sar" must not hold empty paths.')
+        if isinstance(self.boa_offset, str) and self.boa_offset != "auto":
+            raise ProtocolError(f'"boa_offset" must be "auto", 0 or 1000, got "{self.boa_offset}".')
+
+
+# --- results ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelInfo:
+    """The loaded model: the result of load_model, and part of info."""
+
+    folder: str
+    modality: str  # rgb | ms | ms+sar
+    bands: tuple[str, ...]
+    uncertainty: str  # none | gaussian
+    visual_token_pool: int
+    device: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class EstimateResult:
+    out: str  # the output folder (absolute)
+    paths: dict[str, str]  # absolute path by product key: agb, land_cover, ..., summary
+    summary: dict[str, Any]  # the content of summary.json (reo_core.infer.estimate)
+
+
+@dataclass(frozen=True)
+class PatchInfo:
+    row: int
+    col: int
+    bounds: tuple[float, float, float, float]  # in ``crs``
+    crs: str
+    valid_fraction: float
+
+
+@dataclass(frozen=True)
+class LandCoverInfo:
+    code: int  # CGLS-LC100 class code
+    name: str
+
+
+@dataclass(frozen=True)
+class AskResult:
+    question: str
+    # What answered: "agb" the regression head; "land_cover" / "count" the map's own answer for
+    # the patch; "text" generation (reo_core.infer.question).
+    kind: str
+    answer: str
+    generated: str  # the model's own text
+    patch: PatchInfo
+    agb: float | None = None  # Mg/ha (kind "agb")
+    agb_std: float | None = None  # models with the uncertainty head
+    unit: str | None = None
+    carbon: float | None = None  # questions about carbon
+    carbon_unit: str | None = None
+    land_cover: LandCoverInfo | None = None
+    patch_count: int | None = None  # kind "count" (None when the answer stated none)
+    # The type of answer the question asks for: agb, land_cover, count, yes_no, activity,
+    # natural or free (reo_core.infer.answer_types).
+    answer_type: str | None = None
+
+
+@dataclass(frozen=True)
+class GridInfo:
+    crs: str
+    transform: tuple[
+        float, float, float, float, float, float
+    ]  # of the patch grid (a, b, c, d, e, f)
+    width: int  # patches
+    height: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    decision: dict[str, Any]  # how Sentinel-2 is read: summary.json's inputs.sentinel2
+    grid: GridInfo
+    patches: int
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    target: RequestId
+    canceled: bool  # False: no such request is queued or running
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    version: str  # reo_core's
+    protocol: int
+    pid: int
+    python: str
+    torch: str
+    cuda: str | None  # torch's CUDA version
+    cuda_available: bool
+    gpu: str | None
+    device: str  # the loaded model's, else what "auto" picks
+    model_loaded: bool
+    model: ModelInfo | None
+
+
+@dataclass(frozen=True)
+class ShutdownResult:
+    shutdown: bool
+
+
+# --- requests, one dataclass per op ----------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadModel(ModelOptions):
+    op: ClassVar[str] = "load_model"
+    result: ClassVar[type] = ModelInfo
+    control: ClassVar[bool] = False  # work: queued, run one at a time in the worker thread
+
+    model: str = REQUIRED
+
+    def __post_init__(self) -> None:
+        check_required(self)
+
+
+@dataclass(frozen=True)
+class Estimate(Imagery, ModelOptions):
+    op: ClassVar[str] = "estimate"
+    result: ClassVar[type] = EstimateResult
+    control: ClassVar[bool] = False
+
+    out: str = REQUIRED  # output folder
+    carbon_fraction: float | None = None  # carbon per dry biomass (None: IPCC's 0.47)
+    quicklook: bool = True  # write quicklook.png
+    overwrite: bool = False  # replace an earlier run's products in ``out`` (once this one is done)
+
+
+@dataclass(frozen=True)
+class Ask(Imagery, ModelOptions):
+    op: ClassVar[str] = "ask"
+    result: ClassVar[type] = AskResult
+    control: ClassVar[bool] = False
+
+    point: tuple[float, float] = REQUIRED  # x, y in ``crs``
+    crs: str = REQUIRED
+    question: str = REQUIRED
+    max_new_tokens: int | None = None  # the answer's length (None: 64); not the estimate's
+
+
+@dataclass(frozen=True)
+class Inspect(Imagery):
+    """How the inputs of an estimate would be read, for ``model``'s bands; no model is run."""
+
+    op: ClassVar[str] = "inspect"
+    result: ClassVar[type] = InspectResult
+    control: ClassVar[bool] = False
+
+    model: str | None = None  # its reo_config.json says the bands (None: the loaded model, or all)
+
+
+@dataclass(frozen=True)
+class Cancel:
+    op: ClassVar[str] = "cancel"
+    result: ClassVar[type] = CancelResult
+    control: ClassVar[bool] = True  # answered at once by the main thread
+
+    target: RequestId
+
+
+@dataclass(frozen=True)
+class Info:
+    op: ClassVar[str] = "info"
+    result: ClassVar[type] = WorkerInfo
+    control: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    op: ClassVar[str] = "shutdown"
+    result: ClassVar[type] = ShutdownResult
+    control: ClassVar[bool] = True
+
+
+REQUEST_TYPES: dict[str, type] = {
+    cls.op: cls for cls in (LoadModel, Estimate, Ask, Inspect, Cancel, Info, Shutdown)
+}
+OPS = tuple(REQUEST_TYPES)
 
 
 @dataclass(frozen=True)
 class Request:
-    id: Any  # a string or a number, echoed in every reply
-    op: str
-    params: dict
+    """One request line: its id and the op's fields."""
 
-
-def parse_request(line: str) -> Request:
-    """A request from one line; ProtocolError (with the id when there is one) otherwise."""
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ProtocolError(
-            f"The request is not valid JSON ({error.msg} at character {error.pos}); send one JSON "
-            'object per line, e.g. {"id": 1, "op": "info"}.'
-        ) from None
-    if not isinstance(value, dict):
-        raise ProtocolError(f"A request must be a JSON object, got {type(value).__name__}.")
-    request_id = value.get("id")
-    if request_id is None or isinstance(request_id, (bool, dict, list)):
-        raise ProtocolError('Every request needs an "id" (a string or a number) for its replies.')
-    op = value.get("op")
-    if op not in OPS:
-        raise ProtocolError(
-            f"Unknown op {op!r}; use one of {', '.join(OPS)}.", details=f"request id {request_id}"
-        )
-    params = {k: v for k, v in value.items() if k not in ("id", "op")}
-    return Request(request_id, op, params)
-
-
-def request_id_of(line: str) -> Any:
-    """The id of a request line that failed to parse, when it has one (for the error reply)."""
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return value.get("id") if isinstance(value, dict) else None
-
-
-# --- replies --------------------------------------------------------------------------------------
-def ready(version: str, pid: int) -> dict:
-    return {"type": "ready", "version": version, "protocol": PROTOCOL_VERSION, "pid": pid}
-
-
-def progress(request_id: Any, fraction: float, message: str) -> dict:
-    return {"id": request_id, "type": "progress", "fraction": round(float(fraction), 4),
-            "message": message}  # fmt: skip
-
-
-def result(request_id: Any, value: dict) -> dict:
-    return {"id": request_id, "type": "result", "result": value}
-
-
-def error(request_id: Any, kind: str, message: str, details: str | None = None) -> dict:
-    return {"id": request_id, "type": "error",
-            "error": {"kind": kind, "message": message, "details": details}}  # fmt: skip
-
-
-def error_from_exception(request_id: Any, exception: BaseException) -> dict:
-    """ReoErrors keep their class name as kind; anything else is an InternalError."""
-    if isinstance(exception, ReoError):
-        return error(request_id, type(exception).__name__, exception.message, exception.details)
-    return error(
-        request_id, "InternalError", f"{type(exception).__name__}: {exception}",
-        "an unexpected failure; the worker keeps serving (see its log on stderr)",
-    )  # fmt: skip
-
-
-# --- request fields -------------------------------------------------------------------------------
-def paths(params: dict, key: str, required: bool = False) -> tuple[Path, ...]:
-    """A list of file paths (a single string is one path)."""
-    value = params.get(key)
-    if value is None or value == []:
-        if required:
-            raise ProtocolError(f'"{key}" is required: a list of file paths.')
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ProtocolError(f'"{key}" must be a list of file paths (strings).')
-    return tuple(Path(v) for v in value)
-
-
-def text(params: dict, key: str, default: str | None = None, required: bool = False) -> str | None:
-    value = params.get(key, default)
-    if value is None and required:
-        raise ProtocolError(f'"{key}" is required (a string).')
-    if value is not None and not isinstance(value, str):
-        raise ProtocolError(f'"{key}" must be a string, got {type(value).__name__}.')
-    return value
-
-
-def number(params: dict, key: str, default: float | None = None, integer: bool = False):
-    value = params.get(key, default)
-    if value is None:
-        return None
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ProtocolError(
-            f'"{key}" must be {"an integer" if integer else "a number"}, got {value!r}.'
-        )
-    return value
-
-
-def flag(params: dict, key: str, default: bool) -> bool:
-    value = params.get(key, default)
-    if not isinstance(value, bool):
-        raise ProtocolError(f'"{key}" must be true or false, got {value!r}.')
-    return value
-
-
-def extent_fields(params: dict) -> tuple[list[float] | None, str | None, str | None]:
-    """(bounds, crs, aoi path) from ``extent: {bounds: [...], crs: ...}`` or ``aoi``."""
-    extent, aoi = params.get("extent"), text(params, "aoi")
-    if extent is None:
-        return None, None, aoi
-    if not isinstance(extent, dict):
-        raise ProtocolError(
-            '"extent" must be {"bounds": [xmin, ymin, xmax, ymax], "crs": "EPSG:..."}.'
-        )
-    bounds, crs = extent.get("bounds"), extent.get("crs")
-    if (
-        not isinstance(bounds, list)
-        or len(bounds) != 4
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bounds)
-    ):
-        raise ProtocolError('"extent.bounds" must be 4 numbers [xmin, ymin, xmax, ymax].')
-    if not isinstance(crs, str) or not crs:
-        raise InputError('"extent.crs" is required, e.g. "EPSG:4326".')
-    return [float(v) for v in bounds], crs, aoi
-
-
-def point(params: dict) -> tuple[float, float]:
-    value = params.get("point")
-    if (
-        not isinstance(value, list)
-        or len(value) != 2
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    ):
-        raise ProtocolError('"point" must be [x, y] (two numbers in "crs").')
-    return float(value[0]), float(value[1])
-
-
-# --- requests -> library types --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelChoice:
-    """Which model a request wants (None = the loaded one) and how to run it."""
-
-    folder: Path | None
-    options: Any  # reo_core.infer.engine.EngineOptions
+    id: RequestId
+    body: Any  # an instance of one of REQUEST_TYPES
 
     @property
-    def key(self) -> tuple:
-        """What needs a reload when it changes (batch size and answer length do not)."""
-        options = self.options
-        folder = str(self.folder.resolve()) if self.folder else None
-        return (folder, options.device, options.dtype, options.visual_token_pool)
+    def op(self) -> str:
+        return self.body.op
 
 
-def model_choice(params: dict, required: bool = False) -> ModelChoice:
-    from reo_core.infer.engine import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, EngineOptions
+# --- replies ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ready:
+    type: ClassVar[str] = "ready"
+    version: str  # reo_core's
+    protocol: int  # PROTOCOL_VERSION of the worker
+    pid: int
 
-    folder = text(params, "model", required=required)
-    options = EngineOptions(
-        device=text(params, "device", "auto"),
-        dtype=text(params, "dtype", "auto"),
-        batch_size=number(params, "batch_size", DEFAULT_BATCH_SIZE, integer=True),
-        max_new_tokens=number(params, "max_new_tokens", DEFAULT_MAX_NEW_TOKENS, integer=True),
-        visual_token_pool=number(params, "visual_token_pool", None, integer=True),
-        threads=number(params, "threads", None, integer=True),
+
+@dataclass(frozen=True)
+class Progress:
+    type: ClassVar[str] = "progress"
+    id: RequestId
+    fraction: float  # 0..1, never decreasing
+    message: str
+
+
+@dataclass(frozen=True)
+class Result:
+    type: ClassVar[str] = "result"
+    id: RequestId
+    result: dict[str, Any]  # the op's result dataclass as JSON (``decode_result``)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    kind: str  # the REO error class (InputError, Canceled, ...) or InternalError
+    message: str  # for the user: what to change
+    details: str | None = None  # for logs and a details box
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    type: ClassVar[str] = "error"
+    id: RequestId | None  # None when the line had no readable id
+    error: ErrorInfo
+
+
+REPLY_TYPES: dict[str, type] = {cls.type: cls for cls in (Ready, Progress, Result, ErrorReply)}
+
+
+# --- lines ------------------------------------------------------------------------------------------
+def parse_request(line: str | bytes) -> Request:
+    """The request on one line; ProtocolError (carrying the id when readable) otherwise."""
+    value = _parse_object(line, "request", 'e.g. {"id": 1, "op": "info"}')
+    request_id = value.pop("id", None)
+    try:
+        request_id = from_json(RequestId, request_id, "id")
+    except FieldError:
+        raise ProtocolError(
+            'Every request needs an "id" (a string or a number) for its replies.'
+        ) from None
+    op = value.pop("op", None)
+    cls = REQUEST_TYPES.get(op) if isinstance(op, str) else None
+    if cls is None:
+        raise ProtocolError(f"Unknown op {op!r}; use one of {', '.join(OPS)}.", None, request_id)
+    return Request(request_id, _decode(cls, value, request_id))
+
+
+def request_line(request_id: RequestId, op: str, fields: dict[str, Any]) -> str:
+    """The line of a request (fields checked against the op's dataclass first)."""
+    cls = REQUEST_TYPES.get(op)
+    if cls is None:
+        raise ProtocolError(f"Unknown op {op!r}; use one of {', '.join(OPS)}.")
+    given = {key: value for key, value in to_json(_decode(cls, fields, request_id)).items()
+             if key in fields}  # fmt: skip
+    return json_text({"id": request_id, "op": op, **given}, indent=None, sort_keys=False)
+
+
+def reply_line(reply: Ready | Progress | Result | ErrorReply) -> str:
+    """The line of a reply: strict JSON, NaN and infinities as null."""
+    data = to_json(reply)
+    head = {"id": data.pop("id")} if "id" in data else {}
+    return json_text({**head, "type": reply.type, **data}, indent=None, sort_keys=False)
+
+
+def parse_reply(line: str | bytes) -> Ready | Progress | Result | ErrorReply:
+    """A reply from the worker; ProtocolError for anything else (e.g. a stray print)."""
+    value = _parse_object(line, "reply", "as reo_core.serve_protocol defines")
+    kind = value.pop("type", None)
+    cls = REPLY_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"Not a worker reply (no known type): {str(line)[:80]}")
+    return _decode(cls, value, value.get("id"))
+
+
+def result_of(request_id: RequestId, body: Any, value: Any) -> Result:
+    """The result reply of ``body``'s op; ``value`` must be (or decode into) its result type.
+
+    A value of another shape is a bug of the worker: FieldError (a ValueError), not ProtocolError.
+    """
+    if not isinstance(value, body.result):
+        value = from_json(body.result, value)
+    return Result(request_id, to_json(value))
+
+
+def decode_result(op: str, result: dict[str, Any]) -> Any:
+    """The result dataclass of ``op`` from a result reply's ``result`` (ProtocolError if it differs)."""
+    return _decode(REQUEST_TYPES[op].result, result, None)
+
+
+def error_reply(request_id: RequestId | None, exception: BaseException) -> ErrorReply:
+    """REO errors keep their class name as kind; anything else is an InternalError."""
+    if isinstance(exception, ReoError):
+        kind = type(exception).__name__
+        return ErrorReply(request_id, ErrorInfo(kind, exception.message, exception.details))
+    return ErrorReply(
+        request_id,
+        ErrorInfo(
+            INTERNAL_KIND,
+            f"{type(exception).__name__}: {exception}",
+            "an unexpected failure; the worker keeps serving (see its log on stderr)",
+        ),
     )
-    return ModelChoice(None if folder is None else Path(folder), options)
 
 
-def input_spec(params: dict):
-    """The inputs of an estimate or ask: s2, sar, extent or aoi, stride, max_nodata_fraction."""
-    from reo_core.infer.inputs import InputSpec, make_extent
-    from reo_core.raster.grid import PATCH_SIZE
-    from reo_core.raster.reader import DEFAULT_MAX_NODATA_FRACTION
-
-    bounds, crs, aoi = extent_fields(params)
-    return InputSpec(
-        s2=paths(params, "s2", required=True),
-        sar=paths(params, "sar"),
-        extent=make_extent(bounds, crs, aoi),
-        stride=number(params, "stride", PATCH_SIZE, integer=True),
-        max_nodata_fraction=number(params, "max_nodata_fraction", DEFAULT_MAX_NODATA_FRACTION),
-    )
-
-
-def estimate_request(params: dict):
-    """An EstimateRequest from an estimate op's fields."""
-    from reo_core.infer.estimate import EstimateRequest
-    from reo_core.infer.products import IPCC_CARBON_FRACTION
-
-    out = text(params, "out", required=True)
-    return EstimateRequest(
-        input_spec(params),
-        Path(out),
-        carbon_fraction=number(params, "carbon_fraction", IPCC_CARBON_FRACTION),
-        quicklook=flag(params, "quicklook", True),
-    )
+def _parse_object(line: str | bytes, what: str, example: str) -> dict:
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ProtocolError(
+                f"The {what} is not UTF-8 text (byte {line[error.start]:#04x} at position "
+                f"{error.start}); send UTF-8 JSON, {example}."
+            ) from None
+    try:
+        value = json.loads(line, parse_constant=_no_constant)
+    except RecursionError:
+        raise ProtocolError(
+            f"The {what} is nested too deeply to read; send one flat JSON object, {example}."
+        ) from None
+    except ValueError as error:  # JSONDecodeError, NaN / Infinity, a number too long to read
+        reason = f"{error.msg} at character {error.pos}" if hasattr(error, "pos") else str(error)
+        raise ProtocolError(
+            f"The {what} is not valid JSON ({reason}); send one JSON object per line, {example}."
+        ) from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"A {what} must be a JSON object, got {type(value).__name__}.")
+    return value
 
 
-def ask_request(params: dict):
-    """An AskRequest from an ask op's fields."""
-    from reo_core.infer.question import DEFAULT_ANSWER_TOKENS, AskRequest
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
-    return AskRequest(
-        input_spec(params),
-        point(params),
-        text(params, "crs", required=True),
-        text(params, "question", required=True),
-        number(params, "max_new_tokens", DEFAULT_ANSWER_TOKENS, integer=True),
-    )
+
+def _decode(cls: type, value: dict, request_id: Any) -> Any:
+    try:
+        return from_json(cls, value)
+    except FieldError as error:
+        raise ProtocolError(str(error), None, request_id) from None
+    except ProtocolError as error:  # a dataclass's own check
+        raise ProtocolError(error.message, error.details, request_id) from None

@@ -1,8 +1,10 @@
 """The Sentinel-2 band mapping: which layer (and which band of it) is B02, B03, ...
 
-One row per band of AGBD's order. In multi-band mode every row points into the one chosen layer and
-only the band number is chosen; in per-band mode each row has its own layer. Rows are filled by
-detection (band descriptions, file names, layer names) and can be edited.
+One cell per band of AGBD's order, laid out as a compact two-column grid (B01-B06 left, B07-B12
+right), so all twelve bands show at once without a scroll bar of their own. In multi-band mode
+every cell points into the one chosen layer and only the band number is chosen; in per-band mode
+each cell has its own layer, and a band number only when that layer has several bands. Cells are
+filled by detection (band descriptions, file names, layer names) and can be edited.
 """
 
 from __future__ import annotations
@@ -15,53 +17,66 @@ from reo_plugin.compat import RASTER_LAYER_FILTER
 from reo_plugin.layers import band_of_layer, bands_of_multiband, raster_layers
 from reo_plugin.qt import QtCore, QtWidgets, Signal
 
-BAND, LAYER, INDEX = range(3)
 Mapping = dict[str, tuple[QgsRasterLayer, int]]
+COLUMNS = 2
+COMBO_CHARACTERS = 8  # combo boxes size to this many characters, not to the longest layer name
+CELL_CHARACTERS = 5  # at least, in a cell of the grid: it grows with the dock
 
 
-class BandTable(QtWidgets.QTableWidget):
+class BandTable(QtWidgets.QWidget):
     """Band -> (layer, band number); ``mapping()`` reads it, ``detect()`` fills it."""
 
     mappingChanged = Signal()  # noqa: N815
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(len(AGBD_BAND_ORDER), 3, parent)
+        super().__init__(parent)
         self.setObjectName("reoBandTable")
-        self.setHorizontalHeaderLabels(["Band", "Layer", "Band of layer"])
-        self.verticalHeader().setVisible(False)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(LAYER, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(BAND, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(INDEX, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.multiband_layer: QgsRasterLayer | None = None
         self.required: tuple[str, ...] = AGBD_BAND_ORDER
+        self.labels: dict[str, QtWidgets.QLabel] = {}
         self.layer_boxes: dict[str, QgsMapLayerComboBox] = {}
         self.index_boxes: dict[str, QtWidgets.QComboBox] = {}
-        for row, band in enumerate(AGBD_BAND_ORDER):
-            item = QtWidgets.QTableWidgetItem(band)
-            item.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
-            item.setToolTip(
-                f"{band}: {ALL_BANDS[band].description}, {ALL_BANDS[band].resolution_m} m"
-            )
-            self.setItem(row, BAND, item)
-            layer_box = QgsMapLayerComboBox()
-            layer_box.setFilters(RASTER_LAYER_FILTER)
-            layer_box.setAllowEmptyLayer(True)
-            layer_box.setLayer(None)
-            layer_box.layerChanged.connect(lambda _layer, b=band: self._layer_changed(b))
-            self.setCellWidget(row, LAYER, layer_box)
-            index_box = QtWidgets.QComboBox()
-            index_box.currentIndexChanged.connect(lambda _i: self.mappingChanged.emit())
-            self.setCellWidget(row, INDEX, index_box)
-            self.layer_boxes[band], self.index_boxes[band] = layer_box, index_box
+        grid = QtWidgets.QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(4)
+        grid.setVerticalSpacing(1)
+        rows = -(-len(AGBD_BAND_ORDER) // COLUMNS)
+        for position, band in enumerate(AGBD_BAND_ORDER):
+            row, column = position % rows, 3 * (position // rows)
+            self._add_cell(grid, band, row, column)
+        for column in range(COLUMNS):
+            grid.setColumnStretch(3 * column + 1, 1)  # the layer boxes take the room
         self.set_multiband(None)
+
+    def _add_cell(self, grid: QtWidgets.QGridLayout, band: str, row: int, column: int) -> None:
+        label = QtWidgets.QLabel(band)
+        label.setToolTip(f"{band}: {ALL_BANDS[band].description}, {ALL_BANDS[band].resolution_m} m")
+        layer_box = LayerBox()
+        layer_box.setFilters(RASTER_LAYER_FILTER)
+        layer_box.setAllowEmptyLayer(True)
+        layer_box.setLayer(None)
+        compact(layer_box, CELL_CHARACTERS)
+        layer_box.layerChanged.connect(lambda _layer, b=band: self._layer_changed(b))
+        index_box = QtWidgets.QComboBox()
+        compact(index_box, CELL_CHARACTERS)
+        index_box.setToolTip(f"The band of the layer that holds {band}")
+        index_box.currentIndexChanged.connect(lambda _i: self.mappingChanged.emit())
+        grid.addWidget(label, row, column)
+        grid.addWidget(layer_box, row, column + 1)
+        grid.addWidget(index_box, row, column + 2)
+        self.labels[band], self.layer_boxes[band], self.index_boxes[band] = (
+            label,
+            layer_box,
+            index_box,
+        )
 
     # -- modes ----------------------------------------------------------------------------------
 
     def set_multiband(self, layer: QgsRasterLayer | None) -> None:
-        """Multi-band mode on ``layer`` (rows choose band numbers); None = per-band mode."""
+        """Multi-band mode on ``layer`` (cells choose band numbers); None = per-band mode."""
         self.multiband_layer = layer
-        self.setColumnHidden(LAYER, layer is not None)
+        for band in AGBD_BAND_ORDER:
+            self.layer_boxes[band].setVisible(layer is None)
         if layer is not None:
             detected = bands_of_multiband(layer)
             for band in AGBD_BAND_ORDER:
@@ -72,20 +87,21 @@ class BandTable(QtWidgets.QTableWidget):
         self.mappingChanged.emit()
 
     def set_required(self, bands: tuple[str, ...]) -> None:
-        """Mark the bands the model reads; the others are shown as not needed."""
+        """Mark the bands the model reads (bold); the others are shown as not read."""
         self.required = tuple(bands)
-        for row, band in enumerate(AGBD_BAND_ORDER):
-            item = self.item(row, BAND)
+        for band, label in self.labels.items():
             needed = band in self.required
-            item.setText(band if needed else f"{band} (not read)")
-            font = item.font()
+            font = label.font()
             font.setBold(needed)
-            item.setFont(font)
+            label.setFont(font)
+            label.setEnabled(needed)
+            description = f"{band}: {ALL_BANDS[band].description}, {ALL_BANDS[band].resolution_m} m"
+            label.setToolTip(description if needed else f"{description} (not read by this model)")
 
     # -- reading and filling --------------------------------------------------------------------
 
     def mapping(self) -> Mapping:
-        """Band -> (layer, 1-based band) for every row that is set."""
+        """Band -> (layer, 1-based band) for every cell that is set."""
         found: Mapping = {}
         for band in AGBD_BAND_ORDER:
             layer = self.multiband_layer or self.layer_boxes[band].currentLayer()
@@ -109,7 +125,7 @@ class BandTable(QtWidgets.QTableWidget):
         return found
 
     def detect(self) -> int:
-        """Fill the rows from detection; the number of bands found."""
+        """Fill the cells from detection; the number of bands found."""
         detected = self.detected()
         for band in AGBD_BAND_ORDER:
             if band not in detected:
@@ -122,7 +138,7 @@ class BandTable(QtWidgets.QTableWidget):
         return len(detected)
 
     def set_band(self, band: str, layer: QgsRasterLayer | None, index: int = 1) -> None:
-        """Set one row by hand (per-band mode: the layer; both modes: the band number)."""
+        """Set one cell by hand (per-band mode: the layer; both modes: the band number)."""
         if self.multiband_layer is None:
             self.layer_boxes[band].setLayer(layer)
         self._select_index(band, index)
@@ -133,6 +149,7 @@ class BandTable(QtWidgets.QTableWidget):
         if self.multiband_layer is not None:
             return
         layer = self.layer_boxes[band].currentLayer()
+        self.layer_boxes[band].setToolTip(layer.source() if layer is not None else "")
         self._fill_indexes(band, layer, 1 if layer is not None else None)
         self.mappingChanged.emit()
 
@@ -146,9 +163,46 @@ class BandTable(QtWidgets.QTableWidget):
                 box.addItem(layer.bandName(index), index)
         box.setCurrentIndex(max(box.findData(selected), 0) if selected else 0)
         box.blockSignals(False)
+        # per-band mode: a single-band layer needs no band number
+        single = self.multiband_layer is None and (layer is None or layer.bandCount() == 1)
+        box.setVisible(not single)
 
     def _select_index(self, band: str, index: int) -> None:
         box = self.index_boxes[band]
         position = box.findData(index)
         if position >= 0:
             box.setCurrentIndex(position)
+
+
+class LayerBox(QgsMapLayerComboBox):
+    """A layer combo box that cuts long names at the start ("…_20200601_B8A_20m"): the files of one
+    product share their beginning, and their end says which band and resolution they hold."""
+
+    def paintEvent(self, event) -> None:
+        painter = QtWidgets.QStylePainter(self)
+        option = QtWidgets.QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QtWidgets.QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(
+            QtWidgets.QStyle.ComplexControl.CC_ComboBox,
+            option,
+            QtWidgets.QStyle.SubControl.SC_ComboBoxEditField,
+            self,
+        )
+        room = field.width() - (
+            option.iconSize.width() + 4 if not option.currentIcon.isNull() else 0
+        )
+        option.currentText = self.fontMetrics().elidedText(
+            option.currentText, QtCore.Qt.TextElideMode.ElideLeft, max(room, 0)
+        )
+        painter.drawControl(QtWidgets.QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
+def compact(box: QtWidgets.QComboBox, characters: int = COMBO_CHARACTERS) -> None:
+    """Size a combo box to a few characters, not its longest entry (long file names would make
+    the dock wider than a laptop screen allows); the full name is in its list and tooltip."""
+    box.setSizeAdjustPolicy(
+        QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+    )
+    box.setMinimumContentsLength(characters)
+    box.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import html
 
-from reo_plugin.qt import QtWidgets, Signal
+from reo_plugin.band_table import compact
+from reo_plugin.model_card import ModelCard
+from reo_plugin.qt import QtCore, QtWidgets, Signal
 from reo_plugin.results import AskAnswer
 
 SUGGESTIONS = (
@@ -38,6 +40,11 @@ class ChatPanel(QtWidgets.QWidget):
         self.patch_label = QtWidgets.QLabel("No patch picked yet.")
         self.patch_label.setObjectName("reoPatchLabel")
         self.patch_label.setWordWrap(True)
+        self.caveat = QtWidgets.QLabel("")  # the model's caveat, beside every answer it gives
+        self.caveat.setObjectName("reoChatCaveat")
+        self.caveat.setWordWrap(True)
+        self.caveat.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.caveat.hide()
         self.transcript = QtWidgets.QTextBrowser()
         self.transcript.setObjectName("reoTranscript")
         self.transcript.setOpenExternalLinks(False)
@@ -47,6 +54,7 @@ class ChatPanel(QtWidgets.QWidget):
         self.question.addItems(SUGGESTIONS)
         self.question.setCurrentText("")
         self.question.lineEdit().setPlaceholderText("Ask about the patch…")
+        compact(self.question, characters=20)  # the suggestions are long; the dock is narrow
         self.question.lineEdit().returnPressed.connect(self._ask)
         self.send_button = QtWidgets.QPushButton("Ask")
         self.send_button.setObjectName("reoAsk")
@@ -60,6 +68,7 @@ class ChatPanel(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.pick_button)
         layout.addWidget(self.patch_label)
+        layout.addWidget(self.caveat)
         layout.addWidget(self.transcript, 1)
         layout.addLayout(row)
         layout.addWidget(self.busy)
@@ -71,6 +80,11 @@ class ChatPanel(QtWidgets.QWidget):
             f"Patch {xmax - xmin:.0f} m × {ymax - ymin:.0f} m, centre "  # noqa: RUF001
             f"{(xmin + xmax) / 2:,.1f}, {(ymin + ymax) / 2:,.1f} ({crs})."
         )
+
+    def set_model_card(self, card: ModelCard) -> None:
+        """Show the model's caveat above the answers; a model without one shows nothing here."""
+        self.caveat.setText(card.caveat_html())
+        self.caveat.setVisible(card.has_caveat)
 
     def set_busy(self, busy: bool, message: str = "") -> None:
         self.send_button.setEnabled(not busy)

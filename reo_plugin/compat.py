@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from qgis.core import (
     Qgis,
+    QgsColorRampShader,
     QgsMapLayerProxyModel,
     QgsProcessing,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
+    QgsRasterBandStats,
     QgsWkbTypes,
 )
 
@@ -35,3 +37,6 @@ ADVANCED_PARAMETER = _pick(
     "ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag.FlagAdvanced
 )
 RASTER_LAYER_FILTER = _pick("LayerFilter", "RasterLayer", QgsMapLayerProxyModel.Filter.RasterLayer)
+STAT_MIN = _pick("RasterBandStatistic", "Min", QgsRasterBandStats.Stats.Min)
+STAT_MAX = _pick("RasterBandStatistic", "Max", QgsRasterBandStats.Stats.Max)
+LINEAR_RAMP = _pick("ShaderInterpolationMethod", "Linear", QgsColorRampShader.Type.Interpolated)

@@ -71,12 +71,14 @@ class ReoController(QtCore.QObject):
             self.estimate_task.cancel()
 
     def _estimated(self, outcome: EstimateOutcome) -> None:
+        card = self.estimate_task.card
         self.last_outcome, self.estimate_task = outcome, None
         self.dock.set_running(False)
         self.dock.set_progress(100)
-        self.dock.set_status(outcome.summary_text())
-        messages.push(self.iface.messageBar(), outcome.summary_text(), Qgis.MessageLevel.Success,
-                      details=outcome.details_text())  # fmt: skip
+        self.dock.show_outcome(outcome, card)
+        text = " ".join(part for part in (outcome.summary_text(), card.caveat_text()) if part)
+        messages.push(self.iface.messageBar(), text, Qgis.MessageLevel.Success,
+                      details=self.dock.results.plain_text())  # fmt: skip
         self.estimateFinished.emit("succeeded")
 
     def _estimate_failed(self, error: ReoError) -> None:

@@ -1,7 +1,12 @@
-"""The REO dock: inputs, model and area for "Estimate AGB", and the chat about a patch.
+"""The REO dock: inputs, area, model and advanced settings for "Estimate AGB", the results of the
+last run, and the chat about a patch.
 
-The dock only reads its widgets into parameter dataclasses (``parameters.py``) and emits signals;
-the controller runs the work. Settings persist between sessions (``settings.DockSettings``).
+Laid out for a 1366 x 768 laptop screen: the settings are collapsible sections in a scroll area
+(Inputs, Area and output, Model, Advanced); the Estimate / Cancel buttons, the progress, the status
+line and the Results section stay below it, always in view. The dock only reads its widgets into
+parameter dataclasses (``parameters.py``) and emits signals; the controller runs the work.
+Settings persist between sessions (``settings.DockSettings``; the sections remember whether they
+are collapsed).
 """
 
 from __future__ import annotations
@@ -15,17 +20,17 @@ from qgis.gui import (
     QgsExtentWidget,
     QgsFileWidget,
     QgsMapCanvas,
-    QgsMapLayerComboBox,
 )
 
 from reo_core.errors import InputError, ReoError
 from reo_core.sensors.composites import bands_needed
 from reo_core.sensors.sentinel2 import is_scl_file_name
-from reo_plugin.band_table import BandTable
+from reo_plugin.band_table import BandTable, LayerBox, compact
 from reo_plugin.chat import ChatPanel
 from reo_plugin.compat import RASTER_LAYER_FILTER
 from reo_plugin.layers import band_of_layer, polarisation_of_layer, raster_file, raster_layers
 from reo_plugin.locations import DEMO_MODEL_DIR
+from reo_plugin.model_card import ModelCard
 from reo_plugin.parameters import (
     DEVICES,
     MODALITIES,
@@ -35,13 +40,16 @@ from reo_plugin.parameters import (
     InputParameters,
     ModelParameters,
     read_model_config,
-    run_folder,
 )
 from reo_plugin.qt import QtCore, QtWidgets, Signal
+from reo_plugin.results import EstimateOutcome
+from reo_plugin.results_panel import ResultsPanel
+from reo_plugin.run_folders import new_run_folder
 from reo_plugin.settings import DockSettings
 
 MULTIBAND, PER_BAND = "multiband", "per_band"
 DEFAULT_OUT_DIR = Path.home() / "REO"
+ERROR_COLOUR = "#b00020"
 
 
 class ReoDock(QgsDockWidget):
@@ -60,6 +68,7 @@ class ReoDock(QgsDockWidget):
         self.setObjectName("ReoDock")
         self.canvas = canvas
         self.picked = None  # map_tool.PatchSelection of the chat
+        self.card = ModelCard()
         self._loading = True
         body = QtWidgets.QWidget()
         self.tabs = QtWidgets.QTabWidget()
@@ -68,9 +77,8 @@ class ReoDock(QgsDockWidget):
         self.chat.questionAsked.connect(self._on_question)
         self.tabs.addTab(self.chat, "Ask about a patch")
         layout = QtWidgets.QVBoxLayout(body)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.tabs, 1)
-        layout.addLayout(self._worker_row())
         self.setWidget(body)
         self._restore(DockSettings.load())
         self._loading = False
@@ -81,42 +89,39 @@ class ReoDock(QgsDockWidget):
     # -- building ---------------------------------------------------------------------------------
 
     def _estimate_tab(self) -> QtWidgets.QWidget:
+        sections = QtWidgets.QWidget()
+        column = QtWidgets.QVBoxLayout(sections)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.sections = {
+            "inputs": self._inputs_section(),
+            "area": self._area_section(),
+            "model": self._model_section(),
+            "advanced": self._advanced_section(),
+        }
+        for section in self.sections.values():
+            column.addWidget(section)
+        column.addStretch(1)
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setObjectName("reoSections")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(sections)
         page = QtWidgets.QWidget()
-        form = QtWidgets.QVBoxLayout(page)
-        form.addWidget(self._s2_group())
-        form.addWidget(self._sar_group())
-        form.addWidget(self._model_group())
-        form.addWidget(self._area_group())
-        self.estimate_button = QtWidgets.QPushButton("Estimate AGB")
-        self.estimate_button.setObjectName("reoEstimate")
-        self.estimate_button.setDefault(True)
-        self.estimate_button.clicked.connect(self._on_estimate)
-        self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setObjectName("reoCancel")
-        self.cancel_button.clicked.connect(self.cancelRequested)
-        buttons = QtWidgets.QHBoxLayout()
-        buttons.addWidget(self.estimate_button, 1)
-        buttons.addWidget(self.cancel_button)
-        form.addLayout(buttons)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setObjectName("reoProgress")
-        self.progress.setRange(0, 100)
-        form.addWidget(self.progress)
-        self.status = QtWidgets.QLabel("")
-        self.status.setObjectName("reoStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addWidget(self.status)
-        form.addStretch(1)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(page)
-        return scroll
+        layout = QtWidgets.QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scroll, 1)
+        layout.addLayout(self._run_row())
+        self.results = ResultsPanel()
+        layout.addWidget(self.results)
+        return page
 
-    def _s2_group(self) -> QtWidgets.QGroupBox:
-        group = QtWidgets.QGroupBox("Sentinel-2 L2A")
-        self.multiband_radio = QtWidgets.QRadioButton("One multi-band layer")
-        self.per_band_radio = QtWidgets.QRadioButton("One layer per band")
+    def _inputs_section(self) -> QgsCollapsibleGroupBox:
+        section = _section("Inputs", "reoInputs")
+        self.multiband_radio = QtWidgets.QRadioButton("Multi-band layer")
+        self.multiband_radio.setToolTip("All bands in one raster (a stack or an L2A product VRT)")
+        self.per_band_radio = QtWidgets.QRadioButton("Layer per band")
+        self.per_band_radio.setToolTip("One raster per band, e.g. T32TNN_20200601_B8A_20m.tif")
         self.multiband_radio.setChecked(True)
         self.multiband_radio.toggled.connect(self._mode_changed)
         self.s2_layer = _layer_box("reoS2Layer")
@@ -126,40 +131,58 @@ class ReoDock(QgsDockWidget):
             "Optional: the L2A scene classification (SCL); clouds and shadows are skipped."
         )
         self.band_table = BandTable()
-        self.band_table.setMinimumHeight(120)
         self.detect_button = QtWidgets.QPushButton("Detect bands")
         self.detect_button.setObjectName("reoDetectBands")
         self.detect_button.setToolTip(
-            "Fill the table from band descriptions, file names and layer names."
+            "Fill the bands, cloud mask and PALSAR-2 from band descriptions, file and layer names."
         )
         self.detect_button.clicked.connect(self.detect_inputs)
-        self.mapping_box = QgsCollapsibleGroupBox("Band mapping (detected; editable)")
-        self.mapping_box.setObjectName("reoBandMapping")
-        mapping_layout = QtWidgets.QVBoxLayout(self.mapping_box)
-        mapping_layout.addWidget(self.band_table)
-        mapping_layout.addWidget(self.detect_button)
-        self.mapping_box.setCollapsed(True)
-        modes = QtWidgets.QHBoxLayout()
-        modes.addWidget(self.multiband_radio)
-        modes.addWidget(self.per_band_radio)
-        layout = QtWidgets.QFormLayout(group)
-        layout.addRow(modes)
-        layout.addRow("Layer", self.s2_layer)
-        layout.addRow("Cloud mask (SCL)", self.scl_layer)
-        layout.addRow(self.mapping_box)
-        return group
-
-    def _sar_group(self) -> QtWidgets.QGroupBox:
-        self.sar_group = QtWidgets.QGroupBox("ALOS-2 PALSAR-2 (for 'ms+sar' models)")
+        # "How REO reads this": one line on how the product will be read (shown once set); a
+        # read-only line edit, so a long text scrolls and can be copied instead of widening the dock.
+        self.reading = QtWidgets.QLineEdit()
+        self.reading.setObjectName("reoReading")
+        self.reading.setReadOnly(True)
+        self.reading.setFrame(False)
+        self.reading.setStyleSheet("background: transparent;")
+        self.reading.hide()
         self.hh_layer = _layer_box("reoHhLayer", allow_empty=True)
         self.hv_layer = _layer_box("reoHvLayer", allow_empty=True)
-        layout = QtWidgets.QFormLayout(self.sar_group)
-        layout.addRow("HH", self.hh_layer)
-        layout.addRow("HV", self.hv_layer)
-        return self.sar_group
+        self.sar_row = QtWidgets.QWidget()  # shown only for models that read SAR (ms+sar)
+        sar = QtWidgets.QHBoxLayout(self.sar_row)
+        sar.setContentsMargins(0, 0, 0, 0)
+        for name, box in (("PALSAR-2 HH", self.hh_layer), ("HV", self.hv_layer)):
+            sar.addWidget(QtWidgets.QLabel(name))
+            sar.addWidget(box, 1)
+        self.sar_row.setToolTip("ALOS-2 PALSAR-2 HH and HV, for models trained with SAR (ms+sar)")
+        form = _form(section)
+        form.addRow(self.multiband_radio, self.s2_layer)
+        form.addRow(self.per_band_radio, self.detect_button)
+        form.addRow("Cloud mask (SCL)", self.scl_layer)
+        form.addRow(self.band_table)
+        form.addRow(self.reading)
+        form.addRow(self.sar_row)
+        return section
 
-    def _model_group(self) -> QtWidgets.QGroupBox:
-        group = QtWidgets.QGroupBox("Model")
+    def _area_section(self) -> QgsCollapsibleGroupBox:
+        section = _section("Area and output", "reoArea")
+        self.extent = QgsExtentWidget(None, QgsExtentWidget.WidgetStyle.CondensedStyle)
+        self.extent.setObjectName("reoExtent")
+        self.extent.setNullValueAllowed(True, "All of the Sentinel-2 imagery")
+        self.extent.clear()
+        if self.canvas is not None:
+            self.extent.setMapCanvas(self.canvas)
+        self.out_dir = QgsFileWidget()
+        self.out_dir.setObjectName("reoOutDir")
+        self.out_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
+        self.out_dir.setToolTip("Each run writes a new sub-folder here (agb-<date>-<time>).")
+        self.out_dir.fileChanged.connect(self._save)
+        form = _form(section)
+        form.addRow("Extent", self.extent)
+        form.addRow("Output folder", self.out_dir)
+        return section
+
+    def _model_section(self) -> QgsCollapsibleGroupBox:
+        section = _section("Model", "reoModelSection")
         self.model_path = QgsFileWidget()
         self.model_path.setObjectName("reoModel")
         self.model_path.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
@@ -169,10 +192,24 @@ class ReoDock(QgsDockWidget):
         self.model_path.fileChanged.connect(self._model_changed)
         self.model_info = QtWidgets.QLabel("")
         self.model_info.setWordWrap(True)
+        # The model's own card line: what it was trained on, and its caveat if it has one.
+        self.model_card = QtWidgets.QLabel("")
+        self.model_card.setObjectName("reoModelCard")
+        self.model_card.setWordWrap(True)
+        self.model_card.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.modality = QtWidgets.QComboBox()
         self.modality.setObjectName("reoModality")
         self.modality.addItems(MODALITIES)
         self.modality.currentTextChanged.connect(self._modality_changed)
+        form = _form(section)
+        form.addRow("Folder", self.model_path)
+        form.addRow(self.model_card)
+        form.addRow(self.model_info)
+        form.addRow("Modality", self.modality)
+        return section
+
+    def _advanced_section(self) -> QgsCollapsibleGroupBox:
+        section = _section("Advanced", "reoAdvanced", collapsed=True)
         self.device = QtWidgets.QComboBox()
         self.device.setObjectName("reoDevice")
         self.device.setEditable(True)
@@ -193,41 +230,18 @@ class ReoDock(QgsDockWidget):
         self.batch_size.setToolTip(
             "Patches per forward pass; halves itself when the GPU runs out of memory."
         )
-        layout = QtWidgets.QFormLayout(group)
-        layout.addRow("Folder", self.model_path)
-        layout.addRow(self.model_info)
-        layout.addRow("Modality", self.modality)
-        layout.addRow("Device", self.device)
-        layout.addRow("Stride", self.stride)
-        layout.addRow("Batch size", self.batch_size)
-        for widget in (self.device, self.stride, self.batch_size):
-            signal = (
-                widget.currentTextChanged
-                if isinstance(widget, QtWidgets.QComboBox)
-                else widget.valueChanged
-            )
-            signal.connect(self._save)
-        return group
+        self.device.currentTextChanged.connect(self._save)
+        self.stride.valueChanged.connect(self._save)
+        self.batch_size.valueChanged.connect(self._save)
+        self.advanced_form = _form(section)  # the overrides of how inputs are read go here too
+        self.advanced_form.addRow("Device", self.device)
+        self.advanced_form.addRow("Stride", self.stride)
+        self.advanced_form.addRow("Batch size", self.batch_size)
+        self.advanced_form.addRow(self._worker_row())
+        return section
 
-    def _area_group(self) -> QtWidgets.QGroupBox:
-        group = QtWidgets.QGroupBox("Area and output")
-        self.extent = QgsExtentWidget(None, QgsExtentWidget.WidgetStyle.CondensedStyle)
-        self.extent.setObjectName("reoExtent")
-        self.extent.setNullValueAllowed(True, "All of the Sentinel-2 imagery")
-        self.extent.clear()
-        if self.canvas is not None:
-            self.extent.setMapCanvas(self.canvas)
-        self.out_dir = QgsFileWidget()
-        self.out_dir.setObjectName("reoOutDir")
-        self.out_dir.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
-        self.out_dir.setToolTip("Each run writes a new sub-folder here (agb-<date>-<time>).")
-        self.out_dir.fileChanged.connect(self._save)
-        layout = QtWidgets.QFormLayout(group)
-        layout.addRow("Extent", self.extent)
-        layout.addRow("Output folder", self.out_dir)
-        return group
-
-    def _worker_row(self) -> QtWidgets.QHBoxLayout:
+    def _worker_row(self) -> QtWidgets.QWidget:
+        row = QtWidgets.QWidget()
         self.worker_label = QtWidgets.QLabel("")
         self.worker_label.setObjectName("reoWorkerLabel")
         self.worker_label.setWordWrap(True)
@@ -237,11 +251,40 @@ class ReoDock(QgsDockWidget):
         diagnostics = QtWidgets.QPushButton("Diagnostics…")
         diagnostics.setToolTip("Python, PyTorch, CUDA and GPU of the worker, and what to fix.")
         diagnostics.clicked.connect(self.diagnosticsRequested)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(self.worker_label, 1)
-        row.addWidget(setup)
-        row.addWidget(diagnostics)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(setup)
+        buttons.addWidget(diagnostics)
+        buttons.addStretch(1)
+        layout = QtWidgets.QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.worker_label)
+        layout.addLayout(buttons)
         return row
+
+    def _run_row(self) -> QtWidgets.QVBoxLayout:
+        self.estimate_button = QtWidgets.QPushButton("Estimate AGB")
+        self.estimate_button.setObjectName("reoEstimate")
+        self.estimate_button.setDefault(True)
+        self.estimate_button.clicked.connect(self._on_estimate)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setObjectName("reoCancel")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setObjectName("reoProgress")
+        self.progress.setRange(0, 100)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.estimate_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        buttons.addWidget(self.progress, 2)
+        self.status = QtWidgets.QLabel("")
+        self.status.setObjectName("reoStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.hide()
+        column = QtWidgets.QVBoxLayout()
+        column.addLayout(buttons)
+        column.addWidget(self.status)
+        return column
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -275,12 +318,11 @@ class ReoDock(QgsDockWidget):
         if missing:
             raise InputError(
                 f"The model reads Sentinel-2 band(s) {', '.join(missing)}, which are not mapped. "
-                "Open 'Band mapping' and choose them (or 'Detect bands')."
+                "Choose them under Inputs (or press 'Detect bands')."
             )
         used = {band: chosen[band] for band in required}
         files = {band: (raster_file(layer), index) for band, (layer, index) in used.items()}
-        stated = self._stated_by_files(used)
-        if stated:
+        if self._stated_by_files(used):
             s2 = tuple(dict.fromkeys(path for path, _ in files.values()))
             mapping = {}
         else:
@@ -323,7 +365,7 @@ class ReoDock(QgsDockWidget):
         return EstimateParameters(
             inputs=self.read_inputs(),
             model=self.read_model(),
-            out=run_folder(self.out_folder()),
+            out=new_run_folder(self.out_folder()),
             extent=self.read_extent(),
             stride=self.stride.value(),
             batch_size=self.batch_size.value(),
@@ -356,8 +398,22 @@ class ReoDock(QgsDockWidget):
         self.progress.setValue(round(percent))
 
     def set_status(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020;" if error else "")
+        """The status line under the buttons (hidden when empty, to leave room for the sections)."""
+        self.status.setStyleSheet(f"color: {ERROR_COLOUR};" if error else "")
         self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    def show_outcome(self, outcome: EstimateOutcome, card: ModelCard) -> None:
+        """A finished run: the Results section shows its summary (the status line is not needed)."""
+        self.set_status("")
+        self.results.show_outcome(outcome, card)
+
+    def set_reading(self, text: str) -> None:
+        """Show how REO will read the chosen product ("How REO reads this"); '' hides the line."""
+        self.reading.setText(f"How REO reads this: {text}" if text else "")
+        self.reading.setToolTip(text)
+        self.reading.setCursorPosition(0)
+        self.reading.setVisible(bool(text))
 
     def set_worker_python(self, python: str) -> None:
         self.worker_label.setText(f"Worker Python: {python}")
@@ -370,7 +426,7 @@ class ReoDock(QgsDockWidget):
     # -- detection ------------------------------------------------------------------------------
 
     def detect_inputs(self) -> None:
-        """Fill the band table, cloud mask and PALSAR-2 from the project's layers."""
+        """Fill the bands, cloud mask and PALSAR-2 from the project's layers."""
         found = self.band_table.detect()
         for layer in raster_layers():
             stem = Path(layer.source().split("|", 1)[0]).stem
@@ -408,10 +464,8 @@ class ReoDock(QgsDockWidget):
         multiband = self.mode() == MULTIBAND
         self.s2_layer.setEnabled(multiband)
         self.band_table.set_multiband(self.s2_layer.currentLayer() if multiband else None)
-        if not multiband:
-            self.mapping_box.setCollapsed(False)
-            if not self.band_table.mapping():
-                self.band_table.detect()
+        if not multiband and not self.band_table.mapping():
+            self.band_table.detect()
         layer = self.s2_layer.currentLayer() if multiband else next(iter(self.s2_layers()), None)
         if layer is not None:
             chosen = self.extent.isValid()
@@ -425,9 +479,11 @@ class ReoDock(QgsDockWidget):
         try:
             config = read_model_config(self.model_path.filePath())
         except ReoError as error:
+            self.card = ModelCard()
             self.model_info.setText(error.message)
-            self.model_info.setStyleSheet("color: #b00020;")
+            self.model_info.setStyleSheet(f"color: {ERROR_COLOUR};")
         else:
+            self.card = ModelCard.from_config(config)
             self.model_info.setStyleSheet("")
             modality = config.get("modality", "ms")
             bands = config.get("bands") or bands_needed(modality)
@@ -437,11 +493,14 @@ class ReoDock(QgsDockWidget):
             self.model_info.setText(f"Reads '{modality}': {', '.join(bands)}{uncertainty}.")
             if modality in MODALITIES:
                 self.modality.setCurrentText(modality)
+        self.model_card.setText(self.card.html())
+        self.model_card.setVisible(bool(self.card.line()))
+        self.chat.set_model_card(self.card)
         self.band_table.set_required(self.required_bands())
         self._save()
 
     def _modality_changed(self) -> None:
-        self.sar_group.setEnabled(self.modality.currentText() == "ms+sar")
+        self.sar_row.setVisible(self.modality.currentText() == "ms+sar")
         self.band_table.set_required(self.required_bands())
         self._save()
 
@@ -483,13 +542,31 @@ class ReoDock(QgsDockWidget):
         ).save()
 
 
-def _layer_box(name: str, allow_empty: bool = False) -> QgsMapLayerComboBox:
-    box = QgsMapLayerComboBox()
+def _section(title: str, name: str, collapsed: bool = False) -> QgsCollapsibleGroupBox:
+    """A collapsible section that remembers whether the user collapsed it."""
+    section = QgsCollapsibleGroupBox(title)
+    section.setObjectName(name)
+    section.setCollapsed(collapsed)
+    section.setSaveCollapsedState(True)
+    return section
+
+
+def _form(section: QtWidgets.QWidget) -> QtWidgets.QFormLayout:
+    form = QtWidgets.QFormLayout(section)
+    form.setVerticalSpacing(4)
+    form.setContentsMargins(6, 4, 6, 4)
+    form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def _layer_box(name: str, allow_empty: bool = False) -> LayerBox:
+    box = LayerBox()
     box.setObjectName(name)
     box.setFilters(RASTER_LAYER_FILTER)
     box.setAllowEmptyLayer(allow_empty)
     if allow_empty:
         box.setLayer(None)
+    compact(box)
     return box
 
 

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
@@ -41,6 +42,7 @@ from reo_plugin.parameters import (
     read_model_config,
 )
 from reo_plugin.results import EstimateOutcome
+from reo_plugin.run_folders import RunFolder
 from reo_plugin.styling import apply_style
 from reo_plugin.worker_client import WorkerCanceled
 from reo_plugin.workers import shared_pool
@@ -55,6 +57,7 @@ masks clouds. <b>PALSAR-2</b>: HH and HV, only for models trained with SAR ('ms+
 <p>Outputs: AGB and land-cover GeoTIFFs on the patch grid, the totals (AGB and carbon, Mg) and the
 summary as JSON; the run's folder also holds the uncertainty, patch counts and a quicklook.</p>"""
 
+TEMPORARY_OUTPUT = QgsProcessing.TEMPORARY_OUTPUT
 _post_processors: dict[str, QgsProcessingLayerPostProcessorInterface] = {}  # alive until used
 
 
@@ -118,12 +121,15 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
                 optional=True,
             )
         )
+        # Optional, not only defaulted: QGIS 3.22 refuses a missing non-optional file parameter
+        # even when it has a default, so `processing.run` without MODEL would fail there.
         self.addParameter(
             QgsProcessingParameterFile(
                 self.MODEL,
-                "Model folder",
+                "Model folder (empty: the built-in demo model)",
                 behavior=FOLDER_BEHAVIOR,
                 defaultValue=str(DEMO_MODEL_DIR),
+                optional=True,
             )
         )
         self.addParameter(
@@ -154,10 +160,17 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         for parameter in (device, batch):
             parameter.setFlags(parameter.flags() | ADVANCED_PARAMETER)
             self.addParameter(parameter)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_AGB, "AGB (Mg/ha)"))
-        self.addParameter(
-            QgsProcessingParameterRasterDestination(self.OUTPUT_LAND_COVER, "Land cover")
-        )
+        for name, title in (
+            (self.OUTPUT_AGB, "AGB (Mg/ha)"),
+            (self.OUTPUT_LAND_COVER, "Land cover"),
+        ):
+            # Optional with a temporary file as default: QGIS 3.22 refuses a missing non-optional
+            # destination even when it has a default. Skipped, the raster stays in FOLDER.
+            self.addParameter(
+                QgsProcessingParameterRasterDestination(
+                    name, title, TEMPORARY_OUTPUT, optional=True
+                )
+            )
         self.addOutput(QgsProcessingOutputNumber("TOTAL_AGB_MG", "Total AGB (Mg)"))
         self.addOutput(QgsProcessingOutputNumber("TOTAL_CARBON_MG", "Total carbon (Mg C)"))
         self.addOutput(QgsProcessingOutputNumber("MEAN_AGB", "Mean AGB (Mg/ha)"))
@@ -177,15 +190,18 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             if message:
                 feedback.setProgressText(message)
 
+        folder = RunFolder(estimate.out)
         try:
             result = shared_pool().run(
                 "estimate", fields, estimate.model.model, estimate.model.device,
                 progress, feedback.isCanceled,
             )  # fmt: skip
         except WorkerCanceled:
+            folder.discard()
             feedback.reportError("Canceled; no output was written.")
             return {}
         except ReoError as error:
+            folder.discard()
             raise QgsProcessingException(_text(error)) from None
         outcome = EstimateOutcome.from_result(result, estimate.out)
         outputs = {"FOLDER": str(outcome.out), "SUMMARY": json.dumps(outcome.summary),
@@ -196,6 +212,9 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             source = outcome.files.get(key)
             if source is None or not source.is_file():
                 raise QgsProcessingException(f"The worker wrote no {key} raster in {outcome.out}.")
+            if not destination:  # output skipped: the raster stays in the run's folder
+                outputs[name] = str(source)
+                continue
             Path(destination).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source), destination)
             outputs[name] = destination

@@ -1,7 +1,8 @@
 """Ask about a patch: a map tool that outlines the 250 m patch under a click.
 
-The patch is computed as the worker computes it (``patch_grid``): on the 10 m grid of the chosen
-Sentinel-2 layers, aligned with the estimate's extent and stride when one is set. The outline stays
+The patch is computed as the worker computes it (``reo_core.patch_lattice``, the same code): on the
+global patch lattice in phase with the chosen Sentinel-2 layers' 10 m pixels, at the estimate's
+stride. The outline stays
 on the map while the user chats about the patch; the worker's answer carries the patch it used, and
 ``show_bounds`` redraws exactly that.
 """
@@ -24,8 +25,8 @@ from qgis.core import (
 from qgis.gui import QgsMapCanvas, QgsMapToolEmitPoint, QgsRubberBand
 
 from reo_core.errors import ExtentError, ReoError
+from reo_core.patch_lattice import PatchLayout, patch_layout
 from reo_plugin.compat import POLYGON_GEOMETRY
-from reo_plugin.patch_grid import LocalPatchGrid, patch_grid
 from reo_plugin.qt import QtCore, QtGui, Signal
 
 OUTLINE_COLOR = "#e6007e"
@@ -43,7 +44,7 @@ class PatchSelection:
     col: int
 
 
-GridProvider = Callable[[], tuple[LocalPatchGrid, QgsCoordinateReferenceSystem]]
+GridProvider = Callable[[], tuple[PatchLayout, QgsCoordinateReferenceSystem]]
 
 
 class PatchMapTool(QgsMapToolEmitPoint):
@@ -125,7 +126,7 @@ def s2_patch_grid(
     extent: QgsRectangle | None = None,
     extent_crs: QgsCoordinateReferenceSystem | None = None,
     stride: int = 25,
-) -> tuple[LocalPatchGrid, QgsCoordinateReferenceSystem]:
+) -> tuple[PatchLayout, QgsCoordinateReferenceSystem]:
     """The patch grid of Sentinel-2 ``layers`` (all in one CRS), cut to ``extent`` if given."""
     layers = [layer for layer in layers if layer is not None and layer.isValid()]
     if not layers:
@@ -143,4 +144,4 @@ def s2_patch_grid(
                 extent_crs, crs, QgsProject.instance()
             ).transformBoundingBox(extent)
         wanted = (extent.xMinimum(), extent.yMinimum(), extent.xMaximum(), extent.yMaximum())
-    return patch_grid(anchor, data, wanted, stride), crs
+    return patch_layout(anchor, data, wanted, stride), crs

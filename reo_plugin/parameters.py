@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,14 +203,3 @@ def read_model_config(folder: str | Path) -> dict:
         ) from None
     except (OSError, json.JSONDecodeError) as error:
         raise InputError(f"The model's {MODEL_CONFIG_NAME} cannot be read: {error}") from None
-
-
-def run_folder(out_dir: str | Path, prefix: str = "agb") -> str:
-    """A new folder name for one run inside ``out_dir`` (never overwrites rasters open in QGIS)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = Path(out_dir) / f"{prefix}-{stamp}"
-    n = 2
-    while candidate.exists():
-        candidate = Path(out_dir) / f"{prefix}-{stamp}-{n}"
-        n += 1
-    return str(candidate)

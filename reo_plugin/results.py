@@ -1,13 +1,17 @@
-"""The worker's results as the plugin shows them: output files, the summary line, an answer."""
+"""The worker's results as the plugin shows them: output files, the summary line, an answer.
+
+Results are read with reo_core.serve_protocol's result types, exactly as the worker sends them.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reo_core.landcover import CLASSES
+from reo_core import serve_protocol as protocol
 
-OUTPUT_KEYS = ("agb", "agb_std", "land_cover", "patch_count", "quicklook")
+SUMMARY_KEY = "summary"  # the key of summary.json among an estimate's paths (not a layer)
 TOP_CLASSES = 4  # classes named in the one-line summary
 
 
@@ -20,30 +24,24 @@ class EstimateOutcome:
     summary: dict = field(default_factory=dict)
 
     @classmethod
-    def from_result(cls, result: dict, out: str | Path) -> EstimateOutcome:
-        """Read the ``estimate`` result: files may be absolute, or names relative to ``out``."""
-        out = Path(result.get("out") or out)
-        summary = result.get("summary") if isinstance(result.get("summary"), dict) else result
-        files: dict[str, Path] = {}
-        sources = [
-            summary.get("files"),
-            result.get("files"),
-            result.get("outputs"),
-            result.get("paths"),
-        ]
-        for source in sources:
-            if not isinstance(source, dict):
-                continue
-            for key, value in source.items():
-                if key in OUTPUT_KEYS and isinstance(value, str) and value:
-                    path = Path(value)
-                    files[key] = path if path.is_absolute() else out / path
-        for key in OUTPUT_KEYS:  # flat keys: {"agb": "/x/agb.tif", "quicklook": ...}
-            value = result.get(key)
-            if key not in files and isinstance(value, str) and value:
-                path = Path(value)
-                files[key] = path if path.is_absolute() else out / path
-        return cls(out, files, summary)
+    def from_result(cls, result: dict, out: str | Path | None = None) -> EstimateOutcome:
+        """Read an ``estimate`` result (``serve_protocol.EstimateResult``).
+
+        Args:
+            result: the result as the worker sent it.
+            out: the folder the request named; the worker must have written there.
+        Raises:
+            ProtocolError: the result has another shape, or lies in another folder.
+        """
+        estimate = protocol.decode_result(protocol.Estimate.op, result)
+        folder = Path(estimate.out)
+        if out is not None and not _same_folder(folder, Path(out)):
+            raise protocol.ProtocolError(
+                f"The worker wrote the results into {folder}, not into {out} as asked; is the "
+                "worker running on another file system?"
+            )
+        files = {key: Path(path) for key, path in estimate.paths.items() if key != SUMMARY_KEY}
+        return cls(folder, files, estimate.summary)
 
     @property
     def total_agb_mg(self) -> float | None:
@@ -62,15 +60,9 @@ class EstimateOutcome:
         return _number(self.summary.get("valid_area_ha"))
 
     def class_areas(self) -> list[tuple[str, float]]:
-        """(class name, area in ha), largest first."""
+        """(class name, area in ha), largest first (summary.json's ``land_cover_area_ha``)."""
         table = self.summary.get("land_cover_area_ha") or {}
-        areas = []
-        for code, entry in table.items():
-            area = _number(entry.get("area_ha") if isinstance(entry, dict) else entry)
-            if area is None:
-                continue
-            name = entry.get("name") if isinstance(entry, dict) else None
-            areas.append((name or _class_name(code), area))
+        areas = [(entry["name"], float(entry["area_ha"])) for entry in table.values()]
         return sorted(areas, key=lambda item: -item[1])
 
     def summary_text(self) -> str:
@@ -119,18 +111,17 @@ class AskAnswer:
 
     @classmethod
     def from_result(cls, result: dict, question: str = "") -> AskAnswer:
-        patch = result.get("patch") or {}
-        bounds = patch.get("bounds")
-        land_cover = result.get("land_cover")
+        """Read an ``ask`` result (``serve_protocol.AskResult``); ``question`` if it has none."""
+        answer = protocol.decode_result(protocol.Ask.op, result)
         return cls(
-            question=str(result.get("question") or question),
-            text=str(result.get("answer") or result.get("text") or "").strip(),
-            agb=_number(result.get("agb")),
-            agb_std=_number(result.get("agb_std")),
-            unit=str(result.get("unit") or "Mg/ha"),
-            patch_bounds=tuple(float(v) for v in bounds) if bounds and len(bounds) == 4 else None,
-            patch_crs=patch.get("crs"),
-            land_cover=land_cover.get("name") if isinstance(land_cover, dict) else land_cover,
+            question=answer.question or question,
+            text=answer.answer.strip(),
+            agb=answer.agb,
+            agb_std=answer.agb_std,
+            unit=answer.unit or "Mg/ha",
+            patch_bounds=answer.patch.bounds,
+            patch_crs=answer.patch.crs,
+            land_cover=None if answer.land_cover is None else answer.land_cover.name,
         )
 
     @property
@@ -149,14 +140,13 @@ def _number(value) -> float | None:
         return None
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
 def _mg(value: float) -> str:
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.2f} Mt"
     return f"{value:,.0f} Mg"
-
-
-def _class_name(code) -> str:
-    try:
-        return CLASSES[int(code)].name
-    except (KeyError, TypeError, ValueError):
-        return f"class {code}"

@@ -14,9 +14,11 @@ from qgis.core import QgsTask
 
 from reo_core.errors import ReoError
 from reo_plugin import log
+from reo_plugin.model_card import model_card
 from reo_plugin.parameters import AskParameters, EstimateParameters
 from reo_plugin.qt import Signal
 from reo_plugin.results import AskAnswer, EstimateOutcome
+from reo_plugin.run_folders import RunFolder
 from reo_plugin.styling import add_outcome_layers
 from reo_plugin.worker_client import IsCanceled, Progress, WorkerCanceled, WorkerError
 from reo_plugin.workers import WorkerPool
@@ -53,6 +55,7 @@ class WorkerTask(QgsTask):
             self.error = WorkerError(
                 f"REO failed unexpectedly: {error}", traceback.format_exc(), kind="internal"
             )
+        self.on_no_result()
         return False
 
     def finished(self, ok: bool) -> None:  # GUI thread
@@ -73,6 +76,9 @@ class WorkerTask(QgsTask):
         """Turn the worker's result into what ``succeeded`` carries (GUI thread)."""
         return result
 
+    def on_no_result(self) -> None:
+        """Clean up after a cancel or an error, once the worker has let go (worker thread)."""
+
     def _progress(self, fraction: float, message: str) -> None:  # worker thread
         self.setProgress(100.0 * fraction)
         if message:
@@ -88,6 +94,8 @@ class EstimateTask(WorkerTask):
 
     def __init__(self, parameters: EstimateParameters, pool: WorkerPool) -> None:
         self.parameters = parameters
+        self.folder = RunFolder(parameters.out)
+        self.card = model_card(parameters.model.model)  # the card of the model of this run
         self.layers: list = []
 
         def job(progress: Progress, is_canceled: IsCanceled) -> dict:
@@ -100,9 +108,12 @@ class EstimateTask(WorkerTask):
 
     def on_success(self, result: dict) -> EstimateOutcome:
         outcome = EstimateOutcome.from_result(result, self.parameters.out)
-        self.layers = add_outcome_layers(outcome)
+        self.layers = add_outcome_layers(outcome, card=self.card)
         log.info(f"Estimate done: {outcome.summary_text()} ({outcome.out})")
         return outcome
+
+    def on_no_result(self) -> None:
+        self.folder.discard()  # a canceled or failed run leaves no folder behind
 
 
 class AskTask(WorkerTask):

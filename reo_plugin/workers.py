@@ -3,7 +3,8 @@
 The dock, the chat and Processing all go through :func:`shared_pool`, so the model is loaded once
 and stays loaded between requests. Jobs run one at a time (one model, one GPU); a job that waits for
 another can still be canceled. A worker that died, or whose interpreter setting changed, is
-replaced at the next job.
+replaced at the next job. Stopping a worker never blocks the caller: it is asked to stop and a
+reaper thread waits for its exit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from reo_plugin.worker_client import (
 )
 
 MODEL_OPS = frozenset({"estimate", "ask"})  # requests that need a loaded model
+REAP_GRACE_S = 20.0  # a worker asked to stop that has not exited by then is ended
+EXIT_WAIT_S = 2.0  # QGIS quitting waits this long for the worker, then ends it
 
 
 class WorkerPool:
@@ -85,12 +88,19 @@ class WorkerPool:
         client = self.ensure_started(is_canceled)
         return client.call("info", {}, is_canceled=is_canceled, timeout=timeout)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop the worker. By default without waiting for it to exit (plugin unload must not
+        freeze QGIS): it is asked to stop, its stdin closed, and a reaper thread waits for it and
+        ends it after ``REAP_GRACE_S``. ``wait=True`` ends it before returning (QGIS quitting)."""
         with self._lock:
             client, self._client, self._loaded = self._client, None, None
-        if client is not None:
-            client.close()
-            log.info("Worker shut down.")
+        if client is None:
+            return
+        if wait:
+            client.close(timeout=EXIT_WAIT_S)
+        else:
+            end_in_background(client)
+        log.info("Worker shut down.")
 
     def _load_model(self, client, model: str, device: str, progress, is_canceled) -> None:
         wanted = (client.pid, str(model), str(device))
@@ -114,6 +124,29 @@ class WorkerPool:
             raise WorkerCanceled("Canceled.")
 
 
+_reaping: set[WorkerClient] = set()  # workers asked to stop that have not exited yet
+_reaping_lock = threading.Lock()
+
+
+def end_in_background(client: WorkerClient) -> threading.Thread:
+    """Ask ``client``'s worker to stop now and return at once; a reaper thread waits for its exit,
+    ends it if it has not exited within REAP_GRACE_S, and closes its pipes."""
+    client.stop()
+    with _reaping_lock:
+        _reaping.add(client)
+
+    def reap() -> None:
+        try:
+            client.close(timeout=REAP_GRACE_S)
+        finally:
+            with _reaping_lock:
+                _reaping.discard(client)
+
+    reaper = threading.Thread(target=reap, name="reo-worker-reaper", daemon=True)
+    reaper.start()
+    return reaper
+
+
 _shared: WorkerPool | None = None
 _shared_lock = threading.Lock()
 
@@ -124,14 +157,25 @@ def shared_pool() -> WorkerPool:
     with _shared_lock:
         if _shared is None:
             _shared = WorkerPool()
-            atexit.register(shutdown_shared_pool)  # QGIS quitting must not leave a worker computing
         return _shared
 
 
-def shutdown_shared_pool() -> None:
-    """Stop the session's worker (plugin unload)."""
+def shutdown_shared_pool(wait: bool = False) -> None:
+    """Stop the session's worker (plugin unload: without waiting for it)."""
     global _shared
     with _shared_lock:
         pool, _shared = _shared, None
     if pool is not None:
-        pool.shutdown()
+        pool.shutdown(wait=wait)
+
+
+def _end_workers_at_exit() -> None:
+    """Reaper threads die with the interpreter: end every worker before that."""
+    shutdown_shared_pool(wait=True)
+    with _reaping_lock:
+        leftovers = list(_reaping)
+    for client in leftovers:
+        client.kill()
+
+
+atexit.register(_end_workers_at_exit)  # QGIS quitting must not leave a worker computing

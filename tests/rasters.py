@@ -14,11 +14,19 @@ UTM32N = "EPSG:32632"
 ORIGIN = (600_000.0, 5_100_000.0)  # top-left corner, on a 60 m multiple so every band aligns
 
 
+# Reflectance of green vegetation per band: dark in the visible, bright in the near infrared.
+VEGETATION = {"B01": 0.03, "B02": 0.035, "B03": 0.065, "B04": 0.04, "B05": 0.10, "B06": 0.25,
+              "B07": 0.30, "B08": 0.33, "B8A": 0.35, "B09": 0.34, "B10": 0.01, "B11": 0.18,
+              "B12": 0.09}  # fmt: skip
+
+
 def s2_reflectance(height: int, width: int, seed: int = 0, bands=AGBD_BAND_ORDER) -> np.ndarray:
-    """Reflectance (bands, H, W) in 0.02..0.45 with a per-band offset, so bands differ."""
+    """Reflectance (bands, H, W) of clear vegetation, each pixel scaled by 0.6..1.4 per band,
+    so bands and pixels differ and neither the cloud screening nor the offset check is fooled."""
     rng = np.random.default_rng(seed)
-    base = rng.uniform(0.02, 0.4, size=(len(bands), height, width))
-    return (base + 0.004 * np.arange(len(bands))[:, None, None]).astype(np.float32)
+    scale = rng.uniform(0.6, 1.4, size=(len(bands), height, width))
+    spectrum = np.array([VEGETATION[b] for b in bands])[:, None, None]
+    return (spectrum * scale).astype(np.float32)
 
 
 def write_s2_stack(

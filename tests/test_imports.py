@@ -33,6 +33,12 @@ def test_importing_reo_core_is_cheap():
     assert not modules & {"torch", "transformers", "rasterio", "numpy"}
 
 
+def test_the_patch_lattice_needs_neither_gdal_nor_numpy():
+    """The plugin outlines patches with the worker's own arithmetic, without GDAL or torch."""
+    modules = imported_modules("import reo_core.patch_lattice")
+    assert not modules & {"torch", "rasterio", "numpy", "osgeo", "pyproj", "shapely"}
+
+
 def test_plugin_code_never_imports_torch():
     modules = imported_modules("import reo_plugin.plugin")
     assert "reo_plugin" in modules

@@ -78,13 +78,19 @@ def test_extent_outside_the_imagery(tmp_path, out_dir):
     assert not any(out_dir.iterdir())
 
 
-def test_extent_smaller_than_a_patch(tmp_path, out_dir):
+def test_extent_smaller_than_a_patch_gives_the_patch_that_holds_it(tmp_path, out_dir):
     s2 = write_s2_stack(tmp_path / "s2.tif", s2_reflectance(50, 50))
     tiny = Extent.from_bounds(
-        ORIGIN[0] + 10, ORIGIN[1] - 100, ORIGIN[0] + 100, ORIGIN[1] - 10, UTM32N
+        ORIGIN[0] + 260, ORIGIN[1] - 400, ORIGIN[0] + 300, ORIGIN[1] - 300, UTM32N
     )
-    with pytest.raises(ExtentError, match=r"smaller than one patch .* enlarge it"):
-        run_pipeline([s2], out_dir, extent=tiny)
+    reader = PatchReader(open_sentinel2([s2]), extent=tiny)
+    assert (reader.patch_grid.rows, reader.patch_grid.cols) == (1, 1)
+    assert reader.patch_grid.patch_bounds(0, 0) == (
+        ORIGIN[0] + 250,
+        ORIGIN[1] - 500,
+        ORIGIN[0] + 500,
+        ORIGIN[1] - 250,
+    )
 
 
 def test_all_no_data_extent(tmp_path, out_dir):

@@ -17,7 +17,8 @@ from rasters import (
 )
 from shapely.geometry import Polygon
 
-from reo_core.raster import Extent, PatchReader, open_sar, open_sentinel2
+from reo_core.errors import InputError
+from reo_core.raster import CloudOptions, Extent, PatchReader, open_sar, open_sentinel2
 from reo_core.raster.reader import read_native
 from reo_core.sensors.palsar2 import SarUnits, dn_to_db
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
@@ -39,27 +40,44 @@ def assemble(reader: PatchReader, field: str = "s2") -> np.ndarray:
     return out
 
 
+NO_SCREENING = CloudOptions(screening=False)
+
+
+def data_offset(reader: PatchReader, ref) -> tuple[int, int]:
+    """(row, col) of a band's top-left pixel in the reader's reference grid."""
+    transform = reader.patch_grid.pixels.transform
+    return (round((transform.f - ref.bounds[3]) / 10), round((ref.bounds[0] - transform.c) / 10))
+
+
 def test_bigearthnet_bands_stack_on_the_b02_grid(bigearthnet_patch):
     files = sorted(bigearthnet_patch.glob("*_B*.tif"))
-    s2 = open_sentinel2(files)
+    s2 = open_sentinel2(files, clouds=NO_SCREENING)  # every pixel, to compare with the files
     assert set(s2.bands) == set(AGBD_BAND_ORDER)
     reader = PatchReader(s2, block_patches=2)
     pixels = reader.patch_grid.pixels
     with rasterio.open(next(f for f in files if f.stem.endswith("_B02"))) as b02:
         assert pixels.crs == b02.crs
-        assert pixels.transform == b02.transform  # same origin and 10 m pixels
+        # The patch lattice: corners on multiples of 250 m, on B02's 10 m pixels (404400, 5342400).
+        assert (pixels.transform.c, pixels.transform.f) == (404250.0, 5342500.0)
+        assert pixels.transform.a == b02.transform.a == 10.0
         native_b02 = b02.read(1)
+    row, col = data_offset(reader, s2.bands["B02"])
+    assert (row, col) == (10, 15)
     stack = assemble(reader)
-    assert stack.shape[0] == 12
-    # 120 px of imagery grow to 125 px (5 whole patches); the extra strip is no-data.
-    assert np.isnan(stack[:, 120:, :]).all() and np.isnan(stack[:, :, 120:]).all()
-    np.testing.assert_allclose(stack[1, :120, :120], native_b02 / 10000.0, rtol=0, atol=1e-7)
+    assert stack.shape == (12, 150, 150)  # 6 x 6 cells of 250 m cover the 1.2 km patch
+    inside = np.zeros(stack.shape[1:], dtype=bool)
+    inside[row : row + 120, col : col + 120] = True
+    assert np.isnan(stack[:, ~inside]).all()  # beyond the imagery: no-data
+    b02 = stack[1, row : row + 120, col : col + 120]
+    np.testing.assert_allclose(b02, native_b02 / 10000.0, rtol=0, atol=1e-7)
 
 
 @pytest.mark.parametrize("band", ["B05", "B11", "B09"])
 def test_coarse_band_matches_rasterios_own_resampling(bigearthnet_patch, band):
     files = sorted(bigearthnet_patch.glob("*_B*.tif"))
-    stack = assemble(PatchReader(open_sentinel2(files)))
+    reader = PatchReader(open_sentinel2(files, clouds=NO_SCREENING))
+    stack = assemble(reader)
+    row, col = data_offset(reader, reader.s2.bands["B02"])
     path = next(f for f in files if f.stem.endswith("_" + band))
     with rasterio.open(path) as src:
         expected = np.zeros((120, 120), dtype=np.uint16)
@@ -72,7 +90,7 @@ def test_coarse_band_matches_rasterios_own_resampling(bigearthnet_patch, band):
             src_nodata=0,
             dst_nodata=0,
         )
-    got = stack[AGBD_BAND_ORDER.index(band), :120, :120]
+    got = stack[AGBD_BAND_ORDER.index(band), row : row + 120, col : col + 120]
     # Both are GDAL's bilinear warp; at most a rounding step (1 DN) apart, almost always equal.
     np.testing.assert_allclose(got, expected / 10000.0, rtol=0, atol=1.01e-4)
     assert np.mean(np.abs(got - expected / 10000.0) < 1e-7) > 0.98
@@ -141,36 +159,52 @@ def test_per_band_files_at_native_resolution_equal_the_stack(tmp_path):
     assert np.isfinite(b09).all()
 
 
-def test_multiband_stack_without_descriptions_uses_agbd_or_l1c_order(tmp_path):
+def test_stack_without_band_names_is_read_in_the_order_the_user_names(tmp_path):
     reflectance = s2_reflectance(30, 30)
     agbd = write_s2_stack(tmp_path / "agbd.tif", reflectance, descriptions=None)
-    s2 = open_sentinel2([agbd])
+    with pytest.raises(InputError, match=r"12 bands without band names.*--band-order"):
+        open_sentinel2([agbd])
+    s2 = open_sentinel2([agbd], band_order="agbd")
     assert [s2.bands[b].index for b in AGBD_BAND_ORDER] == list(range(1, 13))
+    assert s2.decision.to_dict()["bands"]["B11"]["identified_by"] == "band order 'agbd'"
     l1c = np.insert(reflectance, 10, 0.01, axis=0)  # B10 between B09 and B11
-    s2_l1c = open_sentinel2([write_s2_stack(tmp_path / "l1c.tif", l1c, descriptions=None)])
+    l1c_path = write_s2_stack(tmp_path / "l1c.tif", l1c, descriptions=None)
+    with pytest.raises(InputError, match=r"13 unnamed bands fit several orders: l1c .*; eurosat"):
+        open_sentinel2([l1c_path])
+    s2_l1c = open_sentinel2([l1c_path], band_order="l1c", allow_l1c=True)
     assert s2_l1c.bands["B11"].index == 12 and "B10" not in s2_l1c.bands
+    with pytest.raises(InputError, match=r"has 13 bands, but the band order 'agbd' has 12"):
+        open_sentinel2([l1c_path], band_order="agbd")
 
 
 def test_explicit_mapping_overrides_detection(tmp_path):
     reflectance = s2_reflectance(30, 30)
     stack = write_s2_stack(tmp_path / "s2.tif", reflectance, descriptions=None)
-    swapped = open_sentinel2([stack], band_mapping={"B02": (str(stack), 4), "B04": (str(stack), 2)})
+    swapped = open_sentinel2(
+        [stack], band_mapping={"B02": (str(stack), 4), "B04": (str(stack), 2)}, band_order="agbd"
+    )
     assert swapped.bands["B02"].index == 4 and swapped.bands["B04"].index == 2
+    assert swapped.decision.to_dict()["bands"]["B02"]["identified_by"] == "band mapping"
 
 
 def test_boa_offset_comes_from_tags_or_product_name(tmp_path):
-    reflectance = s2_reflectance(30, 30)
-    tagged = write_s2_stack(tmp_path / "tagged.tif", reflectance)
+    with_offset = s2_reflectance(30, 30) + 0.1  # DN + 1000
+    tagged = write_s2_stack(tmp_path / "tagged.tif", with_offset)
     with rasterio.open(tagged, "r+") as dst:
         dst.update_tags(BOA_ADD_OFFSET="-1000")
-    assert set(open_sentinel2([tagged]).boa_offsets.values()) == {1000}
+    offset = open_sentinel2([tagged]).decision.offset
+    assert (offset.value, offset.source) == (1000, "GDAL metadata")
     named = write_s2_stack(
-        tmp_path / "S2B_MSIL2A_20220601T101559_N0400_R065_T32TNN.tif", reflectance
+        tmp_path / "S2B_MSIL2A_20220601T101559_N0400_R065_T32TNN.tif", with_offset
     )
-    assert set(open_sentinel2([named]).boa_offsets.values()) == {1000}
-    assert set(open_sentinel2([named], boa_offset=0).boa_offsets.values()) == {0}
-    plain = write_s2_stack(tmp_path / "plain.tif", reflectance)
-    assert set(open_sentinel2([plain]).boa_offsets.values()) == {0}
+    offset = open_sentinel2([named]).decision.offset
+    assert (offset.value, offset.source) == (1000, "product name")
+    insisted = open_sentinel2([named], boa_offset=0).decision
+    assert (insisted.offset.value, insisted.offset.source) == (0, "user")
+    assert "Kept as you asked" in insisted.warnings[0]  # the data say otherwise: never silent
+    plain = write_s2_stack(tmp_path / "plain.tif", s2_reflectance(30, 30))
+    offset = open_sentinel2([plain]).decision.offset
+    assert (offset.value, offset.source) == (0, "data")
 
 
 def test_offset_data_reads_as_the_same_reflectance(tmp_path):
@@ -195,8 +229,9 @@ def test_extent_in_another_crs_snaps_to_the_10m_grid(tmp_path):
     pixels = reader.patch_grid.pixels
     assert (pixels.transform.c - ORIGIN[0]) % 10 == 0 and (ORIGIN[1] - pixels.transform.f) % 10 == 0
     left, _, _, top = pixels.bounds
+    assert (left - ORIGIN[0]) % 250 == 0 and (ORIGIN[1] - top) % 250 == 0  # on the lattice
     assert left <= ORIGIN[0] + 503 and top >= ORIGIN[1] - 996  # covers the request
-    assert left > ORIGIN[0] + 450 and top < ORIGIN[1] - 950  # and not much more
+    assert left > ORIGIN[0] + 503 - 250 - 20 and top < ORIGIN[1] - 996 + 250 + 20  # one cell
     assert reader.patch_grid.grid.transform.a == 250.0
 
 
@@ -205,14 +240,17 @@ def test_stride_gives_overlapping_patches_centred_on_grid_cells(tmp_path):
     s2 = open_sentinel2([write_s2_stack(tmp_path / "s2.tif", reflectance)])
     reader = PatchReader(s2, stride=10)
     grid = reader.patch_grid
-    assert (grid.rows, grid.cols) == (9, 9)  # 75 px after the first patch: 8 more strides cover it
+    # Cells of 100 m centred on patches whose corners lie on multiples of 100 m: 11 cells cover
+    # the 1 km of imagery, the first and last holding patches that reach past it.
+    assert (grid.rows, grid.cols) == (11, 11)
     cell = grid.grid
     assert cell.transform.a == 100.0
-    # Cell (0, 0) is centred on patch (0, 0)'s centre pixel 12.5 px from the origin.
-    centre_x = cell.transform.c + 0.5 * cell.transform.a
+    # Cell (1, 1) is centred on patch (1, 1), whose corner is the imagery's: 12.5 px from it.
+    centre_x = cell.transform.c + 1.5 * cell.transform.a
     assert centre_x == pytest.approx(ORIGIN[0] + 125.0)
+    assert grid.patch_bounds(1, 1)[0] == ORIGIN[0]
     block = next(iter(reader.blocks()))
-    np.testing.assert_allclose(block.s2[0, 1, :, :, :15], block.s2[0, 0, :, :, 10:], atol=1e-6)
+    np.testing.assert_allclose(block.s2[1, 2, :, :, :15], block.s2[1, 1, :, :, 10:], atol=1e-6)
 
 
 def test_polygon_area_of_interest_keeps_only_patches_it_touches(tmp_path):
@@ -282,7 +320,8 @@ def test_scene_classification_masks_clouds_and_shadows(tmp_path):
     ) as dst:  # fmt: skip
         dst.write(scl, 1)
     s2 = open_sentinel2([stack, scl_path])  # the SCL file is recognised by its name
-    assert s2.scl is not None and s2.scl.path == scl_path
+    assert s2.cloud_mask is not None and s2.cloud_mask.path == scl_path
+    assert s2.decision.clouds.kind == "scl"
     block = next(iter(PatchReader(s2).blocks()))
     assert np.isnan(block.s2[0, 0, :, :24, :24]).all() and np.isfinite(block.s2[0, 0, :, 24]).all()
     assert (
@@ -290,3 +329,28 @@ def test_scene_classification_masks_clouds_and_shadows(tmp_path):
         and np.isfinite(block.s2[1, 1, :, :15, :15]).all()
     )
     assert block.keep.tolist() == [[False, True], [True, True]]
+
+
+def patches_by_cell(reader: PatchReader) -> dict[tuple[float, float], np.ndarray]:
+    """Every patch's reflectance by the CRS position of its top-left corner."""
+    grid, found = reader.patch_grid, {}
+    for block in reader.blocks():
+        for r in range(block.n_rows):
+            for c in range(block.n_cols):
+                left, _, _, top = grid.patch_bounds(block.row + r, block.col + c)
+                found[(left, top)] = block.s2[r, c]
+    return found
+
+
+def test_sub_extents_read_the_same_patches_as_the_whole_scene(bigearthnet_patch):
+    """Patches sit on one lattice in the CRS: any extent's patches are the whole scene's."""
+    s2 = open_sentinel2(sorted(bigearthnet_patch.glob("*_B*.tif")))
+    whole = patches_by_cell(PatchReader(s2))
+    x0, y0 = 404400.0, 5342400.0  # the patch's corner, not on the 250 m lattice
+    for bounds in ((x0 + 111.1, y0 - 987.6, x0 + 654.3, y0 - 222.2),
+                   (x0 + 333.3, y0 - 1100.0, x0 + 1190.0, y0 - 501.0)):  # fmt: skip
+        part = patches_by_cell(PatchReader(s2, extent=Extent.from_bounds(*bounds, "EPSG:32633")))
+        assert part and set(part) < set(whole)
+        for corner, values in part.items():
+            assert corner[0] % 250 == 0 and corner[1] % 250 == 0
+            np.testing.assert_array_equal(values, whole[corner])  # bitwise, NaNs included

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
+from small_disk import fill, small_disk
 
 from reo_core import landcover
+from reo_core.errors import OutputError
 from reo_core.raster import PatchGridWriter, PixelGrid
 from reo_core.raster.writer import overview_factors, partial_path
 
@@ -110,3 +112,18 @@ def test_overviews_stop_near_32_pixels():
     assert overview_factors(20, 20) == []
     assert overview_factors(64, 10) == [2, 4]
     assert overview_factors(1000, 800) == [2, 4, 8, 16, 32]  # 1000 / 32 = 31 px
+
+
+@pytest.mark.parametrize(("size", "free_kib"), [(20, 0), (60, 16), (120, 4)])
+def test_a_full_disk_is_an_error_and_leaves_no_file(tmp_path, size, free_kib):
+    """GDAL itself raises in some of these cases and only logs an IO error in others (20 x 20 with
+    no space left: an empty agb.tif; 60 x 60 with 16 KiB: a truncated one)."""
+    grid = PixelGrid(GRID.crs, GRID.transform, size, size)
+    values = np.random.default_rng(0).random((size, size)).astype(np.float32)
+    with small_disk(tmp_path / "disk", 512) as disk:
+        fill(disk, free_kib * 1024)
+        full = r"^Writing agb.tif into .* MB free on that disk\)"
+        writer = PatchGridWriter(disk / "agb.tif", grid, "float32", -1.0, ["AGB"])
+        with pytest.raises(OutputError, match=full), writer:
+            writer.write(0, 0, values)
+        assert sorted(p.name for p in disk.iterdir()) == ["ballast"]

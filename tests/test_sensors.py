@@ -40,7 +40,15 @@ def test_band_table_holds_agbd_order_and_native_resolutions():
         ("B8A", "B8A"),
         ("band 8a", "B8A"),
         ("B12", "B12"),
-        ("NIR", None),
+        ("b8a", "B8A"),
+        ("B08_10m", "B08"),
+        ("B8A_20m", "B8A"),
+        ("B4, central wavelength 665 nm", "B04"),  # GDAL's SENTINEL2 driver
+        ("nir", "B08"),  # STAC common names
+        ("nir08", "B8A"),
+        ("swir22", "B12"),
+        ("rededge", None),  # three bands share this common name
+        ("NDVI", None),
     ],
 )
 def test_band_names_normalise(text, band):
@@ -54,6 +62,9 @@ def test_band_names_normalise(text, band):
         ("T32TNN_20200601T101559_B04_10m", "B04"),
         ("T32TNN_20200601T101559_B4", "B04"),
         ("mosaic_red", None),
+        ("B02", "B02"),  # Major-TOM, Earth Search downloads
+        ("red", "B04"),  # a STAC asset saved under its key
+        ("S2B_33UUP_20230615_0_L2A", None),
     ],
 )
 def test_band_from_file_name(stem, band):
@@ -199,3 +210,27 @@ def test_modality_errors_say_what_is_allowed():
         modality_images("ms+sar", np.zeros((12, 25, 25)), sentinel2.AGBD_BAND_ORDER, stats)
     with pytest.raises(InputError, match="needs band B05"):
         modality_images("ms", np.zeros((3, 25, 25)), ("B02", "B03", "B04"), stats)
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "acquired", "baseline"),
+    [
+        ("S2B_MSIL2A_20220105T090329_N0400_R007_T33NZA_20220105T105930.SAFE", "L2A", "2022-01-05", (4, 0)),
+        ("S2A_MSIL2A_20170613T101031_87_48_B02", "L2A", "2017-06-13", None),  # BigEarthNet
+        ("S2B_MSIL1C_20230615T101559_N0509_R065_T32TNN_20230615T130000", "L1C", "2023-06-15", (5, 9)),
+        ("S2B_33UUP_20230615_0_L2A", "L2A", "2023-06-15", None),  # Earth Search
+        ("L2A_T32TNN_A032950_20230615T101557", "L2A", "2023-06-15", None),  # a granule folder
+        ("T33NZA_20220105T090329_B04_10m", None, "2022-01-05", None),  # a granule's band file
+    ],
+)  # fmt: skip
+def test_product_names_say_level_date_and_baseline(text, level, acquired, baseline):
+    from reo_core.sensors.sentinel2_metadata import parse_product_name
+
+    name = parse_product_name(text)
+    assert (name.level, str(name.acquired), name.baseline) == (level, acquired, baseline)
+    assert parse_product_name("B02") is None
+
+
+def test_only_baselines_esa_used_are_believed():
+    assert sentinel2.is_known_baseline((4, 0)) and sentinel2.is_known_baseline((2, 14))
+    assert not sentinel2.is_known_baseline((99, 99)) and not sentinel2.is_known_baseline(None)

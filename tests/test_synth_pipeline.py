@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import rasterio
+from rasterio.windows import from_bounds
 
 from reo_core.raster import PatchReader, open_sar, open_sentinel2
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
@@ -42,18 +43,36 @@ def read_back(scene_dir):
     return reader, keep, hv, nir, red
 
 
-def test_patch_grid_matches_the_truth_grid(scene_dir, read_back):
+def truth_on_patches(reader, path) -> np.ndarray:
+    """A 10 m truth raster cut into the reader's patches: (rows, cols, 25, 25), NaN outside."""
+    grid = reader.patch_grid
+    with rasterio.open(path) as src:
+        window = from_bounds(*grid.pixels.bounds, transform=src.transform)
+        values = src.read(1, window=window, boundless=True, fill_value=src.nodata).astype(float)
+        values[values == src.nodata] = np.nan
+    size = grid.size
+    return values.reshape(grid.rows, size, grid.cols, size).transpose(0, 2, 1, 3)
+
+
+def test_patch_grid_lies_on_the_lattice_over_the_scene(scene_dir, read_back):
     reader = read_back[0]
+    grid = reader.patch_grid.grid
     with rasterio.open(scene_dir / "truth" / "patch_agb.tif") as truth:
-        assert reader.patch_grid.grid.transform == truth.transform
-        assert (reader.patch_grid.rows, reader.patch_grid.cols) == truth.shape
-        assert reader.patch_grid.grid.crs == truth.crs
+        assert grid.crs == truth.crs
+        # Cells on multiples of 250 m covering the scene, whose corner lies on a 60 m multiple.
+        assert grid.transform.c % 250 == 0 and grid.transform.f % 250 == 0
+        assert grid.transform.c <= truth.bounds.left < grid.transform.c + 250
+        assert grid.transform.f - 250 < truth.bounds.top <= grid.transform.f
+        assert grid.width * 250 >= truth.bounds.right - grid.transform.c
 
 
 def test_palsar_hv_read_back_follows_truth_agb(scene_dir, read_back):
-    _, keep, hv, _, _ = read_back
-    with rasterio.open(scene_dir / "truth" / "patch_agb.tif") as truth:
-        agb = truth.read(1)
+    reader, keep, hv, _, _ = read_back
+    # The truth label of a patch is AGBD's: mean AGB of the centre 3 x 3 pixels.
+    centres = truth_on_patches(reader, scene_dir / "truth" / "agb_10m.tif")[..., 11:14, 11:14]
+    with warnings.catch_warnings():  # patches past the scene have no truth
+        warnings.simplefilter("ignore", RuntimeWarning)
+        agb = np.nanmean(centres, axis=(-2, -1))
     valid = keep & np.isfinite(hv) & (agb >= 0)
     assert valid.sum() > 100
     assert (
@@ -68,9 +87,12 @@ def test_palsar_hv_read_back_follows_truth_agb(scene_dir, read_back):
 
 
 def test_forest_patches_are_greener_than_cropland(scene_dir, read_back):
-    _, keep, _, nir, red = read_back
-    with rasterio.open(scene_dir / "truth" / "patch_landcover.tif") as truth:
-        landcover = truth.read(1)
+    reader, keep, _, nir, red = read_back
+    classes = truth_on_patches(reader, scene_dir / "truth" / "landcover_10m.tif")
+    landcover = np.zeros(keep.shape, dtype=int)  # the dominant class of each patch
+    for index in np.ndindex(keep.shape):
+        values, counts = np.unique(classes[index][np.isfinite(classes[index])], return_counts=True)
+        landcover[index] = values[np.argmax(counts)] if values.size else 0
     ndvi = (nir - red) / (nir + red)
     forest = keep & np.isin(landcover, [111, 112, 114, 115, 116])
     cropland = keep & (landcover == 40)

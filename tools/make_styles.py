@@ -4,8 +4,14 @@
 
 - ``land_cover.qml``: paletted, one entry per CGLS-LC100 class of ``reo_core.landcover.CLASSES``
   (official colours, class names as labels); no-data (255) stays transparent.
-- ``agb.qml``: pseudo-colour ramp 0-500 Mg/ha (AGBD's label range), the same colours for the same
-  biomass on every map, with a continuous legend in Mg/ha.
+- ``agb.qml``: a fixed pseudo-colour ramp 0-500 Mg/ha (AGBD's label range), the same colour for the
+  same biomass on every map, with a legend entry per stop in Mg/ha. The stops (0, 10, 25, 50, 100,
+  150, 200, 300, 500 Mg/ha) are denser where most of the world's biomass values are, and their
+  colours are equally spaced in perceived lightness (CIELAB L* from 95 to 22, pale cream to dark
+  green, hue 100 to 155 degrees): each step of the legend is an equal step to the eye, the low range
+  is not washed out, and the order survives grey-scale printing and colour-blind eyes.
+  ``reo_plugin.styling`` adds "stretch to this map" (the same colours over the map's own range) as a
+  second saved style of every AGB layer.
 
 Run it again after changing the class table; tests/plugin/test_styling.py checks the shipped files
 against the table.
@@ -14,6 +20,8 @@ against the table.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -21,10 +29,55 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-# (Mg/ha, colour): light yellow-green for bare ground to dark green for dense forest (ColorBrewer YlGn).
-AGB_STOPS = ((0, "#ffffe5"), (25, "#f7fcb9"), (50, "#d9f0a3"), (100, "#addd8e"), (150, "#78c679"),
-             (200, "#41ab5d"), (300, "#238443"), (400, "#006837"), (500, "#004529"))  # fmt: skip
+AGB_VALUES = (0, 10, 25, 50, 100, 150, 200, 300, 500)  # Mg/ha: the ramp's stops
 AGB_MAX = 500.0
+# The ramp in CIELAB's polar form (L*, C*, h): lightness falls in equal steps, chroma peaks in the
+# middle (the extremes stay inside sRGB), hue turns from yellow to green.
+LIGHTNESS = (95.0, 22.0)
+CHROMA_ENDS, CHROMA_PEAK = 20.0, 54.0
+HUE_DEGREES = (100.0, 155.0)
+D65_WHITE = (0.95047, 1.0, 1.08883)
+
+
+def lab_to_srgb(lightness: float, a: float, b: float) -> tuple[float, float, float]:
+    """CIELAB (D65) -> sRGB in [0, 1] (IEC 61966-2-1 matrix and transfer curve)."""
+    fy = (lightness + 16) / 116
+    fx, fz = fy + a / 500, fy - b / 200
+
+    def f_inverse(t: float) -> float:
+        return t**3 if t**3 > 216 / 24389 else (116 * t - 16) / (24389 / 27)
+
+    x, y, z = (w * f_inverse(f) for w, f in zip(D65_WHITE, (fx, fy, fz), strict=True))
+    linear = (3.2406 * x - 1.5372 * y - 0.4986 * z, -0.9689 * x + 1.8758 * y + 0.0415 * z,
+              0.0557 * x - 0.2040 * y + 1.0570 * z)  # fmt: skip
+
+    def encode(c: float) -> float:
+        return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+    return tuple(encode(c) for c in linear)
+
+
+def agb_lab(n: int = len(AGB_VALUES)) -> list[tuple[float, float, float]]:
+    """CIELAB (L*, a*, b*) of the ``n`` stops: equal lightness steps (see the module's doc)."""
+    colours = []
+    for i in range(n):
+        t = i / (n - 1)
+        lightness = LIGHTNESS[0] + t * (LIGHTNESS[1] - LIGHTNESS[0])
+        chroma = CHROMA_ENDS + (CHROMA_PEAK - CHROMA_ENDS) * math.sin(math.pi * t)
+        hue = math.radians(HUE_DEGREES[0] + t * (HUE_DEGREES[1] - HUE_DEGREES[0]))
+        colours.append((lightness, chroma * math.cos(hue), chroma * math.sin(hue)))
+    return colours
+
+
+def agb_stops() -> list[tuple[int, str]]:
+    """(Mg/ha, '#rrggbb') of the fixed AGB ramp; ValueError if a colour falls outside sRGB."""
+    stops = []
+    for value, lab in zip(AGB_VALUES, agb_lab(), strict=True):
+        rgb = lab_to_srgb(*lab)
+        if not all(-1e-3 <= c <= 1 + 1e-3 for c in rgb):
+            raise ValueError(f"the AGB ramp leaves sRGB at {value} Mg/ha: {rgb}")
+        stops.append((value, "#" + "".join(f"{round(min(max(c, 0), 1) * 255):02x}" for c in rgb)))
+    return stops
 
 
 def land_cover_renderer(provider):
@@ -51,19 +104,16 @@ def agb_renderer(provider):
     )
     from qgis.PyQt.QtGui import QColor
 
-    first, last = QColor(AGB_STOPS[0][1]), QColor(AGB_STOPS[-1][1])
-    stops = [QgsGradientStop(value / AGB_MAX, QColor(color)) for value, color in AGB_STOPS[1:-1]]
-    ramp = QgsGradientColorRamp(first, last, False, stops)
+    stops = agb_stops()
+    first, last = QColor(stops[0][1]), QColor(stops[-1][1])
+    inner = [QgsGradientStop(value / AGB_MAX, QColor(color)) for value, color in stops[1:-1]]
+    ramp = QgsGradientColorRamp(first, last, False, inner)
     shader = QgsColorRampShader(0.0, AGB_MAX, ramp, QgsColorRampShader.Type.Interpolated)
-    items = [
-        QgsColorRampShader.ColorRampItem(float(v), QColor(c), f"{v} Mg/ha") for v, c in AGB_STOPS
-    ]
+    items = [QgsColorRampShader.ColorRampItem(float(v), QColor(c), f"{v} Mg/ha") for v, c in stops]
     shader.setColorRampItemList(items)
     legend = QgsColorRampLegendNodeSettings()
-    legend.setUseContinuousLegend(True)
+    legend.setUseContinuousLegend(False)  # one entry per stop: the uneven stops read at a glance
     legend.setSuffix(" Mg/ha")
-    legend.setMinimumLabel("0")  # the suffix adds the unit
-    legend.setMaximumLabel(f"{AGB_MAX:.0f}")
     shader.setLegendSettings(legend)
     raster_shader = QgsRasterShader(0.0, AGB_MAX)
     raster_shader.setRasterShaderFunction(shader)
@@ -101,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "resources" / "styles")
     args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no window: runs without a display
+    os.environ.setdefault("QT_HASH_SEED", "0")  # the same attribute order in the .qml every time
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)

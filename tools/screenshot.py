@@ -1,170 +1,96 @@
-"""Take docs/screenshot.png: QGIS's canvas, layer tree and the REO dock after an estimate.
+"""Take docs/screenshot.png and docs/screenshot-estimate.png from the real QGIS application.
 
-    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python tools/screenshot.py [--out docs/screenshot.png]
+    .venv/bin/python tools/screenshot.py [--product <S2 product folder>] [--out docs/screenshot.png]
 
-It simulates a scene (``python -m reo_core.synth``), shows its Sentinel-2 layer in true colour,
-clicks "Estimate AGB" in the dock with the built-in demo model and the real worker, waits for the
-styled layers and the summary, then grabs the window. With ``--ask`` it also picks a patch and asks
-a question, and grabs a second picture of the chat (``<out stem>-chat.png``).
+It builds the plugin zip (``make package``), installs it into a fresh QGIS profile in a temporary
+folder (the user's own QGIS settings are never touched), and starts ``qgis`` under Xvfb on a
+1366 x 768 screen with ``tools/screenshot_in_qgis.py``, which opens a real Sentinel-2 L2A product
+(default: a BigEarthNet patch from ../shared/data/real, one GeoTIFF per band), estimates AGB with
+the built-in demo model in the dock, asks about a patch, and grabs the main window after each.
+The worker runs with this script's Python (it needs REO's requirements: the repository's .venv).
+
+Needs Debian's ``qgis`` and ``xvfb`` packages (``apt-get install qgis xvfb``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
+import zipfile
 from pathlib import Path
-from unittest.mock import MagicMock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+DEFAULT_PRODUCT = (
+    REPO_ROOT.parent / "shared" / "data" / "real" / "bigearthnet-s2-l2a"
+    / "S2B_MSIL2A_20170924T93020_69_24"
+)  # fmt: skip
+SCREEN = "1366x768x24"
+TIMEOUT_S = 900
+
+
+def profile(root: Path, plugin_zip: Path) -> Path:
+    """A fresh QGIS profile with the plugin unpacked from the zip and enabled."""
+    folder = root / "profiles" / "default"
+    plugins = folder / "python" / "plugins"
+    plugins.mkdir(parents=True)
+    with zipfile.ZipFile(plugin_zip) as archive:
+        archive.extractall(plugins)
+    settings = folder / "QGIS" / "QGIS3.ini"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        "[PythonPlugins]\nreo=true\n\n"
+        f"[reo]\nworker\\python={sys.executable}\n\n"  # REO's runtime: this script's Python
+        "[locale]\noverrideFlag=true\nuserLocale=en_US\n\n"
+        "[qgis]\ncheckVersion=false\nshowTips=false\n"
+    )
+    return root
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--product", type=Path, default=DEFAULT_PRODUCT)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshot.png")
-    parser.add_argument("--size-km", type=float, default=5.0)
-    parser.add_argument("--ask", action="store_true", help="also take a picture of the chat")
     args = parser.parse_args(argv)
-
-    from qgis.core import QgsApplication
-
-    app = QgsApplication([], True)
-    app.initQgis()
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            take(Path(folder), args)
-    finally:
-        app.exitQgis()
-    return 0
-
-
-def take(folder: Path, args) -> None:
-    from qgis.core import (
-        QgsContrastEnhancement,
-        QgsCoordinateReferenceSystem,
-        QgsLayerTreeModel,
-        QgsMultiBandColorRenderer,
-        QgsProject,
-        QgsRasterLayer,
-    )
-    from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsLayerTreeView, QgsMapCanvas, QgsMessageBar
-
-    from reo_plugin.controller import ReoController
-    from reo_plugin.dock import ReoDock
-    from reo_plugin.qt import QtCore, QtWidgets
-    from reo_plugin.worker_client import WorkerCommand
-    from reo_plugin.workers import WorkerPool
-
-    scene = folder / "scene"
-    subprocess.run([sys.executable, "-m", "reo_core.synth", "--out", str(scene), "--size-km", str(args.size_km),
-                    "--seed", "7"], cwd=REPO_ROOT, check=True, capture_output=True)  # fmt: skip
-    s2_path = next(p for p in sorted((scene / "s2").glob("*.tif")) if not p.stem.endswith("_SCL"))
-    project = QgsProject.instance()
-    s2 = QgsRasterLayer(str(s2_path), "Sentinel-2 L2A (true colour)", "gdal")
-    renderer = QgsMultiBandColorRenderer(s2.dataProvider(), 4, 3, 2)
-    for band, setter in ((4, renderer.setRedContrastEnhancement), (3, renderer.setGreenContrastEnhancement),
-                         (2, renderer.setBlueContrastEnhancement)):  # fmt: skip
-        enhancement = QgsContrastEnhancement(s2.dataProvider().dataType(band))
-        enhancement.setContrastEnhancementAlgorithm(
-            QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum
+    for program in ("qgis", "xvfb-run", "make"):
+        if shutil.which(program) is None:
+            print(f"'{program}' is missing: apt-get install qgis xvfb make", file=sys.stderr)
+            return 2
+    if not sorted(args.product.glob("*_B04.tif")):
+        print(
+            f"{args.product} holds no per-band Sentinel-2 GeoTIFFs (*_B04.tif ...)", file=sys.stderr
         )
-        enhancement.setMinimumValue(1000)
-        enhancement.setMaximumValue(2400)
-        setter(enhancement)
-    s2.setRenderer(renderer)
-    project.addMapLayer(s2)
-
-    window = QtWidgets.QMainWindow()
-    window.setWindowTitle("QGIS — REO")
-    window.resize(1400, 860)
-    canvas = QgsMapCanvas()
-    canvas.setDestinationCrs(QgsCoordinateReferenceSystem(s2.crs().authid()))
-    bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), canvas)
-    bar = QgsMessageBar()
-    centre = QtWidgets.QWidget()
-    column = QtWidgets.QVBoxLayout(centre)
-    column.setContentsMargins(0, 0, 0, 0)
-    column.addWidget(bar)
-    column.addWidget(canvas, 1)
-    window.setCentralWidget(centre)
-    tree = QgsLayerTreeView()
-    model = QgsLayerTreeModel(project.layerTreeRoot(), tree)
-    tree.setModel(model)
-    layers_dock = QtWidgets.QDockWidget("Layers")
-    layers_dock.setWidget(tree)
-    window.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, layers_dock)
-
-    iface = MagicMock()
-    iface.mapCanvas.return_value, iface.messageBar.return_value, iface.mainWindow.return_value = (
-        canvas,
-        bar,
-        window,
-    )
-    dock = ReoDock(canvas, window)
-    window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.resizeDocks([layers_dock, dock], [270, 440], QtCore.Qt.Orientation.Horizontal)
-    pool = WorkerPool(lambda: WorkerCommand(sys.executable))
-    controller = ReoController(iface, dock, pool)
-    dock.multiband_radio.setChecked(True)
-    dock.s2_layer.setLayer(s2)
-    dock.out_dir.setFilePath(str(folder / "out"))
-    dock.extent.clear()
-    dock.device.setCurrentText("auto")
-    window.show()
-    canvas.setExtent(s2.extent())
-    canvas.refresh()
-    finished = []
-    controller.estimateFinished.connect(finished.append)
-    dock.estimate_button.click()
-    wait(lambda: finished, 900)
-    if finished != ["succeeded"]:
-        raise SystemExit(f"the estimate did not succeed: {finished} {controller.last_error}")
-    for layer in project.mapLayers().values():
-        if layer.name().startswith("AGB"):
-            layer.renderer().setOpacity(0.8)
-        if layer.name().startswith("Land cover"):
-            project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
-    tree.expandAll()
-    dock.estimate_button.setFocus()
-    for line in dock.extent.findChildren(QtWidgets.QLineEdit):
-        line.deselect()
-    canvas.refreshAllLayers()
-    wait(lambda: False, 3)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(args.out))
-    print(f"wrote {args.out}: {dock.status.text()}")
-    if args.ask:
-        answers = []
-        controller.answerReceived.connect(answers.append)
-        controller.set_picking(True)
-        extent = s2.extent()
-        controller.map_tool.select_at(extent.center())
-        dock.chat.question.setCurrentText("What is the above-ground biomass of this patch?")
-        dock.chat.send_button.click()
-        wait(lambda: answers, 300)
-        wait(lambda: False, 2)
-        chat = args.out.with_name(args.out.stem + "-chat.png")
-        window.grab().save(str(chat))
-        print(f"wrote {chat}")
-    controller.unload()
-    pool.shutdown()
-    window.close()
-    del bridge, s2
-    project.clear()
-    window.deleteLater()
-    wait(lambda: False, 0.5)
-
-
-def wait(condition, seconds: float) -> None:
-    from reo_plugin.qt import QtWidgets
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        QtWidgets.QApplication.processEvents()
-        time.sleep(0.02)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="reo-screenshot-") as folder:
+        work = Path(folder)
+        plugin_zip = work / "reo.zip"
+        subprocess.run(["make", "-s", "package", f"PACKAGE_OUT={plugin_zip}"], cwd=REPO_ROOT,
+                       check=True)  # fmt: skip
+        report = work / "report.json"
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        environment = {**os.environ, "REO_SHOT_PRODUCT": str(args.product.resolve()),
+                       "REO_SHOT_WORK": str(work), "REO_SHOT_OUT": str(args.out.resolve()),
+                       "REO_SHOT_REPORT": str(report)}  # fmt: skip
+        command = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN}", "qgis", "--nologo",
+                   "--noversioncheck", "--profiles-path", str(profile(work / "qgis", plugin_zip)),
+                   "--code", str(REPO_ROOT / "tools" / "screenshot_in_qgis.py")]  # fmt: skip
+        subprocess.run(command, env=environment, timeout=TIMEOUT_S, check=False)
+        if not report.is_file():
+            print("QGIS ended without a report (see its output above)", file=sys.stderr)
+            return 1
+        result = json.loads(report.read_text())
+    if not result["ok"]:
+        print(result["error"], file=sys.stderr)
+        return 1
+    for picture in result["pictures"]:
+        print(f"wrote {picture}")
+    print(result["summary"])
+    print("answers:", *result["answers"], sep="\n  ")
+    return 0
 
 
 if __name__ == "__main__":

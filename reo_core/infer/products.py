@@ -13,8 +13,6 @@ so one process and several give the same numbers.
 
 from __future__ import annotations
 
-import json
-import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,11 +204,3 @@ class SummaryAccumulator:
         if self.std_count:
             summary["agb"]["mean_std"] = self.std_sum / self.std_count
         return summary
-
-
-def write_json_atomic(path: Path, data: dict) -> Path:
-    """Write JSON under a temporary name and rename it into place."""
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(temporary, path)
-    return path

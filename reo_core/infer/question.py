@@ -26,7 +26,7 @@ from reo_core.infer.inputs import InputSpec, open_reader
 from reo_core.infer.products import IPCC_CARBON_FRACTION
 from reo_core.infer.prompt import mentions_carbon
 from reo_core.landcover import CLASSES
-from reo_core.raster import Extent
+from reo_core.raster import Extent, skips
 from reo_core.raster.extent import parse_crs
 
 DEFAULT_ANSWER_TOKENS = 64
@@ -67,15 +67,13 @@ def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
     one_patch = replace(
         request.inputs, extent=Extent.from_bounds(*bounds, grid.pixels.crs), block_patches=1
     )
-    blocks = open_reader(engine.config, one_patch, name).blocks()
+    reader = open_reader(engine.config, one_patch, name)
+    blocks = reader.blocks()
     block = next(blocks)  # the only block; closing skips the reader's all-no-data check
     blocks.close()
     valid = float(block.valid_fraction[0, 0])
     if not block.keep[0, 0]:
-        raise ExtentError(
-            f"The patch at ({request.point[0]}, {request.point[1]}) is {100 * (1 - valid):.0f}% "
-            "no-data or cloud; ask about a clearer place."
-        )
+        raise _skipped_patch(request, reader, bounds, block)
     s2, sar = engine.block_patches(block)
     patch = {"row": row, "col": col, "bounds": list(bounds), "crs": grid.pixels.crs.to_string(),
              "valid_fraction": round(valid, 4)}  # fmt: skip
@@ -83,6 +81,36 @@ def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
         engine, s2, sar, request.question, request.max_new_tokens, request.carbon_fraction
     )[0]
     return {"question": request.question, **answer, "patch": patch}
+
+
+def _skipped_patch(request: AskRequest, reader, bounds, block) -> ExtentError:
+    """Why the patch under the point cannot be answered, in the user's words."""
+    point = f"({request.point[0]}, {request.point[1]})"
+    data = reader.data_bounds
+    outside = 1.0 - _overlap_share(bounds, data)
+    if outside > 0 and block.skip_reason[0, 0] == skips.NO_DATA:
+        return ExtentError(
+            f"No whole patch fits at {point}: the 250 m patch there reaches past the edge of the "
+            f"Sentinel-2 imagery ({100 * outside:.0f}% of it lies outside). Ask about a point "
+            "further inside the imagery.",
+            details=f"patch {_fmt(bounds)}; imagery {_fmt(data)}",
+        )
+    reason = skips.REASONS.get(int(block.skip_reason[0, 0]), "no_data").replace("_", " ")
+    share = 100 * (1 - float(block.valid_fraction[0, 0]))
+    return ExtentError(
+        f"The patch at {point} is {share:.0f}% no-data or cloud (mostly {reason}; clouds from the "
+        f"{reader.s2.decision.clouds.detail}); ask about a clearer place."
+    )
+
+
+def _overlap_share(a, b) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return width * height / ((a[2] - a[0]) * (a[3] - a[1]))
+
+
+def _fmt(bounds) -> str:
+    return "(" + ", ".join(f"{v:.1f}" for v in bounds) + ")"
 
 
 def answer_patches(

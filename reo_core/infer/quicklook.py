@@ -6,13 +6,13 @@ most ``MAX_PIXELS`` on a side (through their overviews), so memory does not grow
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
+from reo_core.atomic import replacing
 from reo_core.landcover import CLASSES, NODATA_CODE
 
 MAX_PIXELS = 1000
@@ -57,9 +57,8 @@ def write_quicklook(path: Path, agb_tif: Path, land_cover_tif: Path, title: str 
         axes.ticklabel_format(useOffset=False, style="plain")
     if title:
         figure.suptitle(title)
-    temporary = path.with_name(f".{path.stem}.partial.png")
-    figure.savefig(temporary, format="png", metadata={"Software": None})
-    os.replace(temporary, path)
+    with replacing(path) as temporary:
+        figure.savefig(temporary, format="png", metadata={"Software": None})
     return path
 
 

@@ -39,10 +39,11 @@ from reo_core import __version__
 from reo_core.agbd import lite, parquet
 from reo_core.agbd.open import agbd_windows, detect_layout
 from reo_core.agbd.record import SPLITS, AgbdPatch
+from reo_core.atomic import replace_folder, write_json
 from reo_core.errors import InputError
 from reo_core.instruct.dialogues import facts_arrays, facts_at, patch_dialogues
 from reo_core.instruct.sampling import DEFAULT_ALPHA, balanced_sample, check_alpha
-from reo_core.instruct.store import ARRAY_INFO, DEFAULT_SHARD_SIZE, ShardWriter, write_json
+from reo_core.instruct.store import ARRAY_INFO, DEFAULT_SHARD_SIZE, ShardWriter
 from reo_core.instruct.templates import TEMPLATE_VERSION
 from reo_core.landcover import CLASSES, NODATA_CODE, check_codes
 from reo_core.tasks import Task
@@ -349,14 +350,6 @@ def _prepare_out(config: BuildConfig) -> Path:
     return temporary
 
 
-def _publish(temporary: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.is_dir():
-        os.replace(out, old)
-    os.replace(temporary, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def build_instruct(config: BuildConfig) -> dict[str, Any]:
     """Build REO-Instruct into ``config.out``; return the stats.json content."""
     temporary = _prepare_out(config)
@@ -376,7 +369,7 @@ def build_instruct(config: BuildConfig) -> dict[str, Any]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-    _publish(temporary, config.out)
+    replace_folder(temporary, config.out)
     logger.info("REO-Instruct built in %s", config.out)
     return stats
 

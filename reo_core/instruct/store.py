@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from reo_core.agbd.record import PATCH_SIZE, AgbdPatch
+from reo_core.atomic import write_json
 from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, QUANTIFICATION_VALUE
 
@@ -38,12 +39,6 @@ ARRAY_INFO: dict[str, dict[str, Any]] = {
     "lc": {"dtype": "uint8", "shape": ["N", PATCH_SIZE, PATCH_SIZE],
            "units": "CGLS-LC100 discrete class code; 255 = no data"},
 }  # fmt: skip
-
-
-def write_json(path: Path, document: Any) -> None:
-    """Write JSON byte-reproducibly: sorted keys, one-space indent, UTF-8, trailing newline."""
-    text = json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
 
 
 def shard_name(shard: int) -> str:

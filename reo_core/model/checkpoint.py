@@ -20,6 +20,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
+from reo_core.atomic import replace_folder
 from reo_core.errors import InputError
 from reo_core.model.base import clip_preprocessor, load_base
 from reo_core.model.config import CONFIG_NAME, ReoConfig
@@ -86,9 +87,7 @@ def save_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
         model.tokenizer.save_pretrained(staging)
         _write_preprocessor(loaded.processor, staging)
         (staging / "README.md").write_text(model_card(config_to_save, _parameter_counts(model)))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        replace_folder(staging, folder)  # the old checkpoint stays until the new one is complete
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -30,6 +30,10 @@ UNCERTAINTY_MODES = ("none", "gaussian")
 PROMPT_FORMATS = ("llava-1.5",)
 FULL_MODULES = ("embed_tokens", "lm_head", "multi_modal_projector")
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# The model's card line, in ``extra`` (shown by the plugin beside the model's numbers):
+# CARD_TRAINED_ON: what it was trained on, one line; CARD_CAVEAT: present only when its numbers are
+# no estimates for real places, saying why. A model for real use states no caveat.
+CARD_TRAINED_ON, CARD_CAVEAT = "trained_on", "caveat"
 
 
 @dataclass

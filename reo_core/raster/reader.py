@@ -23,10 +23,13 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
 from reo_core.errors import ExtentError, InputError
+from reo_core.raster.clouds import MASK, SCL, SCREENING, classify_mask
 from reo_core.raster.extent import Extent, parse_crs
 from reo_core.raster.grid import PATCH_SIZE, PatchGrid, reference_grid
-from reo_core.raster.sources import FLOAT_FILL, BandRef, SarInput, Sentinel2Input
-from reo_core.sensors import palsar2, sentinel2
+from reo_core.raster.product import Sentinel2Input
+from reo_core.raster.skips import SkipCounts, no_usable_patch, skip_reasons
+from reo_core.raster.sources import FLOAT_FILL, BandRef, SarInput
+from reo_core.sensors import cloud_screening, palsar2, sentinel2
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +50,9 @@ class PatchBlock:
     """A block of ``n_rows`` x ``n_cols`` patches starting at patch-grid cell (``row``, ``col``).
 
     ``s2`` is reflectance (R, C, bands, size, size) in ``band_order``; ``sar`` is gamma-naught dB
-    (R, C, 2, size, size) ordered HH, HV. No-data pixels are NaN. ``keep`` marks the patches that
-    pass the no-data rule and lie in the area of interest; the others must come out as no-data.
+    (R, C, 2, size, size) ordered HH, HV. No-data, cloud and cloud-shadow pixels are NaN. ``keep``
+    marks the patches that pass the no-data rule and lie in the area of interest; the others must
+    come out as no-data, and ``skip_reason`` says why (``reo_core.raster.skips`` codes, 0 = kept).
     """
 
     row: int
@@ -58,6 +62,7 @@ class PatchBlock:
     valid_fraction: np.ndarray  # (R, C)
     keep: np.ndarray  # (R, C) bool
     band_order: tuple[str, ...]
+    skip_reason: np.ndarray | None = None  # (R, C) uint8
 
     @property
     def n_rows(self) -> int:
@@ -103,10 +108,19 @@ class PatchReader:
         self.block_patches = block_patches
         self.resampling = resampling
         self.gdal_cache_mb = gdal_cache_mb
+        self.skips = SkipCounts()  # patches skipped by reason, over the blocks read last
         finest = min(s2.bands.values(), key=lambda ref: ref.resolution)
+        self.data_bounds = _intersection(s2.bands.values())  # where every band has pixels
         self.patch_grid: PatchGrid = reference_grid(
-            s2.crs, finest.transform, _intersection(s2.bands.values()), extent, patch_size, stride
+            s2.crs, finest.transform, self.data_bounds, extent, patch_size, stride
         )
+        # Inputs are warped onto the grid of all of the imagery, whatever the extent, and the
+        # extent's patches read as windows of it: GDAL computes a pixel's resampling weights from
+        # the warped grid's origin, so one grid for every run gives bitwise the same pixels.
+        self._warp_grid = reference_grid(
+            s2.crs, finest.transform, self.data_bounds, None, patch_size, stride
+        ).pixels
+        self._offset = _pixel_offset(self.patch_grid.pixels, self._warp_grid)
         self._area = None
         if extent is not None and not extent.is_box:
             self._area = extent.to_crs(parse_crs(s2.crs)).geometry
@@ -125,22 +139,24 @@ class PatchReader:
         layout = self.block_layout()
         selected = layout if indices is None else [layout[i] for i in indices]
         kept = 0
+        self.skips = SkipCounts()
         with rasterio.Env(GDAL_CACHEMAX=self.gdal_cache_mb * 1024 * 1024), ExitStack() as stack:
             s2_vrts = self._open_vrts(stack, self.s2.bands, _s2_nodata)
-            scl_vrt = self._open_scl_vrt(stack) if self.s2.scl is not None else None
+            mask_vrt = self._open_mask_vrt(stack) if self.s2.cloud_mask is not None else None
             sar_vrts = (
                 self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None
             )
             for row, col, n_rows, n_cols in selected:
-                block = self._read_block(s2_vrts, scl_vrt, sar_vrts, row, col, n_rows, n_cols)
+                block = self._read_block(s2_vrts, mask_vrt, sar_vrts, row, col, n_rows, n_cols)
                 kept += int(block.keep.sum())
+                self.skips.add(block.skip_reason)
                 yield block
         if kept == 0 and indices is None:
-            raise ExtentError(
-                "No patch in the extent has enough valid pixels: it is all no-data (or clouds) in "
-                f"the input. Choose an extent over valid imagery, or allow more no-data per patch "
-                f"(max_nodata_fraction is {self.max_nodata_fraction})."
-            )
+            raise self.no_usable_patch(self.skips.counts)
+
+    def no_usable_patch(self, counts: dict[str, int] | None) -> ExtentError:
+        """The error of a run without a usable patch, saying why (``counts`` by skip reason)."""
+        return no_usable_patch(counts, self.max_nodata_fraction, self.s2.decision.clouds.detail)
 
     def block_layout(self) -> list[tuple[int, int, int, int]]:
         """(row, col, n_rows, n_cols) of every block, row-major."""
@@ -155,22 +171,30 @@ class PatchReader:
     def n_patches(self) -> int:
         return self.patch_grid.rows * self.patch_grid.cols
 
-    def _read_block(self, s2_vrts, scl_vrt, sar_vrts, row, col, n_rows, n_cols) -> PatchBlock:
-        window = self.patch_grid.pixel_window(row, col, n_rows, n_cols)
+    def _read_block(self, s2_vrts, mask_vrt, sar_vrts, row, col, n_rows, n_cols) -> PatchBlock:
+        row_off, col_off, height, width = self.patch_grid.pixel_window(row, col, n_rows, n_cols)
+        window = (row_off + self._offset[0], col_off + self._offset[1], height, width)
         inside = self._inside_area(row, col, n_rows, n_cols)
         s2 = self._read_s2(s2_vrts, window)  # (bands, h, w)
-        if scl_vrt is not None:
-            scl = _read_window(scl_vrt, [("SCL", self.s2.scl)], window)[0]
-            s2[:, np.isin(scl, list(sentinel2.SCL_MASKED_CLASSES))] = np.nan
-        valid = np.isfinite(s2).all(axis=0)
+        no_data = ~np.isfinite(s2).all(axis=0)
+        cloud, shadow, mask_no_data = self._clouds(mask_vrt, s2, window)
+        no_data |= mask_no_data
         sar = None
         if sar_vrts is not None:
             sar = self._read_sar(sar_vrts, window)
-            valid &= np.isfinite(sar).all(axis=0)
+            no_data |= ~np.isfinite(sar).all(axis=0)
+        cloud &= ~no_data
+        shadow &= ~(no_data | cloud)
+        s2[:, no_data | cloud | shadow] = np.nan
         size, stride = self.patch_grid.size, self.patch_grid.stride
-        valid_fraction = _patches(valid[None].astype(np.float32), size, stride)[:, :, 0].mean(
-            axis=(-2, -1)
-        )
+        fractions = np.stack(
+            [
+                _patches(m[None].astype(np.float32), size, stride)[:, :, 0].mean(axis=(-2, -1))
+                for m in (no_data, cloud, shadow)
+            ],
+            axis=-1,
+        )  # (R, C, 3) fmt: skip
+        valid_fraction = 1.0 - fractions.sum(axis=-1)
         keep = inside & (1.0 - valid_fraction <= self.max_nodata_fraction + 1e-9)
         return PatchBlock(
             row=row,
@@ -180,18 +204,30 @@ class PatchReader:
             valid_fraction=valid_fraction,
             keep=keep,
             band_order=self.band_order,
+            skip_reason=skip_reasons(keep, inside, fractions),
         )
+
+    def _clouds(self, mask_vrt, s2: np.ndarray, window):
+        """(cloud, shadow, no_data) pixels of a block from the decided cloud source."""
+        source = self.s2.decision.clouds
+        if source.kind in (SCL, MASK):
+            ref = self.s2.cloud_mask
+            values = _read_window(mask_vrt, [("mask", ref)], window)[0]
+            return classify_mask(values, source, mask_vrt.nodata)
+        none = np.zeros(s2.shape[1:], dtype=bool)
+        if source.kind != SCREENING:
+            return none, none.copy(), none.copy()
+        reflectance = {b: s2[self.band_order.index(b)] for b in cloud_screening.REQUIRED_BANDS}
+        cloud, shadow = cloud_screening.screen(reflectance)
+        return cloud, shadow, none
 
     def _read_s2(self, vrts: dict[Path, tuple[WarpedVRT, NamedRefs]], window) -> np.ndarray:
         bands = {}
-        for path, (vrt, named_refs) in vrts.items():
+        for vrt, named_refs in vrts.values():
             data = _read_window(vrt, named_refs, window)
             for (name, ref), values in zip(named_refs, data, strict=True):
                 invalid = _invalid(values, vrt.nodata, ref, "Sentinel-2 band " + name)
-                if ref.is_integer:
-                    values = sentinel2.dn_to_reflectance(values, self.s2.boa_offsets[path])
-                else:
-                    values = values.astype(np.float32)
+                values = self.s2.to_reflectance(values, ref)
                 values[invalid] = np.nan
                 bands[name] = values
         return np.stack([bands[name] for name in self.band_order])
@@ -221,15 +257,21 @@ class PatchReader:
             )
         return vrts
 
-    def _open_scl_vrt(self, stack: ExitStack) -> WarpedVRT:
-        """The scene classification on the reference grid; classes are resampled by nearest."""
-        return self._warp(stack, self.s2.scl.path, Resampling.nearest, None, 0)
+    def _open_mask_vrt(self, stack: ExitStack) -> WarpedVRT:
+        """The cloud mask (SCL or the user's) on the reference grid, resampled by nearest so
+        classes stay classes. Outside the mask: SCL's no-data class 0, else the mask's no-data
+        (or 0, clear)."""
+        ref = self.s2.cloud_mask
+        if self.s2.decision.clouds.kind == SCL:
+            return self._warp(stack, ref.path, Resampling.nearest, None, 0)
+        nodata = ref.nodata if ref.nodata is not None else 0
+        return self._warp(stack, ref.path, Resampling.nearest, ref.nodata, nodata)
 
     def _warp(
         self, stack: ExitStack, path: Path, resampling: Resampling, src_nodata, nodata
     ) -> WarpedVRT:
-        """A file seen through a WarpedVRT on the reference grid, closed with ``stack``."""
-        pixels = self.patch_grid.pixels
+        """A file seen through a WarpedVRT on the imagery's reference grid, closed with ``stack``."""
+        pixels = self._warp_grid
         src = stack.enter_context(rasterio.open(path))
         vrt = WarpedVRT(
             src,
@@ -292,6 +334,15 @@ def read_native(ref: BandRef, units: palsar2.SarUnits, window=None) -> np.ndarra
     db = palsar2.to_db(values, units)
     db[invalid] = np.nan
     return db
+
+
+def _pixel_offset(part, whole) -> tuple[int, int]:
+    """(row, col) of grid ``part``'s corner in grid ``whole``: both lie on one 10 m lattice."""
+    col = (part.transform.c - whole.transform.c) / whole.resolution
+    row = (whole.transform.f - part.transform.f) / whole.resolution
+    if min(row, col) < -1e-6 or abs(row - round(row)) > 1e-6 or abs(col - round(col)) > 1e-6:
+        raise AssertionError(f"grid {part.transform} is not on the pixels of {whole.transform}")
+    return round(row), round(col)
 
 
 def _read_window(vrt: WarpedVRT, named_refs: NamedRefs, window) -> np.ndarray:

@@ -4,21 +4,30 @@ A writer creates ``<name>.partial.tif`` beside the target, receives blocks as th
 builds overviews when all are in, and renames the file to its final name only then. A failed or
 cancelled run removes the partial file; a killed one leaves only a ``.partial.tif``, never a file
 that looks finished.
+
+GDAL does not always raise when a write fails: on a full disk it may only log
+``TIFFWriteDirectoryTagData:IO error`` and leave an empty or truncated file. So before the rename
+the file is read back whole (every block of every band and overview) and flushed to disk; any
+failure is an ``OutputError`` that says how much space is left, and the partial file is removed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from reo_core.errors import InputError
+from reo_core.errors import InputError, OutputError
 from reo_core.raster.grid import PixelGrid
 
 logger = logging.getLogger(__name__)
@@ -73,6 +82,7 @@ class PatchGridWriter:
         self.categorical = categorical
         self.tags = tags or {}
         self._dataset = None
+        self._env: rasterio.Env | None = None
 
     @property
     def count(self) -> int:
@@ -82,7 +92,14 @@ class PatchGridWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = partial_path(self.path)
         temporary.unlink(missing_ok=True)  # a stale file of a killed run
-        self._dataset = rasterio.open(temporary, "w", **self._profile())
+        self._env = rasterio.Env()  # GDAL's errors go to logging (and are raised), not to stderr
+        self._env.__enter__()
+        try:
+            self._dataset = rasterio.open(temporary, "w", **self._profile())
+        except (RasterioError, CPLE_BaseError) as error:
+            self._leave_env()
+            temporary.unlink(missing_ok=True)
+            raise write_error(self.path, error) from None
         for band, (description, unit) in enumerate(
             zip(self.descriptions, self.units, strict=True), 1
         ):
@@ -114,14 +131,24 @@ class PatchGridWriter:
                 f"block of {height}x{width} at ({row}, {col}) exceeds the "
                 f"{self.grid.height}x{self.grid.width} grid"
             )
-        self._dataset.write(
-            values.astype(self.dtype, copy=False), window=Window(col, row, width, height)
-        )
+        try:
+            self._dataset.write(
+                values.astype(self.dtype, copy=False), window=Window(col, row, width, height)
+            )
+        except (RasterioError, CPLE_BaseError) as error:
+            raise write_error(self.path, error) from None
 
     def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self._close(complete=exc_type is None)
+        finally:
+            self._leave_env()
+
+    def _close(self, complete: bool) -> None:
+        """Finish the file and rename it (``complete``), or delete it."""
         dataset, self._dataset = self._dataset, None
         temporary = Path(dataset.name)
-        if exc_type is not None:
+        if not complete:
             dataset.close()
             temporary.unlink(missing_ok=True)
             return
@@ -132,12 +159,22 @@ class PatchGridWriter:
                 dataset.build_overviews(factors, resampling)
                 dataset.update_tags(ns="rio_overview", resampling=resampling.name)
             dataset.close()
+            check_written(temporary, self.grid, self.count)
             os.replace(temporary, self.path)
+        except (RasterioError, CPLE_BaseError, OSError) as error:
+            dataset.close()
+            temporary.unlink(missing_ok=True)
+            raise write_error(self.path, error) from None
         except BaseException:
             dataset.close()
             temporary.unlink(missing_ok=True)
             raise
         logger.info("wrote %s", self.path)
+
+    def _leave_env(self) -> None:
+        env, self._env = self._env, None
+        if env is not None:
+            env.__exit__(None, None, None)
 
     def _profile(self) -> dict:
         tiled = self.grid.width > TILE_SIZE or self.grid.height > TILE_SIZE
@@ -158,6 +195,39 @@ class PatchGridWriter:
         if tiled:
             profile.update(tiled=True, blockxsize=TILE_SIZE, blockysize=TILE_SIZE)
         return profile
+
+
+def check_written(path: Path, grid: PixelGrid, count: int) -> None:
+    """Read ``path`` back whole and flush it to disk; raises if GDAL wrote less than it said.
+
+    Patch-grid rasters are small (one cell per patch), so reading them back costs little.
+    """
+    with rasterio.open(path) as src:
+        if (src.width, src.height, src.count) != (grid.width, grid.height, count):
+            raise RasterioError(
+                f"{path.name} holds {src.count} band(s) of {src.width}x{src.height}, "
+                f"not {count} of {grid.width}x{grid.height}"
+            )
+        for _, window in src.block_windows(1):
+            src.read(window=window)
+        for factor in src.overviews(1):
+            shape = (count, math.ceil(src.height / factor), math.ceil(src.width / factor))
+            src.read(out_shape=shape)
+    descriptor = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(descriptor)  # a full disk can also show only here
+    finally:
+        os.close(descriptor)
+
+
+def write_error(path: Path, error: Exception) -> OutputError:
+    """The message for a file that could not be written (a full disk, mostly); GDAL's is logged."""
+    logger.info("writing %s failed: %s: %s", path, type(error).__name__, error)
+    free = shutil.disk_usage(path.parent).free / 2**20
+    return OutputError(
+        f"Writing {path.name} into {path.parent} failed ({free:.1f} MB free on that disk); free "
+        "space or choose another output folder."
+    )
 
 
 def overview_factors(width: int, height: int) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -51,14 +52,36 @@ AGBD_BAND_ORDER: tuple[str, ...] = (
 L1C_BAND_ORDER: tuple[str, ...] = (
     "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
 )  # fmt: skip
+# EuroSAT-MS (Helber et al. 2019) stores its 13 L1C bands with B8A last.
+EUROSAT_BAND_ORDER: tuple[str, ...] = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A",
+)  # fmt: skip
+# The band orders of unnamed stacks that users meet; a stack without band names is read only when
+# the user says which order it is in (the same band count fits several orders).
+BAND_ORDERS: dict[str, tuple[str, ...]] = {
+    "agbd": AGBD_BAND_ORDER,  # 12 bands: AGBD, BigEarthNet, Google Earth Engine S2_SR, L2A stacks
+    "l1c": L1C_BAND_ORDER,  # 13 bands: L1C .SAFE order, Earth Engine S2 (L1C), SEN12MS
+    "eurosat": EUROSAT_BAND_ORDER,  # 13 bands: EuroSAT-MS
+}
 IGNORED_BANDS: frozenset[str] = frozenset({"B10"})
 RGB_BANDS: tuple[str, ...] = ("B04", "B03", "B02")
+# STAC electro-optical common names (and Earth Search's asset keys) of the MSI bands.
+COMMON_NAMES: dict[str, str] = {
+    "coastal": "B01", "blue": "B02", "green": "B03", "red": "B04",
+    "rededge1": "B05", "rededge2": "B06", "rededge3": "B07",
+    "rededge071": "B05", "rededge075": "B06", "rededge078": "B07",
+    "nir": "B08", "nir08": "B8A", "nir09": "B09", "cirrus": "B10", "swir16": "B11", "swir22": "B12",
+}  # fmt: skip
 
 # Digital numbers of L2A products are reflectance x 10000.
 QUANTIFICATION_VALUE = 10000.0
 # Processing baseline 04.00 (from 2022-01-25) adds this offset to every L2A digital number.
 BOA_ADD_OFFSET_DN = 1000
 FIRST_OFFSET_BASELINE = (4, 0)
+OFFSET_START_DATE = date(2022, 1, 25)  # first products of baseline 04.00
+# ESA's processing baselines so far are 02.xx to 05.xx; other values in a name (N9999 from a
+# Sen2Cor run of one's own, test products) say nothing about the offset.
+KNOWN_BASELINE_MAJORS = range(2, 6)
 NODATA_DN = 0
 
 # Scene classification (SCL) classes of L2A products that hide the surface: no data, saturated or
@@ -68,17 +91,28 @@ SCL_CLASSES: dict[int, str] = {
     4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified", 8: "cloud medium probability",
     9: "cloud high probability", 10: "thin cirrus", 11: "snow or ice",
 }  # fmt: skip
-SCL_MASKED_CLASSES: frozenset[int] = frozenset({0, 1, 3, 8, 9, 10})
+SCL_CLOUD_CLASSES: tuple[int, ...] = (8, 9, 10)
+SCL_SHADOW_CLASSES: tuple[int, ...] = (3,)
+SCL_NO_DATA_CLASSES: tuple[int, ...] = (0, 1)
+SCL_MASKED_CLASSES: frozenset[int] = frozenset(
+    SCL_CLOUD_CLASSES + SCL_SHADOW_CLASSES + SCL_NO_DATA_CLASSES
+)
 _SCL_IN_FILE_NAME = re.compile(r"(?:^|[_\-.])SCL(?=$|[_\-.])", re.IGNORECASE)
 
-_BAND_NAME_PATTERN = re.compile(r"^B(?:AND)?[ _]?0?(1[0-2]|[1-9]|8A)$", re.IGNORECASE)
+# B2, B02, b8a, 'band 8a', B08_10m, B8A_20m (a .SAFE's file suffix), 'B4, central wavelength 665 nm'
+# (GDAL's SENTINEL2 driver: the part before the comma is matched).
+_BAND_NAME_PATTERN = re.compile(r"^B(?:AND)?[ _]?0?(1[0-2]|[1-9]|8A)(?:_[1-6]0M)?$", re.IGNORECASE)
 _BAND_IN_FILE_NAME = re.compile(r"(?:^|[_\-.])B(0[1-9]|1[0-2]|8A|[1-9])(?=$|[_\-.])", re.IGNORECASE)
 _BASELINE_IN_PRODUCT = re.compile(r"_N(\d{2})(\d{2})_")
 
 
 def normalize_band_name(text: str) -> str | None:
-    """Canonical band name ('B8A', 'B02') for spellings like 'b2', 'B02', 'band 8a'; None if not a band."""
-    match = _BAND_NAME_PATTERN.match(text.strip())
+    """Canonical band name ('B8A', 'B02') for spellings like 'b2', 'B02', 'band 8a', 'B08_10m' or a
+    STAC common name ('red', 'nir08'); None if not a band."""
+    text = text.split(",")[0].strip()
+    if text.lower() in COMMON_NAMES:
+        return COMMON_NAMES[text.lower()]
+    match = _BAND_NAME_PATTERN.match(text)
     if match is None:
         return None
     number = match.group(1).upper()
@@ -90,6 +124,8 @@ def band_from_file_name(stem: str) -> str | None:
 
     Raises InputError when the name mentions two different bands, which makes its identity ambiguous.
     """
+    if stem.lower() in COMMON_NAMES:  # a STAC asset saved under its key: red.tif, nir08.tif
+        return COMMON_NAMES[stem.lower()]
     found = {normalize_band_name("B" + m.group(1)) for m in _BAND_IN_FILE_NAME.finditer(stem)}
     if len(found) > 1:
         raise InputError(
@@ -112,6 +148,16 @@ def processing_baseline(product_name: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
+def is_known_baseline(baseline: tuple[int, int] | None) -> bool:
+    """True for a processing baseline ESA has used (02.xx to 05.xx), not e.g. N9999."""
+    return baseline is not None and baseline[0] in KNOWN_BASELINE_MAJORS
+
+
+def boa_offset_for_date(acquired: date) -> int:
+    """The offset products acquired on ``acquired`` carry when processed by ESA at the time."""
+    return BOA_ADD_OFFSET_DN if acquired >= OFFSET_START_DATE else 0
+
+
 def boa_offset_for_baseline(baseline: tuple[int, int] | None) -> int:
     """The BOA_ADD_OFFSET (DN) of a processing baseline: 1000 from 04.00 on, else 0."""
     if baseline is not None and baseline >= FIRST_OFFSET_BASELINE:
@@ -126,12 +172,19 @@ def dn_to_reflectance(dn: np.ndarray, boa_offset: int = 0) -> np.ndarray:
     Values below the offset are dark-surface noise and clip to reflectance 0, as ESA's tools do.
     """
     dn = np.asarray(dn)
-    reflectance = (dn.astype(np.float32) - np.float32(boa_offset)) / np.float32(
-        QUANTIFICATION_VALUE
-    )
-    np.maximum(reflectance, 0.0, out=reflectance)
+    reflectance = reflectance_from_dn(dn.astype(np.float32), boa_offset)
     reflectance[dn == NODATA_DN] = np.nan
     return reflectance
+
+
+def reflectance_from_dn(
+    dn: np.ndarray, boa_offset: float = 0, quantification: float = QUANTIFICATION_VALUE
+) -> np.ndarray:
+    """``max(DN - offset, 0) / quantification`` in float32, for DN already known to be data."""
+    reflectance = (np.asarray(dn, dtype=np.float32) - np.float32(boa_offset)) / np.float32(
+        quantification
+    )
+    return np.maximum(reflectance, np.float32(0.0), out=reflectance)
 
 
 def reflectance_to_dn(reflectance: np.ndarray, boa_offset: int = 0) -> np.ndarray:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reo_core.instruct.build import BuildConfig, build_instruct
 from reo_core.model.checkpoint import load_checkpoint, save_checkpoint
+from reo_core.model.config import CARD_CAVEAT, CARD_TRAINED_ON
 from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd
 from reo_core.train.config import load_train_config
 from reo_core.train.loop import train
@@ -28,6 +29,10 @@ DEMO_PRESET = REPO_ROOT / "configs" / "demo.yaml"
 TRAIN_PATCHES = 6000  # per data seed
 # Each seed simulates new scenes for AGBD's tiles: more landscapes, less memorising of a few.
 DATA_SEEDS = (101, 102, 103, 104)
+DEMO_CARD_LINE = {  # shown beside the demo model's numbers (reo_core.model.config.CARD_*)
+    CARD_TRAINED_ON: "synthetic Sentinel-2 scenes only (reo_core.synth), on a random base",
+    CARD_CAVEAT: "Demo model: its numbers say nothing about real places.",
+}
 
 
 def build_demo(work: Path, install: Path, overrides: list[str]) -> Path:
@@ -52,6 +57,7 @@ def build_demo(work: Path, install: Path, overrides: list[str]) -> Path:
     final = train(config)
     loaded = load_checkpoint(final)
     loaded.model.config.extra["card_notes"] = card_notes(config, work / "run" / "summary.json")
+    loaded.model.config.extra.update(DEMO_CARD_LINE)
     target = save_checkpoint(loaded, install / "model")
     shutil.copyfile(work / "run" / "metrics.csv", target / "training_metrics.csv")
     shutil.copyfile(work / "run" / "loss.png", target / "training_loss.png")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -83,20 +82,3 @@ def plot_curves(logbook: Logbook, output: Path) -> list[Path]:
         figure.savefig(output / filename, metadata={"Software": None})
         written.append(output / filename)
     return written
-
-
-def write_json(path: Path, document: dict) -> None:
-    """Strict JSON: undefined metrics (NaN) are written as null."""
-    Path(path).write_text(
-        json.dumps(_finite(document), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    )
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -21,13 +21,14 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader, RandomSampler
 from transformers import get_scheduler
 
+from reo_core.atomic import write_json
 from reo_core.errors import InputError
 from reo_core.instruct.torch_dataset import InstructDataset, seeded_generator
 from reo_core.model.checkpoint import LoadedModel, create_model, load_checkpoint, save_checkpoint
 from reo_core.model.config import ReoConfig
 from reo_core.tasks import Task
 from reo_core.train.config import TrainConfig
-from reo_core.train.logbook import Logbook, plot_curves, write_json
+from reo_core.train.logbook import Logbook, plot_curves
 from reo_core.train.state import TrainerState, latest_checkpoint, read_state, save_training_state
 from reo_core.train.validation import headline_metrics, validate
 

@@ -1,5 +1,5 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis styleCategories="Symbology" version="3.22.16-Białowieża">
+<qgis version="3.22.16-Białowieża" styleCategories="Symbology">
   <pipe-data-defined-properties>
     <Option type="Map">
       <Option type="QString" name="name" value=""/>
@@ -9,9 +9,9 @@
   </pipe-data-defined-properties>
   <pipe>
     <provider>
-      <resampling maxOversampling="2" zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" enabled="false"/>
+      <resampling zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" enabled="false" maxOversampling="2"/>
     </provider>
-    <rasterrenderer classificationMin="0" opacity="1" alphaBand="-1" type="singlebandpseudocolor" band="1" classificationMax="500" nodataColor="">
+    <rasterrenderer type="singlebandpseudocolor" band="1" classificationMin="0" classificationMax="500" alphaBand="-1" opacity="1" nodataColor="">
       <minMaxOrigin>
         <limits>None</limits>
         <extent>WholeRaster</extent>
@@ -21,31 +21,31 @@
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
       <rastershader>
-        <colorrampshader minimumValue="0" maximumValue="500" labelPrecision="6" colorRampType="INTERPOLATED" classificationMode="1" clip="0">
+        <colorrampshader clip="0" minimumValue="0" maximumValue="500" colorRampType="INTERPOLATED" classificationMode="1" labelPrecision="6">
           <colorramp type="gradient" name="[source]">
             <Option type="Map">
-              <Option type="QString" name="color1" value="255,255,229,255"/>
-              <Option type="QString" name="color2" value="0,69,41,255"/>
+              <Option type="QString" name="color1" value="249,241,203,255"/>
+              <Option type="QString" name="color2" value="25,59,40,255"/>
               <Option type="QString" name="discrete" value="0"/>
               <Option type="QString" name="rampType" value="gradient"/>
-              <Option type="QString" name="stops" value="0.05;247,252,185,255:0.1;217,240,163,255:0.2;173,221,142,255:0.3;120,198,121,255:0.4;65,171,93,255:0.6;35,132,67,255:0.8;0,104,55,255"/>
+              <Option type="QString" name="stops" value="0.02;219,218,155,255:0.05;183,197,113,255:0.1;143,176,81,255:0.2;105,154,61,255:0.3;70,131,51,255:0.4;43,108,47,255:0.6;28,84,45,255"/>
             </Option>
-            <prop v="255,255,229,255" k="color1"/>
-            <prop v="0,69,41,255" k="color2"/>
-            <prop v="0" k="discrete"/>
-            <prop v="gradient" k="rampType"/>
-            <prop v="0.05;247,252,185,255:0.1;217,240,163,255:0.2;173,221,142,255:0.3;120,198,121,255:0.4;65,171,93,255:0.6;35,132,67,255:0.8;0,104,55,255" k="stops"/>
+            <prop k="color1" v="249,241,203,255"/>
+            <prop k="color2" v="25,59,40,255"/>
+            <prop k="discrete" v="0"/>
+            <prop k="rampType" v="gradient"/>
+            <prop k="stops" v="0.02;219,218,155,255:0.05;183,197,113,255:0.1;143,176,81,255:0.2;105,154,61,255:0.3;70,131,51,255:0.4;43,108,47,255:0.6;28,84,45,255"/>
           </colorramp>
-          <item label="0 Mg/ha" color="#ffffe5" value="0" alpha="255"/>
-          <item label="25 Mg/ha" color="#f7fcb9" value="25" alpha="255"/>
-          <item label="50 Mg/ha" color="#d9f0a3" value="50" alpha="255"/>
-          <item label="100 Mg/ha" color="#addd8e" value="100" alpha="255"/>
-          <item label="150 Mg/ha" color="#78c679" value="150" alpha="255"/>
-          <item label="200 Mg/ha" color="#41ab5d" value="200" alpha="255"/>
-          <item label="300 Mg/ha" color="#238443" value="300" alpha="255"/>
-          <item label="400 Mg/ha" color="#006837" value="400" alpha="255"/>
-          <item label="500 Mg/ha" color="#004529" value="500" alpha="255"/>
-          <rampLegendSettings maximumLabel="500" orientation="2" suffix=" Mg/ha" useContinuousLegend="1" prefix="" direction="0" minimumLabel="0">
+          <item alpha="255" value="0" color="#f9f1cb" label="0 Mg/ha"/>
+          <item alpha="255" value="10" color="#dbda9b" label="10 Mg/ha"/>
+          <item alpha="255" value="25" color="#b7c571" label="25 Mg/ha"/>
+          <item alpha="255" value="50" color="#8fb051" label="50 Mg/ha"/>
+          <item alpha="255" value="100" color="#699a3d" label="100 Mg/ha"/>
+          <item alpha="255" value="150" color="#468333" label="150 Mg/ha"/>
+          <item alpha="255" value="200" color="#2b6c2f" label="200 Mg/ha"/>
+          <item alpha="255" value="300" color="#1c542d" label="300 Mg/ha"/>
+          <item alpha="255" value="500" color="#193b28" label="500 Mg/ha"/>
+          <rampLegendSettings suffix=" Mg/ha" prefix="" useContinuousLegend="0" minimumLabel="" orientation="2" maximumLabel="" direction="0">
             <numericFormat id="basic">
               <Option type="Map">
                 <Option type="QChar" name="decimal_separator" value=""/>
@@ -61,8 +61,8 @@
         </colorrampshader>
       </rastershader>
     </rasterrenderer>
-    <brightnesscontrast gamma="1" brightness="0" contrast="0"/>
-    <huesaturation invertColors="0" grayscaleMode="0" colorizeGreen="128" colorizeOn="0" saturation="0" colorizeStrength="100" colorizeBlue="128" colorizeRed="255"/>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeGreen="128" colorizeBlue="128" colorizeStrength="100" colorizeRed="255" invertColors="0" grayscaleMode="0" colorizeOn="0"/>
     <rasterresampler maxOversampling="2"/>
     <resamplingStage>resamplingFilter</resamplingStage>
   </pipe>

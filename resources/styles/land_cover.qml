@@ -1,5 +1,5 @@
 <!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis styleCategories="Symbology" version="3.22.16-Białowieża">
+<qgis version="3.22.16-Białowieża" styleCategories="Symbology">
   <pipe-data-defined-properties>
     <Option type="Map">
       <Option type="QString" name="name" value=""/>
@@ -9,9 +9,9 @@
   </pipe-data-defined-properties>
   <pipe>
     <provider>
-      <resampling maxOversampling="2" zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" enabled="false"/>
+      <resampling zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" enabled="false" maxOversampling="2"/>
     </provider>
-    <rasterrenderer opacity="1" alphaBand="-1" type="paletted" band="1" nodataColor="">
+    <rasterrenderer type="paletted" band="1" alphaBand="-1" opacity="1" nodataColor="">
       <minMaxOrigin>
         <limits>None</limits>
         <extent>WholeRaster</extent>
@@ -21,33 +21,33 @@
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
       <colorPalette>
-        <paletteEntry color="#282828" label="Unknown" value="0" alpha="255"/>
-        <paletteEntry color="#ffbb22" label="Shrubs" value="20" alpha="255"/>
-        <paletteEntry color="#ffff4c" label="Herbaceous vegetation" value="30" alpha="255"/>
-        <paletteEntry color="#f096ff" label="Cultivated and managed vegetation / agriculture (cropland)" value="40" alpha="255"/>
-        <paletteEntry color="#fa0000" label="Urban / built up" value="50" alpha="255"/>
-        <paletteEntry color="#b4b4b4" label="Bare / sparse vegetation" value="60" alpha="255"/>
-        <paletteEntry color="#f0f0f0" label="Snow and ice" value="70" alpha="255"/>
-        <paletteEntry color="#0032c8" label="Permanent water bodies" value="80" alpha="255"/>
-        <paletteEntry color="#0096a0" label="Herbaceous wetland" value="90" alpha="255"/>
-        <paletteEntry color="#fae6a0" label="Moss and lichen" value="100" alpha="255"/>
-        <paletteEntry color="#58481f" label="Closed forest, evergreen needle leaf" value="111" alpha="255"/>
-        <paletteEntry color="#009900" label="Closed forest, evergreen broad leaf" value="112" alpha="255"/>
-        <paletteEntry color="#70663e" label="Closed forest, deciduous needle leaf" value="113" alpha="255"/>
-        <paletteEntry color="#00cc00" label="Closed forest, deciduous broad leaf" value="114" alpha="255"/>
-        <paletteEntry color="#4e751f" label="Closed forest, mixed" value="115" alpha="255"/>
-        <paletteEntry color="#007800" label="Closed forest, other" value="116" alpha="255"/>
-        <paletteEntry color="#666000" label="Open forest, evergreen needle leaf" value="121" alpha="255"/>
-        <paletteEntry color="#8db400" label="Open forest, evergreen broad leaf" value="122" alpha="255"/>
-        <paletteEntry color="#8d7400" label="Open forest, deciduous needle leaf" value="123" alpha="255"/>
-        <paletteEntry color="#a0dc00" label="Open forest, deciduous broad leaf" value="124" alpha="255"/>
-        <paletteEntry color="#929900" label="Open forest, mixed" value="125" alpha="255"/>
-        <paletteEntry color="#648c00" label="Open forest, other" value="126" alpha="255"/>
-        <paletteEntry color="#000080" label="Oceans, seas" value="200" alpha="255"/>
+        <paletteEntry alpha="255" value="0" color="#282828" label="Unknown"/>
+        <paletteEntry alpha="255" value="20" color="#ffbb22" label="Shrubs"/>
+        <paletteEntry alpha="255" value="30" color="#ffff4c" label="Herbaceous vegetation"/>
+        <paletteEntry alpha="255" value="40" color="#f096ff" label="Cultivated and managed vegetation / agriculture (cropland)"/>
+        <paletteEntry alpha="255" value="50" color="#fa0000" label="Urban / built up"/>
+        <paletteEntry alpha="255" value="60" color="#b4b4b4" label="Bare / sparse vegetation"/>
+        <paletteEntry alpha="255" value="70" color="#f0f0f0" label="Snow and ice"/>
+        <paletteEntry alpha="255" value="80" color="#0032c8" label="Permanent water bodies"/>
+        <paletteEntry alpha="255" value="90" color="#0096a0" label="Herbaceous wetland"/>
+        <paletteEntry alpha="255" value="100" color="#fae6a0" label="Moss and lichen"/>
+        <paletteEntry alpha="255" value="111" color="#58481f" label="Closed forest, evergreen needle leaf"/>
+        <paletteEntry alpha="255" value="112" color="#009900" label="Closed forest, evergreen broad leaf"/>
+        <paletteEntry alpha="255" value="113" color="#70663e" label="Closed forest, deciduous needle leaf"/>
+        <paletteEntry alpha="255" value="114" color="#00cc00" label="Closed forest, deciduous broad leaf"/>
+        <paletteEntry alpha="255" value="115" color="#4e751f" label="Closed forest, mixed"/>
+        <paletteEntry alpha="255" value="116" color="#007800" label="Closed forest, other"/>
+        <paletteEntry alpha="255" value="121" color="#666000" label="Open forest, evergreen needle leaf"/>
+        <paletteEntry alpha="255" value="122" color="#8db400" label="Open forest, evergreen broad leaf"/>
+        <paletteEntry alpha="255" value="123" color="#8d7400" label="Open forest, deciduous needle leaf"/>
+        <paletteEntry alpha="255" value="124" color="#a0dc00" label="Open forest, deciduous broad leaf"/>
+        <paletteEntry alpha="255" value="125" color="#929900" label="Open forest, mixed"/>
+        <paletteEntry alpha="255" value="126" color="#648c00" label="Open forest, other"/>
+        <paletteEntry alpha="255" value="200" color="#000080" label="Oceans, seas"/>
       </colorPalette>
     </rasterrenderer>
-    <brightnesscontrast gamma="1" brightness="0" contrast="0"/>
-    <huesaturation invertColors="0" grayscaleMode="0" colorizeGreen="128" colorizeOn="0" saturation="0" colorizeStrength="100" colorizeBlue="128" colorizeRed="255"/>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeGreen="128" colorizeBlue="128" colorizeStrength="100" colorizeRed="255" invertColors="0" grayscaleMode="0" colorizeOn="0"/>
     <rasterresampler maxOversampling="2"/>
     <resamplingStage>resamplingFilter</resamplingStage>
   </pipe>

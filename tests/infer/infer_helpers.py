@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,6 +56,14 @@ def scene_origin(scene: Path) -> tuple[float, float]:
     return transform[2], transform[5]
 
 
+CELL_M = 250.0  # patches lie on multiples of 250 m in the CRS (the global patch lattice)
+
+
+def lattice_corner(x: float, y: float) -> tuple[float, float]:
+    """Top-left corner of the 250 m lattice cell holding the point (x, y)."""
+    return math.floor(x / CELL_M) * CELL_M, math.ceil(y / CELL_M) * CELL_M
+
+
 def run_module(module: str, *args, env: dict | None = None, timeout: float = 180):
     """``python -m module args`` from the repository root, one torch thread; the CompletedProcess."""
     return subprocess.run(
@@ -71,6 +80,15 @@ def read_band(path: Path) -> tuple[np.ndarray, dict]:
     """Band 1 and the profile of a raster."""
     with rasterio.open(path) as src:
         return src.read(1), src.profile
+
+
+def strict_json(line: str):
+    """A JSON value; ValueError for anything else, NaN and Infinity included."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not strict JSON")
+
+    return json.loads(line, parse_constant=refuse)
 
 
 class ServeClient:
@@ -100,14 +118,19 @@ class ServeClient:
 
         for line in self.process.stdout:
             try:
-                self.replies.put((time.monotonic(), json.loads(line)))
-            except json.JSONDecodeError:
+                self.replies.put((time.monotonic(), strict_json(line)))
+            except ValueError:  # not JSON, or not strict JSON (NaN, Infinity)
                 self.non_json.append(line)
 
-    def send(self, request: dict | str) -> float:
-        """Send a request (a dict, or a raw line); the time it was sent."""
+    def send(self, request: dict | str | bytes) -> float:
+        """Send a request (a dict, or a raw line as text or bytes); the time it was sent."""
         import time
 
+        if isinstance(request, bytes):
+            self.process.stdin.flush()
+            self.process.stdin.buffer.write(request + b"\n")
+            self.process.stdin.buffer.flush()
+            return time.monotonic()
         line = request if isinstance(request, str) else json.dumps(request)
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()

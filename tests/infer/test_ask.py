@@ -6,14 +6,14 @@ import json
 
 import numpy as np
 import pytest
-from infer_helpers import read_band, scene_origin, scene_s2
+from infer_helpers import lattice_corner, read_band, scene_origin, scene_s2
 
 from reo_core import ask
 from reo_core.errors import ExtentError
 from reo_core.infer.estimate import EstimateRequest, run_estimate
 from reo_core.infer.inputs import InputSpec
 from reo_core.infer.question import AskRequest, ask_patch
-from reo_core.raster import Extent
+from reo_core.raster import Extent, skips
 
 
 def test_an_agb_question_gets_the_number_the_map_holds(engines, scene, tmp_path):
@@ -44,7 +44,8 @@ def test_ask_cli_answers_text_questions_and_carbon_in_json(models, scene, capsys
     assert ask.main([*common, "--question", "Is there cropland here?", "--json"]) == 0
     text = json.loads(capsys.readouterr().out)
     assert text["kind"] == "text" and text["answer"] == text["generated"]
-    assert text["patch"]["bounds"] == [x0 + 750, y0 - 1000, x0 + 1000, y0 - 750]
+    left, top = lattice_corner(x0 + 800, y0 - 800)  # the lattice cell holding the point
+    assert text["patch"]["bounds"] == [left, top - 250, left + 250, top]
     assert ask.main([*common, "--question", "How much carbon is stored here?"]) == 0
     printed = capsys.readouterr().out
     assert "Mg/ha" in printed and "Mg C/ha" in printed and "±" not in printed  # no uncertainty head
@@ -56,14 +57,12 @@ def test_points_outside_the_imagery_or_in_clouds_say_so(engines, scene):
     with pytest.raises(ExtentError, match="outside the Sentinel-2 imagery"):
         ask_patch(engine, AskRequest(inputs, (9.0, 45.0), "EPSG:4326", "What is the biomass?"))
     grid = engine_grid(engine, inputs)
-    cloudy = next(
-        (r, c)
-        for r in range(grid.rows)
-        for c in range(grid.cols)
-        if not patch_kept(engine, inputs, grid, r, c)
-    )
+    reasons = skip_reasons(engine, inputs, grid)
+    cloudy = next(zip(*np.nonzero(reasons == skips.CLOUD), strict=True))
     left, bottom, right, top = grid.patch_bounds(*cloudy)
-    with pytest.raises(ExtentError, match="no-data or cloud"):
+    with pytest.raises(
+        ExtentError, match=r"% no-data or cloud \(mostly cloud; clouds from the scene"
+    ):
         ask_patch(
             engine,
             AskRequest(inputs, ((left + right) / 2, (bottom + top) / 2), "EPSG:32632", "AGB?"),
@@ -76,12 +75,23 @@ def engine_grid(engine, inputs):
     return open_reader(engine.config, inputs).patch_grid
 
 
-def patch_kept(engine, inputs, grid, row, col) -> bool:
+def skip_reasons(engine, inputs, grid) -> np.ndarray:
     from reo_core.infer.inputs import open_reader
 
-    reader = open_reader(engine.config, inputs)
-    for block in reader.blocks():
-        r, c = row - block.row, col - block.col
-        if 0 <= r < block.n_rows and 0 <= c < block.n_cols:
-            return bool(block.keep[r, c])
-    return True
+    reasons = np.zeros((grid.rows, grid.cols), dtype=np.uint8)
+    for block in open_reader(engine.config, inputs).blocks():
+        rows = slice(block.row, block.row + block.n_rows)
+        reasons[rows, block.col : block.col + block.n_cols] = block.skip_reason
+    return reasons
+
+
+def test_a_point_where_no_whole_patch_fits_says_so(engines, scene):
+    """Near the imagery's right edge the lattice cell reaches past it: said in those words."""
+    engine = engines("ms")
+    inputs = InputSpec(s2=scene_s2(scene))
+    x0, y0 = scene_origin(scene)
+    right = x0 + 2500  # the scene is 2.5 km wide; its edge is not on the 250 m lattice
+    left, _ = lattice_corner(right - 5, y0)
+    assert right - left < 0.75 * 250  # so the patch there lies mostly outside
+    with pytest.raises(ExtentError, match=r"No whole patch fits at .* reaches past the edge"):
+        ask_patch(engine, AskRequest(inputs, (right - 5, y0 - 1100), "EPSG:32632", "AGB?"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from infer_helpers import scene_origin, scene_s2, scene_sar
@@ -9,6 +12,8 @@ from rasters import s2_reflectance, write_s2_stack
 
 from reo_core import predict
 from reo_core.errors import ExtentError, InputError
+from reo_core.infer.inputs import parse_band_arguments
+from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 
 
 def argv(model, s2, out, *extra) -> list[str]:
@@ -73,3 +78,50 @@ def test_all_no_data_imagery_leaves_no_partial_rasters(models, tmp_path):
     with pytest.raises(ExtentError, match="No patch in the extent has enough valid pixels"):
         run(models["ms"], [empty], out)
     assert not list(out.glob("*.tif")) and not (out / "summary.json").exists()
+
+
+def test_an_overcast_scene_gives_no_agb_and_says_so(models, tmp_path, caplog):
+    """Without SCL the built-in screening finds the clouds; nothing is estimated, nothing written."""
+    from s2_products import CLOUD, reflectance, to_dn, write_stack
+
+    clouds = reflectance(100, seed=2, spectrum=CLOUD)
+    path = write_stack(tmp_path / "overcast.tif", [to_dn(clouds[b], 0) for b in AGBD_BAND_ORDER],
+                       descriptions=AGBD_BAND_ORDER)  # fmt: skip
+    out = tmp_path / "out"
+    assert predict.main(argv(models["ms"], [path], out)) == 2
+    assert "mostly 16 cloud (clouds from the Sen2Cor-style spectral screening" in caplog.text
+    assert "the scene is overcast here, so no AGB can be estimated" in caplog.text
+    assert_nothing_written(out)
+
+
+def test_band_options_of_the_command_line(models, tmp_path, caplog):
+    stack = write_s2_stack(tmp_path / "export.tif", s2_reflectance(50, 50), descriptions=None)
+    assert predict.main(argv(models["rgb"], [stack], tmp_path / "a")) == 2
+    assert "--band-order agbd|l1c|eurosat" in caplog.text
+    out = tmp_path / "b"
+    assert predict.main(argv(models["rgb"], [stack], out, "--band-order", "agbd",
+                             "--band", f"B04={stack}:4", "--boa-offset", "0")) == 0  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    inputs = summary["inputs"]
+    assert inputs["band_order"] == "agbd" and inputs["boa_offset"] == 0
+    assert inputs["band_mapping"] == {"B04": [str(stack), 4]}
+    decision = inputs["sentinel2"]
+    assert decision["bands"]["B04"]["identified_by"] == "band mapping"
+    assert decision["bands"]["B02"]["identified_by"] == "band order 'agbd'"
+    assert decision["boa_offset"]["source"] == "user"
+    assert set(summary["patches"]["skipped_by_reason"]) == {"no_data", "cloud", "shadow",
+                                                            "outside_area"}  # fmt: skip
+
+
+def test_band_arguments_parse_paths_with_colons():
+    assert parse_band_arguments(
+        ["B8A=stack.tif:9", "B02=C:\\data\\blue.tif", "b12=D:\\s.tif:12"]
+    ) == {
+        "B8A": (Path("stack.tif"), 9),
+        "B02": (Path("C:\\data\\blue.tif"), 1),
+        "b12": (Path("D:\\s.tif"), 12),
+    }
+    with pytest.raises(InputError, match="is not BAND=FILE"):
+        parse_band_arguments(["B02"])
+    with pytest.raises(InputError, match="gives B02 twice"):
+        parse_band_arguments(["B02=a.tif", "B02=b.tif"])

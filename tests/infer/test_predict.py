@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from infer_helpers import read_band, run_module, scene_origin, scene_s2, scene_sar
+from infer_helpers import (
+    lattice_corner,
+    read_band,
+    run_module,
+    scene_origin,
+    scene_s2,
+    scene_sar,
+)
 from rasterio.windows import from_bounds
 
 from reo_core import predict
@@ -19,7 +26,7 @@ from reo_core.infer.inputs import InputSpec, make_extent
 from reo_core.infer.products import FLOAT_NODATA
 from reo_core.landcover import color_table
 from reo_core.model.reo_vlm import GenerationOutput
-from reo_core.raster import Extent
+from reo_core.raster import CloudOptions, Extent
 from reo_core.sensors.sentinel2 import dn_to_reflectance
 
 PRODUCT_FILES = ("agb.tif", "agb_std.tif", "land_cover.tif", "patch_count.tif")
@@ -42,9 +49,10 @@ def test_predict_writes_described_products_and_a_consistent_summary(
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [*PRODUCT_FILES, "quicklook.png", "summary.json"]
     )
-    x0, y0 = scene_origin(scene)
+    x0, y0 = lattice_corner(*scene_origin(scene))
     with rasterio.open(out / "agb.tif") as src:
-        assert src.crs.to_epsg() == 32632 and (src.width, src.height) == (10, 10)
+        # 2.5 km of imagery whose corner is not on the 250 m lattice: 11 x 11 lattice cells.
+        assert src.crs.to_epsg() == 32632 and (src.width, src.height) == (11, 11)
         assert tuple(src.transform)[:6] == (250.0, 0.0, x0, 0.0, -250.0, y0)
         assert src.nodata == FLOAT_NODATA and src.units == ("Mg/ha",)
         agb = src.read(1)
@@ -53,14 +61,24 @@ def test_predict_writes_described_products_and_a_consistent_summary(
         assert src.colormap(1)[112] == color_table()[112]
         land_cover = src.read(1)
     valid = agb != FLOAT_NODATA
-    assert 0 < valid.sum() < 100  # the scene's clouds skip some patches
+    assert 0 < valid.sum() < 100  # the scene's clouds and edges skip some patches
     np.testing.assert_array_equal(land_cover != 255, valid)
     summary = json.loads((out / "summary.json").read_text())
+    by_reason = summary["patches"].pop("skipped_by_reason")
     assert summary["patches"] == {
-        "total": 100,
+        "total": 121,
         "done": int(valid.sum()),
         "skipped": int((~valid).sum()),
     }
+    assert sum(by_reason.values()) == int((~valid).sum())
+    assert by_reason["no_data"] >= 2 * 11 - 1  # the edge cells past the imagery, at least
+    assert by_reason["cloud"] > 0  # the scene's clouds, from its SCL
+    decision = summary["inputs"]["sentinel2"]
+    assert decision["clouds"]["kind"] == "scl"
+    assert decision["boa_offset"]["value"] == 1000  # baseline 04.00 in the synthetic product name
+    assert decision["boa_offset"]["source"] == "GDAL metadata"  # the synthetic files' own tags
+    assert decision["boa_offset"]["data_check"]["verdict"] == "offset"
+    assert decision["level"]["value"] == "L2A" and decision["warnings"] == []
     assert summary["cell_area_ha"] == 6.25
     assert summary["agb"]["mean"] == pytest.approx(agb[valid].astype(np.float64).mean())
     assert summary["agb"]["total_mg"] == pytest.approx(agb[valid].astype(np.float64).sum() * 6.25)
@@ -91,7 +109,8 @@ def test_bigearthnet_outputs_put_every_patch_over_its_pixels(
     engine = engines("ms")
     monkeypatch.setattr(engine.model, "generate", natural_colour_stub(engine))
     files = sorted(bigearthnet_patch.glob("*_B*.tif"))
-    summary = estimate(engine, tmp_path, s2=files)
+    # Every pixel as in the files (the screening would blank 2 bright pixels of one patch).
+    summary = estimate(engine, tmp_path, s2=files, clouds=CloudOptions(screening=False))
     band = {b: next(f for f in files if f.stem.endswith(b)) for b in ("B02", "B03", "B04")}
     with rasterio.open(tmp_path / "agb.tif") as out, rasterio.open(band["B04"]) as b04:
         assert out.crs == b04.crs and out.res == (250.0, 250.0)
@@ -115,15 +134,18 @@ def test_bigearthnet_outputs_put_every_patch_over_its_pixels(
         expected = 100.0 + 10.0 * float(pixels[engine.config.images.index("natural_color")].mean())
         assert agb[row, col] == pytest.approx(expected, abs=1e-3), (row, col)
         checked += 1
-    assert checked == 24 and summary["patches"]["done"] == 24  # 120 px = 4.8 patches a side
+    # 1.2 km from (404400, 5342400): 6 x 6 lattice cells, 4 x 4 of them whole inside the patch.
+    assert checked == 16 and summary["patches"]["done"] == 16
     land_cover, _ = read_band(tmp_path / "land_cover.tif")
     counts, _ = read_band(tmp_path / "patch_count.tif")
     assert set(np.unique(land_cover)) == {115, 255} and set(np.unique(counts)) == {3, 255}
-    assert summary["land_cover_area_ha"]["115"]["area_ha"] == 24 * 6.25
+    assert summary["land_cover_area_ha"]["115"]["area_ha"] == 16 * 6.25
+    assert summary["inputs"]["sentinel2"]["boa_offset"]["source"] == "acquisition date"
 
 
 @pytest.mark.parametrize("model", ["ms", "ms+sar"])
 def test_one_extent_whole_equals_its_four_quarters(engines, scene, tmp_path, model):
+    """Maps of parts of a scene, whatever their extents, coincide with the map of the whole."""
     engine = engines(model)
     engine.sizer.size = 16
     inputs = {
@@ -132,15 +154,17 @@ def test_one_extent_whole_equals_its_four_quarters(engines, scene, tmp_path, mod
         "block_patches": 5,
     }
     estimate(engine, tmp_path / "whole", **inputs)
-    x0, y0 = scene_origin(scene)
     whole = {
         name: read_band(tmp_path / "whole" / name)[0]
         for name in ("agb.tif", "land_cover.tif", "patch_count.tif")
     }
+    c, f = read_band(tmp_path / "whole" / "agb.tif")[1]["transform"][2::3][:2]
     done = 0
-    for i in range(2):
-        for j in range(2):
-            bounds = (x0 + 1250 * j, y0 - 1250 * (i + 1), x0 + 1250 * (j + 1), y0 - 1250 * i)
+    spans = [(0, 5), (5, 11)]  # the 11 x 11 cells, split on a lattice line
+    for i, (r0, r1) in enumerate(spans):
+        for j, (c0, c1) in enumerate(spans):
+            # Bounds a little inside the cells: extents need not lie on the lattice.
+            bounds = (c + 250 * c0 + 7, f - 250 * r1 + 3, c + 250 * c1 - 0.5, f - 250 * r0 - 11)
             out = tmp_path / f"q{i}{j}"
             summary = estimate(
                 engine, out, extent=Extent.from_bounds(*bounds, "EPSG:32632"), **inputs
@@ -148,11 +172,23 @@ def test_one_extent_whole_equals_its_four_quarters(engines, scene, tmp_path, mod
             done += summary["patches"]["done"]
             for name, values in whole.items():
                 quarter, profile = read_band(out / name)
-                assert profile["transform"].c == bounds[0] and profile["transform"].f == bounds[3]
-                np.testing.assert_array_equal(
-                    quarter, values[5 * i : 5 * i + 5, 5 * j : 5 * j + 5], err_msg=name
-                )
+                assert profile["transform"].c == c + 250 * c0
+                assert profile["transform"].f == f - 250 * r0
+                np.testing.assert_array_equal(quarter, values[r0:r1, c0:c1], err_msg=name)
     assert done == json.loads((tmp_path / "whole" / "summary.json").read_text())["patches"]["done"]
+    x0, y0 = scene_origin(scene)  # an extent at odd coordinates overlaps the whole map's cells
+    odd = (x0 + 333.3, y0 - 2111.1, x0 + 1733.3, y0 - 777.7)
+    estimate(engine, tmp_path / "odd", extent=Extent.from_bounds(*odd, "EPSG:32632"), **inputs)
+    for name, values in whole.items():
+        part, profile = read_band(tmp_path / "odd" / name)
+        row = round((f - profile["transform"].f) / 250)
+        col = round((profile["transform"].c - c) / 250)
+        left, top = lattice_corner(odd[0], odd[3])
+        assert (row, col) == (round((f - top) / 250), round((left - c) / 250)) != (0, 0)
+        window = values[row : row + part.shape[0], col : col + part.shape[1]]
+        # The patches are bitwise the same (tests/test_raster_reader.py); batches of other
+        # patches change the model's float rounding, in the 6th digit.
+        np.testing.assert_allclose(part, window, rtol=1e-5, err_msg=name)
 
 
 def free_port() -> int:

@@ -126,6 +126,9 @@ def dock(qgis_iface, tmp_path, model_dir, qtbot):
     widget.device.setCurrentText("cpu")
     widget.stride.setValue(25)
     widget.extent.clear()
+    for name, section in widget.sections.items():  # known state, not what an earlier test left
+        section.setSaveCollapsedState(False)
+        section.setCollapsed(name == "advanced")
     yield widget
     widget.close()
     widget.deleteLater()

@@ -5,6 +5,7 @@ its replies come from reo_core.serve_protocol, so they have the real worker's sh
 it slow (for cancel), crash mid-request, ignore cancel, or never become ready.
 
     python tests/plugin/fake_worker.py [--delay S] [--steps N] [--crash] [--ignore-cancel] [--no-ready]
+                                       [--exit-delay S] [--protocol N] [--old-result]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from reo_core import serve_protocol as protocol
 from reo_core.errors import Canceled, ReoError
+from reo_core.serve import input_spec
 
 
 def main() -> int:
@@ -32,19 +34,33 @@ def main() -> int:
     parser.add_argument("--crash", action="store_true", help="exit in the middle of an estimate")
     parser.add_argument("--ignore-cancel", action="store_true")
     parser.add_argument("--no-ready", action="store_true")
+    parser.add_argument(
+        "--exit-delay",
+        type=float,
+        default=0.0,
+        help="seconds from shutdown to exit (a real worker unloading torch)",
+    )
+    parser.add_argument("--protocol", type=int, help="announce this protocol version, then hang")
+    parser.add_argument("--old-result", action="store_true", help="estimate results of protocol 1")
     args = parser.parse_args()
     out = sys.stdout
     lock = threading.Lock()
 
-    def send(message: dict) -> None:
+    def send(reply) -> None:
         with lock:
-            out.write(json.dumps(message) + "\n")
+            out.write(protocol.reply_line(reply) + "\n")
             out.flush()
 
     if args.no_ready:
         time.sleep(60)
         return 0
-    send(protocol.ready("fake", os.getpid()))
+    if args.protocol is not None:  # a worker of another REO version
+        out.write(json.dumps({"type": "ready", "version": "0.0.1", "protocol": args.protocol,
+                              "pid": os.getpid()}) + "\n")  # fmt: skip
+        out.flush()
+        time.sleep(60)
+        return 0
+    send(protocol.Ready("fake", protocol.PROTOCOL_VERSION, os.getpid()))
     cancels: dict = {}
     jobs: list = []
     worker = threading.Thread(target=work, args=(jobs, cancels, send, args), daemon=True)
@@ -55,21 +71,28 @@ def main() -> int:
         try:
             request = protocol.parse_request(line)
         except protocol.ProtocolError as error:
-            send(protocol.error_from_exception(protocol.request_id_of(line), error))
+            send(protocol.error_reply(error.request_id, error))
             continue
+        body = request.body
         if request.op == "shutdown":
-            send(protocol.result(request.id, {"shutdown": True}))
+            send(protocol.result_of(request.id, body, {"shutdown": True}))
+            time.sleep(args.exit_delay)
             return 0
         if request.op == "cancel":
-            target = request.params.get("target")
+            target = body.target
             if not args.ignore_cancel and target in cancels:
                 cancels[target].set()
-            send(protocol.result(request.id, {"target": target, "canceled": target in cancels}))
+            send(
+                protocol.result_of(
+                    request.id, body, {"target": target, "canceled": target in cancels}
+                )
+            )
         elif request.op == "info":
-            send(protocol.result(request.id, {"version": "fake", "protocol": 1, "pid": os.getpid(),
-                                              "python": sys.version.split()[0], "torch": None, "cuda": None,
-                                              "cuda_available": False, "gpu": None, "device": "cpu",
-                                              "model_loaded": False, "model": None}))  # fmt: skip
+            send(protocol.result_of(request.id, body, {
+                "version": "fake", "protocol": protocol.PROTOCOL_VERSION, "pid": os.getpid(),
+                "python": sys.version.split()[0], "torch": "none (fake worker)", "cuda": None,
+                "cuda_available": False, "gpu": None, "device": "cpu", "model_loaded": False,
+                "model": None}))  # fmt: skip
         else:
             cancels[request.id] = threading.Event()
             jobs.append(request)
@@ -84,19 +107,24 @@ def work(jobs, cancels, send, args) -> None:
         request = jobs.pop(0)
         try:
             if request.op == "load_model":
-                folder = protocol.text(request.params, "model", required=True)
+                folder = request.body.model
                 if not (Path(folder) / "reo_config.json").is_file():
                     raise ReoError(
                         f"{folder} is not a REO model folder: it has no reo_config.json."
                     )
-                value = {"folder": folder, "modality": "ms", "device": "cpu"}
+                value = {"folder": folder, "modality": "ms", "bands": ["B02", "B03", "B04"],
+                         "uncertainty": "none", "visual_token_pool": 1, "device": "cpu",
+                         "dtype": "float32"}  # fmt: skip
             elif request.op == "estimate":
                 value = estimate(request, cancels[request.id], send, args)
+                if args.old_result:  # what a protocol-1 worker might send: files at the top
+                    send(protocol.Result(request.id, {**value, "files": value["summary"]["files"]}))
+                    continue
             else:
                 value = ask(request)
-            send(protocol.result(request.id, value))
+            send(protocol.result_of(request.id, request.body, value))
         except Exception as error:  # the worker keeps serving
-            send(protocol.error_from_exception(request.id, error))
+            send(protocol.error_reply(request.id, error))
 
 
 def estimate(request, cancel, send, args) -> dict:
@@ -104,8 +132,8 @@ def estimate(request, cancel, send, args) -> dict:
     from reo_core.model.config import ReoConfig
     from reo_core.raster import PatchGridWriter
 
-    spec = protocol.input_spec(request.params)
-    out = Path(protocol.text(request.params, "out", required=True))
+    spec = input_spec(request.body)
+    out = Path(request.body.out)
     reader = open_reader(ReoConfig(), spec)
     for step in range(args.steps):
         if cancel.is_set():
@@ -117,7 +145,7 @@ def estimate(request, cancel, send, args) -> dict:
                 flush=True,
             )
             os._exit(3)
-        send(protocol.progress(request.id, step / args.steps, f"{step} of {args.steps} steps"))
+        send(protocol.Progress(request.id, step / args.steps, f"{step} of {args.steps} steps"))
         time.sleep(args.delay)
     grid = reader.patch_grid.grid
     agb = np.full((grid.height, grid.width), -9999.0, dtype=np.float32)
@@ -161,23 +189,21 @@ def ask(request) -> dict:
     from reo_core.infer.inputs import open_reader
     from reo_core.model.config import ReoConfig
 
-    params = request.params
-    spec = protocol.input_spec(params)
-    question = protocol.text(params, "question", required=True)
-    grid = open_reader(ReoConfig(), spec).patch_grid
-    transformer = Transformer.from_crs(
-        protocol.text(params, "crs", required=True), grid.pixels.crs.to_string(), always_xy=True
-    )
-    x, y = transformer.transform(*protocol.point(params))
+    body = request.body
+    question = body.question
+    grid = open_reader(ReoConfig(), input_spec(body)).patch_grid
+    transformer = Transformer.from_crs(body.crs, grid.pixels.crs.to_string(), always_xy=True)
+    x, y = transformer.transform(*body.point)
     row, col = grid.patch_at(x, y)
     patch = {
         "row": row,
         "col": col,
         "bounds": list(grid.patch_bounds(row, col)),
         "crs": grid.pixels.crs.to_string(),
+        "valid_fraction": 1.0,
     }
     return {"question": question, "kind": "agb", "agb": 123.4, "agb_std": 5.6, "unit": "Mg/ha",
-            "answer": f"Fake answer to: {question}", "patch": patch}  # fmt: skip
+            "answer": f"Fake answer to: {question}", "generated": "", "patch": patch}  # fmt: skip
 
 
 if __name__ == "__main__":

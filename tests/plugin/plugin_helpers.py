@@ -11,7 +11,7 @@ FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
 QGIS_PLUGINS = Path("/usr/share/qgis/python/plugins")  # Debian's home of the Processing plugin
 WORKER_PYTHON = sys.executable  # the test interpreter has torch and REO's requirements
 # An extent of 2 x 2 patches (500 m) inside the 2.5 km scene, aligned with its 10 m grid.
-SMALL_EXTENT = (552560.0, 4787940.0, 553060.0, 4788440.0)
+SMALL_EXTENT = (552500.0, 4787750.0, 553000.0, 4788250.0)  # 2 x 2 cells of the 250 m lattice
 SCENE_CRS = "EPSG:32632"
 # One torch thread: tiny models gain nothing from threads, and on a busy machine threads spin-wait.
 WORKER_ENV = (("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"))

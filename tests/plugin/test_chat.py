@@ -48,11 +48,12 @@ def test_a_click_outlines_the_patch_under_the_cursor(canvas, s2_layer, dock, con
     dock.s2_layer.setLayer(s2_layer)
     qtbot.mouseClick(dock.chat.pick_button, QtCore.Qt.MouseButton.LeftButton)
     assert canvas.mapTool() is controller.map_tool
-    click_map(canvas, controller.map_tool, 553000.0, 4788000.0)
+    click_map(canvas, controller.map_tool, 553100.0, 4787900.0)
     selection = controller.map_tool.selection
-    # The scene's grid starts at (552060, 4789440): the 250 m cell holding the point.
-    assert selection.bounds == (552810.0, 4787940.0, 553060.0, 4788190.0)
-    assert (selection.row, selection.col) == (5, 3)
+    # The 250 m lattice cell holding the point; the scene's lattice cells start at (552000, 4789500)
+    # (its corner, (552060, 4789440), is not on the lattice).
+    assert selection.bounds == (553000.0, 4787750.0, 553250.0, 4788000.0)
+    assert (selection.row, selection.col) == (6, 4)
     assert bbox(controller.map_tool.outline()) == pytest.approx(selection.bounds)
     assert dock.tabs.currentWidget() is dock.chat
     assert "250 m × 250 m" in dock.chat.patch_label.text()  # noqa: RUF001
@@ -84,9 +85,9 @@ def test_with_an_extent_the_patches_follow_the_estimate_grid(
     shifted = (SMALL_EXTENT[0] + 120.0, SMALL_EXTENT[1], SMALL_EXTENT[2] + 120.0, SMALL_EXTENT[3])
     set_extent(dock, shifted)
     controller.set_picking(True)
-    click_map(canvas, controller.map_tool, 552700.0, 4788300.0)
+    click_map(canvas, controller.map_tool, 552700.0, 4788100.0)
     picked = controller.map_tool.selection
-    assert picked.bounds == (552680.0, 4788190.0, 552930.0, 4788440.0)
+    assert picked.bounds == (552500.0, 4788000.0, 552750.0, 4788250.0)  # the lattice, always
     answer = ask(qtbot, controller, dock, "Is there any sign of human activity?")
     assert answer.patch_bounds == pytest.approx(picked.bounds)
 

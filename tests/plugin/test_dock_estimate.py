@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 from plugin_helpers import SCENE_CRS, SMALL_EXTENT, add_raster, set_extent
@@ -93,7 +94,8 @@ def test_estimate_adds_two_styled_layers_matching_the_request(
     messages = " | ".join(bar_texts(qgis_iface.messageBar()))
     assert "Total AGB" in messages and "carbon" in messages and "land cover" in messages
     assert controller.last_outcome.total_agb_mg > 0
-    assert "Total AGB" in dock.status.text()
+    assert "Total AGB" in dock.results.plain_text() and not dock.results.isHidden()
+    assert dock.results.title() == f"Results — {controller.last_outcome.out.name}"
     assert dock.estimate_button.isEnabled() and not dock.cancel_button.isEnabled()
     assert meter.longest < 0.5, f"the GUI froze for {meter.longest:.2f} s"
 
@@ -123,17 +125,23 @@ def test_cancel_mid_run_stops_the_worker_and_adds_nothing(
         click(qtbot, dock.cancel_button)
     assert finished.args == ["canceled"]
     assert reo_layers(project) == {}
-    run = controller_out(dock)
-    assert not list(run.glob("*.tif")), "a canceled run must leave no finished raster"
+    runs = list(Path(dock.out_folder()).glob("agb-*"))
+    assert runs == [], "a canceled run must leave no agb-<date>-<time> folder"
+    assert Path(dock.out_folder()).is_dir(), "the output folder itself stays"
     assert "Canceled" in dock.status.text()
     assert dock.estimate_button.isEnabled()
 
 
-def controller_out(dock):
-    from pathlib import Path
+def test_a_failed_run_leaves_no_folder_but_keeps_an_existing_one(tmp_path):
+    from reo_plugin.run_folders import RunFolder, new_run_folder
 
-    runs = sorted(Path(dock.out_folder()).glob("agb-*"))
-    return runs[-1] if runs else Path(dock.out_folder()) / "none"
+    fresh = RunFolder(new_run_folder(tmp_path))
+    fresh.path.mkdir()
+    (fresh.path / ".agb.tif.partial.tif").write_bytes(b"half")
+    assert fresh.discard() and not fresh.path.exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    assert not RunFolder(existing).discard() and existing.is_dir()
 
 
 def test_per_band_layers_with_a_hand_made_mapping(
@@ -141,11 +149,11 @@ def test_per_band_layers_with_a_hand_made_mapping(
 ):
     """B04 comes from a file whose name says nothing: the user maps it, the worker reads that file."""
     bands = {p.stem.rsplit("_", 1)[1]: p for p in (scene_per_band / "s2").glob("*_B*.tif")}
-    red = tmp_path / "red.tif"
+    red = tmp_path / "mystery.tif"  # not 'red.tif': STAC's common name 'red' says B04
     shutil.copy(bands.pop("B04"), red)
     for band, path in sorted(bands.items()):
         add_raster(project, path, f"S2 {band}")
-    red_layer = add_raster(project, red, "red")
+    red_layer = add_raster(project, red, "mystery")
     dock.per_band_radio.setChecked(True)
     click(qtbot, dock.detect_button)
     assert "B04" not in dock.band_table.mapping()

@@ -1,5 +1,5 @@
-"""`make package`: an installable zip with the plugin and nothing of the development environment;
-QGIS loads the plugin from the unpacked zip."""
+"""`make package`: an installable zip with the plugin and nothing of the development environment,
+passing the QGIS plugin repository's upload checks; QGIS loads the plugin from the unpacked zip."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import zipfile
 
 import pytest
 from plugin_helpers import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "tools"))
+from check_package import MAX_UPLOAD_BYTES, check_package
 
 FORBIDDEN = ("tests/", "docs/", "bench/", "configs/", ".venv/", "out/", "dist/", "tools/", ".git/", "__pycache__",
              ".pyc", ".qgis-settings", ".pytest_cache", ".ruff_cache", "Makefile", "pyproject.toml", ".aux.xml")  # fmt: skip
@@ -35,12 +38,65 @@ def package(tmp_path_factory):
 def test_the_zip_holds_the_plugin_under_one_top_folder(package):
     names = zipfile.ZipFile(package).namelist()
     assert all(name.startswith("reo/") for name in names)
-    for required in ("reo/metadata.txt", "reo/__init__.py", "reo/requirements.txt", "reo/reo_plugin/plugin.py",
+    for required in ("reo/metadata.txt", "reo/__init__.py", "reo/LICENSE", "reo/requirements.txt", "reo/reo_plugin/plugin.py",
                      "reo/reo_core/serve.py", "reo/resources/icon.svg", "reo/resources/styles/agb.qml",
                      "reo/resources/styles/land_cover.qml"):  # fmt: skip
         assert required in names
     leaked = [name for name in names if any(bad in name.removeprefix("reo/") for bad in FORBIDDEN)]
     assert leaked == []
+
+
+def test_the_zip_holds_the_gpl_licence_stated_in_metadata(package):
+    archive = zipfile.ZipFile(package)
+    licence = archive.read("reo/LICENSE").decode()
+    assert "either version 2 of the\nLicense, or (at your option) any later version" in licence
+    assert "GNU GENERAL PUBLIC LICENSE\n                       Version 2, June 1991" in licence
+    assert "GPL-2.0-or-later" in archive.read("reo/metadata.txt").decode()
+
+
+def test_the_zip_passes_the_plugin_repository_checks(package):
+    assert check_package(package) == []
+    assert package.stat().st_size < MAX_UPLOAD_BYTES
+
+
+def rebuilt(package, target, drop=(), add=None, metadata=None):
+    """A copy of ``package`` without the entries in ``drop``, with ``add`` and another metadata.txt."""
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            if info.filename in drop:
+                continue
+            data = source.read(info)
+            if info.filename == "reo/metadata.txt" and metadata is not None:
+                data = metadata(data.decode()).encode()
+            copy.writestr(info, data)
+        for name, (data, mode) in (add or {}).items():
+            entry = zipfile.ZipInfo(name)
+            entry.external_attr = mode << 16
+            copy.writestr(entry, data)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"drop": ("reo/LICENSE",)}, "reo/LICENSE is missing"),
+        ({"add": {"reo/reo_core/_speedups.so": (b"\x7fELF\x02\x01", 0o755)}}, "compiled binary"),
+        ({"add": {"reo/resources/tool": (b"\x7fELF\x02\x01\x01\0", 0o644)}}, "an ELF executable"),
+        ({"add": {"reo/reo_plugin/__pycache__/dock.cpython-311.pyc": (b"x", 0o644)}}, ".pyc file"),
+        ({"add": {"reo/run.sh": (b"#!/bin/sh\n", 0o755)}}, "marked executable"),
+        ({"add": {"other/__init__.py": (b"", 0o644)}}, "exactly one top folder"),
+        ({"metadata": lambda text: text.replace("\nemail=", "\n#email=")}, "lacks 'email'"),
+        (
+            {"metadata": lambda text: text.replace("icon=resources/icon.svg", "icon=missing.png")},
+            "icon missing.png",
+        ),
+        ({"metadata": lambda text: text.replace("tracker=https://", "tracker=")}, "tracker"),
+    ],
+)
+def test_the_checker_finds_what_the_repository_refuses(package, tmp_path, change, problem):
+    bad = rebuilt(package, tmp_path / "bad.zip", **change)
+    problems = check_package(bad)
+    assert any(problem in text for text in problems), problems
 
 
 def test_the_zip_is_the_same_bytes_when_built_twice(package, tmp_path):

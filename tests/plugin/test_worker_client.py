@@ -10,6 +10,7 @@ import time
 import pytest
 from plugin_helpers import FAKE_WORKER, REPO_ROOT, SCENE_CRS, SMALL_EXTENT, s2_file
 
+from reo_core import serve_protocol as protocol
 from reo_plugin import worker_client
 from reo_plugin.worker_client import WorkerCanceled, WorkerClient, WorkerCommand, WorkerError
 from reo_plugin.workers import WorkerPool
@@ -50,7 +51,7 @@ def test_a_bad_request_gets_an_error_and_the_worker_keeps_serving(tmp_path):
         with pytest.raises(WorkerError, match="not a REO model folder") as caught:
             client.call("load_model", {"model": str(tmp_path)})
         assert caught.value.kind == "ReoError"
-        assert client.call("info")["protocol"] == 1
+        assert client.call("info")["protocol"] == protocol.PROTOCOL_VERSION
         assert client.running
     finally:
         client.close()
@@ -85,6 +86,45 @@ def test_a_crash_mid_request_is_an_error_with_the_workers_last_words(scene, tmp_
         client.call("estimate", estimate_fields(scene, tmp_path / "run"))
     assert caught.value.kind == "worker_exited"
     assert "simulated crash" in caught.value.details
+
+
+def test_a_worker_of_another_protocol_is_refused_at_start():
+    client = WorkerClient(
+        WorkerCommand(sys.executable, (str(FAKE_WORKER), "--protocol", "1"), str(REPO_ROOT))
+    )
+    started = time.monotonic()
+    with pytest.raises(WorkerError) as caught:
+        client.start(timeout=60)
+    assert time.monotonic() - started < 10  # refused at once, not after the start timeout
+    error = caught.value
+    assert error.kind == "protocol_mismatch" and not client.running
+    assert (
+        f"The worker speaks REO protocol 1 (reo_core 0.0.1), this plugin protocol "
+        f"{protocol.PROTOCOL_VERSION}" in error.message
+    )
+    assert "Runtime set-up" in error.message
+
+
+def test_a_result_of_another_shape_is_an_error_not_a_guess(scene, tmp_path):
+    client = fake("--old-result")
+    try:
+        with pytest.raises(WorkerError, match='Unknown field "files"') as caught:
+            client.call("estimate", estimate_fields(scene, tmp_path / "run"))
+        assert caught.value.kind == "protocol_mismatch"
+    finally:
+        client.close()
+
+
+def test_a_request_field_that_does_not_fit_is_refused_before_it_is_sent(tmp_path):
+    client = fake()
+    try:
+        with pytest.raises(protocol.ProtocolError, match='"s2" must be a list of strings'):
+            client.call("estimate", {"s2": "x.tif", "out": str(tmp_path)})
+        with pytest.raises(protocol.ProtocolError, match='Unknown field "strde"'):
+            client.call("estimate", {"s2": ["x.tif"], "out": str(tmp_path), "strde": 5})
+        assert client.call("info")["model_loaded"] is False  # nothing was sent; still serving
+    finally:
+        client.close()
 
 
 def test_a_worker_that_never_gets_ready_times_out():
