@@ -324,3 +324,19 @@ def test_min_new_tokens_is_the_same_in_both_decoders(engines):
     lean = model.generate(batch, 5, options=DecodeOptions(min_new_tokens=5))
     assert plain.token_ids.shape == (3, 5)
     assert_same_answers(lean, plain)
+
+
+def test_lever_options_that_cannot_work_say_so():
+    from reo_core.errors import InputError
+    from reo_core.infer.engine import EngineOptions
+
+    with pytest.raises(InputError, match="compile needs static_cache"):
+        EngineOptions(compile=True)
+    with pytest.raises(InputError, match="static_cache and compile are options of the lean"):
+        EngineOptions(decoder="hf", static_cache=True)
+    with pytest.raises(InputError, match="decoder must be one of lean, hf"):
+        EngineOptions(decoder="beam")
+    with pytest.raises(InputError, match="attention must be one of sdpa, eager"):
+        EngineOptions(attention="flash")
+    with pytest.raises(InputError, match="batch size must be at least 1"):
+        EngineOptions(batch_size=0)
