@@ -11,9 +11,9 @@ its share of the time budget, in this order:
   ``generate`` (naive) against the engine at every token budget and batch size (``auto`` from the
   free memory), then each lever at one budget (``bench/predict.py --gpu-paper``), with the bf16
   TFLOP/s each row implies (``reo_core.model.cost``);
-- ``demo``: the built-in demo model end to end (``run_estimate``) on CUDA and on the CPU of the same
-  machine, and how far GPU answers are from CPU answers (land cover, text, AGB) with the default
-  precision and with bf16;
+- ``demo``: the built-in demo model end to end (``run_estimate``, a 5 km synthetic scene of seed
+  9001; ``--scene-km``) on CUDA and on the CPU of the same machine, and how far GPU answers are
+  from CPU answers (land cover, text, AGB) with the default precision and with bf16;
 - ``paper_training``: a few optimiser steps of ``configs/paper.yaml`` on one GPU (bf16 weights,
   gradient checkpointing, the preset's micro-batch) through the training command line, on a random
   paper-shape base saved to the work folder and a small synthetic REO-Instruct build; an option the
@@ -45,9 +45,9 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 DEMO_MODEL = REPO_ROOT / "resources" / "demo-model" / "model"
 # Section -> (share of the budget, least seconds worth starting it with).
 SECTIONS = {
-    "environment": (0.05, 5),
-    "paper_inference": (0.40, 60),
-    "demo": (0.15, 30),
+    "environment": (0.04, 5),
+    "paper_inference": (0.36, 60),
+    "demo": (0.20, 30),
     "paper_training": (0.40, 90),
 }
 
@@ -104,7 +104,7 @@ def demo(args: argparse.Namespace) -> dict:
     from reo_core.synth.__main__ import SynthArgs
     from reo_core.synth.__main__ import run as run_synth
 
-    size_km = args.scene_km or (2.5 if args.dry_run else 10.0)
+    size_km = args.scene_km or (2.5 if args.dry_run else 5.0)
     scene = args.workdir / f"scene-{size_km:g}km"
     if not (scene / "scene.json").is_file():
         run_synth(SynthArgs(scene, size_km, 9001, False, None, 0.05, "temperate"))
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out" / "gpu-check")
     parser.add_argument("--budget-s", type=float, default=450.0, help="for all sections")
     parser.add_argument("--only", nargs="+", choices=list(SECTIONS), help="run these sections")
-    parser.add_argument("--scene-km", type=float, help="demo scene side (10 km; dry run 2.5 km)")
+    parser.add_argument("--scene-km", type=float, help="demo scene side (5 km; dry run 2.5 km)")
     parser.add_argument("--section", choices=list(SECTIONS), help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=600.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
