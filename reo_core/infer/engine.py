@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -41,135 +40,41 @@ from reo_core.infer.batching import (
     map_batches,
 )
 from reo_core.infer.device import choose_device, choose_dtype
+from reo_core.infer.engine_options import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_NEW_TOKENS,
+    EngineOptions,
+)
+from reo_core.infer.predictions import (
+    COUNT_NODATA,
+    MAX_COUNT,
+    UNKNOWN_CLASS,
+    BlockResult,
+    PatchPredictions,
+    PreparedBlock,
+    scatter,
+)
 from reo_core.infer.prefetch import read_ahead
 from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages
 from reo_core.instruct.templates import TEMPLATE_VERSION
 from reo_core.model.checkpoint import (
-    ATTENTION_CHOICES,
     LoadedModel,
     base_parameter_count,
     load_checkpoint,
 )
 from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.constrained import GrammarConstraint, VocabularyTrie, longest_answer_tokens
-from reo_core.model.decoding import DECODERS, DecodeOptions
 from reo_core.model.processor import ReoProcessor
 from reo_core.model.reo_vlm import GenerationOutput
 from reo_core.raster.reader import PatchBlock
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN_CLASS = 0  # CGLS-LC100 "Unknown": the answer named no class
-COUNT_NODATA = 255  # no count in the answer (uint8 rasters)
-MAX_COUNT = 254
-DEFAULT_BATCH_SIZE = 32
-DEFAULT_MAX_NEW_TOKENS = 32
 # Below this many parameters a CPU model runs on one thread by default: its matrix products are too
 # small for threads to pay off, and threads spin-waiting for cores that another process (QGIS, a
 # training run) holds make it 5-30x slower (bench/predict.py). On a GPU such a model runs in
 # float32 unless a dtype is asked for.
 SMALL_MODEL_PARAMETERS = 50_000_000
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How to run a model: device, precision, batch size, answer length, token budget, levers."""
-
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    dtype: str = "auto"  # auto (bf16/fp16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
-    # Patches per forward; None = from the free memory on a GPU, DEFAULT_BATCH_SIZE elsewhere.
-    # Halves itself on GPU out-of-memory either way.
-    batch_size: int | None = None
-    # Longest generated answer of the map's question; None = the longest answer its grammar has
-    # (+ EOS), or DEFAULT_MAX_NEW_TOKENS when answers are not constrained.
-    max_new_tokens: int | None = None
-    visual_token_pool: int | None = None  # override the checkpoint's token budget (speed/accuracy)
-    threads: int | None = None  # torch CPU threads; None = 1 for small CPU models, else default
-    decoder: str = "lean"  # lean (reo_core.model.decoding) | hf (transformers' generate)
-    static_cache: bool = False  # pre-allocated KV cache (lean decoder)
-    compile: bool = False  # CUDA graphs for the decode step (needs static_cache)
-    float32_logits: bool = True  # LM head in float32 on bf16/fp16 models (lean decoder)
-    min_new_tokens: int = 0  # no EOS before this many tokens (benchmarks: equal work per patch)
-    attention: str = "sdpa"  # sdpa | eager
-    constrained: bool = True  # answers follow the templates' answer grammar
-    device_preprocessing: bool = True  # resize and normalise the composites on the device
-    read_ahead: int = 1  # blocks read and composited ahead on the host (0: none)
-
-    def __post_init__(self) -> None:
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"The batch size must be at least 1, got {self.batch_size}.")
-        if self.max_new_tokens is not None and self.max_new_tokens < 1:
-            raise InputError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}.")
-        if self.visual_token_pool is not None and self.visual_token_pool < 1:
-            raise InputError(f"visual_token_pool must be >= 1, got {self.visual_token_pool}.")
-        if self.threads is not None and self.threads < 1:
-            raise InputError(f"threads must be >= 1, got {self.threads}.")
-        if self.decoder not in DECODERS:
-            raise InputError(f"decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'.")
-        if self.attention not in ATTENTION_CHOICES:
-            raise InputError(
-                f"attention must be one of {', '.join(ATTENTION_CHOICES)}, got '{self.attention}'."
-            )
-        if self.read_ahead < 0:
-            raise InputError(f"read_ahead must be >= 0, got {self.read_ahead}.")
-        try:
-            self.decode_options()
-        except ValueError as error:
-            raise InputError(f"{error}.") from None
-
-    def decode_options(self) -> DecodeOptions:
-        return DecodeOptions(
-            self.decoder, self.static_cache, self.compile, self.float32_logits, self.min_new_tokens
-        )
-
-    def replace(self, **changes) -> EngineOptions:
-        return EngineOptions(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
-
-
-@dataclass
-class PatchPredictions:
-    """Answers for N patches."""
-
-    agb: np.ndarray  # (N,) float32 Mg/ha
-    agb_std: np.ndarray | None  # (N,) float32 Mg/ha, with the uncertainty head
-    land_cover: np.ndarray  # (N,) uint8 CGLS-LC100 code, UNKNOWN_CLASS when the text names none
-    patch_count: np.ndarray  # (N,) uint8, COUNT_NODATA when the text states no count
-    texts: list[str]
-
-    @classmethod
-    def concat(cls, parts: list[PatchPredictions], has_std: bool) -> PatchPredictions:
-        if not parts:
-            empty = np.zeros(0, dtype=np.float32)
-            return cls(empty, empty if has_std else None, empty.astype(np.uint8),
-                       empty.astype(np.uint8), [])  # fmt: skip
-        return cls(
-            agb=np.concatenate([p.agb for p in parts]),
-            agb_std=np.concatenate([p.agb_std for p in parts]) if has_std else None,
-            land_cover=np.concatenate([p.land_cover for p in parts]),
-            patch_count=np.concatenate([p.patch_count for p in parts]),
-            texts=[t for p in parts for t in p.texts],
-        )
-
-
-@dataclass
-class BlockResult:
-    """Answers of one block of the patch grid; skipped patches hold NaN / no-data."""
-
-    row: int
-    col: int
-    keep: np.ndarray  # (R, C) bool: patches that were predicted
-    agb: np.ndarray  # (R, C) float32 Mg/ha, NaN where skipped
-    agb_std: np.ndarray | None  # (R, C) float32 Mg/ha, NaN where skipped
-    land_cover: np.ndarray  # (R, C) uint8, 255 where skipped
-    patch_count: np.ndarray  # (R, C) uint8, 255 where skipped or no count
-
-
-@dataclass
-class PreparedBlock(PatchBlock):
-    """A block with the host's share of the work done: its kept patches' composite images."""
-
-    images: np.ndarray | None = None  # (K, n_images, 3, 25, 25) uint8, the kept patches
-    spectral: dict | None = None  # their spectral-channel inputs (ReoProcessor.spectral)
 
 
 class InferenceEngine:
@@ -455,28 +360,6 @@ def batch_size_from_probes(peak_memory: Callable[[int], int], free_bytes: int) -
     """Batch size from the peak memory of a 1-patch and a PROBE_PATCHES-patch batch."""
     one, many = peak_memory(1), peak_memory(PROBE_PATCHES)
     return batch_size_for_memory(free_bytes, one, max(many, one), PROBE_PATCHES)
-
-
-def scatter(block: PatchBlock, predictions: PatchPredictions) -> BlockResult:
-    """Put the answers of a block's kept patches back on the block's (R, C) grid."""
-    shape, keep = block.keep.shape, block.keep
-
-    def filled(values: np.ndarray, fill, dtype) -> np.ndarray:
-        grid = np.full(shape, fill, dtype=dtype)
-        grid[keep] = values
-        return grid
-
-    return BlockResult(
-        row=block.row,
-        col=block.col,
-        keep=keep.copy(),
-        agb=filled(predictions.agb, np.nan, np.float32),
-        agb_std=None
-        if predictions.agb_std is None
-        else filled(predictions.agb_std, np.nan, np.float32),
-        land_cover=filled(predictions.land_cover, 255, np.uint8),
-        patch_count=filled(predictions.patch_count, COUNT_NODATA, np.uint8),
-    )
 
 
 def load_engine(
