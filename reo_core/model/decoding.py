@@ -15,7 +15,9 @@ Options (``DecodeOptions``):
 - ``static_cache``: a pre-allocated KV cache (``transformers.StaticCache``) of prompt + answer
   length instead of one that grows, so every step has the same shapes;
 - ``compile``: the decode step through ``torch.compile(mode="reduce-overhead")``, which captures
-  CUDA graphs on a GPU (needs ``static_cache``; its first batches pay the compilation);
+  CUDA graphs on a GPU (needs ``static_cache``: with it and a mask as long as the cache every step
+  has the same shapes, one graph for all steps; the prefill is not compiled; the first batch pays
+  the compilation);
 - ``float32_logits``: the LM head in float32 over a bf16/fp16 model, so the choice between two
   nearly equal tokens is not decided by the rounding of the logits to 8 bits of mantissa (what
   made bf16 GPU and fp32 CPU answers differ, issue 14). No effect on a float32 model.
@@ -90,7 +92,7 @@ class LeanDecoder:
         self.eos, self.pad = eos_token_id, pad_token_id
         self.options = options
         self._head32: torch.Tensor | None = None  # float32 copy of the LM head, per decode call
-        self._step = self._forward
+        self._step = self._forward  # the decode step; the prefill (other shapes) is never compiled
         if options.compile:
             self._step = torch.compile(self._forward, mode="reduce-overhead", fullgraph=False)
 
@@ -118,7 +120,11 @@ class LeanDecoder:
         cache = self._cache(batch, length + max_new_tokens, embeds)
         positions = prompt_positions(attention_mask)
         mask = attention_mask if padded or self.options.static_cache else None
-        state = self._step(embeds, mask, positions, cache)  # (B, D): the cue
+        state = self._forward(embeds, mask, positions, cache)  # (B, D): the cue
+        if self.options.static_cache:
+            # One mask as long as the cache for every decode step, so the step's shapes never
+            # change (CUDA graphs); slots not yet written are past each query, hence masked anyway.
+            mask = torch.cat([attention_mask, attention_mask.new_ones((batch, max_new_tokens))], 1)
         states, tokens = [state], []
         finished = torch.zeros(batch, dtype=torch.bool, device=embeds.device)
         embed_tokens = self.llava.get_input_embeddings()
@@ -134,7 +140,7 @@ class LeanDecoder:
             if step == max_new_tokens - 1 or bool(finished.all()):
                 break
             positions = positions[:, -1:] + 1
-            if mask is not None:
+            if mask is not None and not self.options.static_cache:
                 mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
             state = self._step(embed_tokens(chosen[:, None]), mask, positions, cache)
             states.append(state)
