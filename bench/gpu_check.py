@@ -165,7 +165,7 @@ def paper_training(args: argparse.Namespace) -> dict:
     if args.dry_run:
         preset, steps = REPO_ROOT / "configs" / "tiny.yaml", 1
         base_args = ["build_base=tiny", f"model.base_model={args.workdir / 'tiny-base'}",
-                     "device=cpu", "mixed_precision=no"]  # fmt: skip
+                     "device=cpu"]  # fmt: skip
         base_seconds = 0.0
     else:
         preset, steps = REPO_ROOT / "configs" / "paper.yaml", 3
@@ -191,14 +191,16 @@ def paper_training(args: argparse.Namespace) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    code = train_main(["--config", str(preset), *overrides])
+    code = train_main(["--config", str(preset), "--force", *overrides])  # never an earlier run
     seconds = time.perf_counter() - started
     if code != 0:
         raise RuntimeError(f"the training command ended with status {code}: {_last_error(args)}")
     summary = json.loads((output / "summary.json").read_text())
+    stages = {name: {k: v for k, v in stage.items() if k in ("samples_per_second", "steps")}
+              for name, stage in summary.items() if isinstance(stage, dict)}  # fmt: skip
     return {"preset": preset.name, "overrides": overrides, "steps": steps, "micro_batch": micro,
             "seconds": round(seconds, 1), "base_build_seconds": round(base_seconds, 1),
-            "summary": summary,
+            "stages": stages,
             "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2)
             if torch.cuda.is_available() else None}  # fmt: skip
 
