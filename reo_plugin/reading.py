@@ -96,8 +96,9 @@ class Reading:
         """The whole decision, one fact a line, each with where it comes from."""
         d = self.decision
         level, offset = d.get("level") or {}, d.get("boa_offset") or {}
+        layouts = ", ".join(dict.fromkeys(d.get("layouts") or []))
         lines = [f"Product: {d.get('product') or '(no product name)'}"
-                 + (f" ({', '.join(d['layouts'])})" if d.get("layouts") else ""),
+                 + (f" ({layouts})" if layouts else ""),
                  f"Level: {level.get('value', 'unknown')} — {level.get('source')}"
                  + (f": {level['detail']}" if level.get("detail") else ""),
                  f"BOA offset: {offset.get('value')} DN — {offset.get('source')}"
@@ -110,10 +111,7 @@ class Reading:
             )
         if d.get("quantification"):
             lines.append(f"Quantification: {d['quantification']:g} DN per unit of reflectance")
-        for path, units in sorted((d.get("units") or {}).items()):
-            lines.append(
-                f"Values of {Path(path).name}: {units.get('kind')} ({units.get('reason')})"
-            )
+        lines += self._units_lines()
         clouds = d.get("clouds") or {}
         lines.append(f"Clouds: {clouds.get('kind')} — {clouds.get('detail')}")
         read = self._read_bands()
@@ -132,6 +130,16 @@ class Reading:
         if self.warnings:
             lines += ["Warnings:"] + [f"  - {text}" for text in self.warnings]
         return "\n".join(lines)
+
+    def _units_lines(self) -> list[str]:
+        """What the files hold: one line when they all hold the same, else one per file."""
+        units = self.decision.get("units") or {}
+        kinds = {(u.get("kind"), u.get("reason")) for u in units.values()}
+        if len(units) > 1 and len(kinds) == 1:
+            kind, reason = kinds.pop()
+            return [f"Values: {kind} ({reason}) in all {len(units)} files"]
+        return [f"Values of {Path(path).name}: {u.get('kind')} ({u.get('reason')})"
+                for path, u in sorted(units.items())]  # fmt: skip
 
     def _read_bands(self) -> dict[str, dict]:
         bands = self.decision.get("bands") or {}

@@ -231,3 +231,20 @@ def test_an_inspection_waits_for_a_running_estimate(
         wait_for_reading(qtbot, dock, "BOA offset 1000 DN (user)")
     finally:
         controller.unload()
+
+
+def test_a_real_bigearthnet_product_is_read_before_the_run(
+    qtbot, project, bigearthnet_patch, shown
+):
+    """A real Sentinel-2 L2A product of 2017, one GeoTIFF per band (../shared/data/real)."""
+    for path in sorted(bigearthnet_patch.glob("*_B*.tif")):
+        add_raster(project, path, path.stem)
+    shown.per_band_radio.setChecked(True)
+    click(qtbot, shown.detect_button)
+    text = wait_for_reading(qtbot, shown, "How REO reads this: L2A")
+    assert "L2A (product name) · BOA offset 0 DN (acquisition date)" in text  # before 2022
+    assert "clouds by REO's screening · bands by file name" in text and "⚠" not in text
+    details = shown.reading.toolTip()
+    assert "data check on B02, B04, B11, B12" in details and "): no offset" in details
+    assert "Values: dn (integer data (uint16): digital numbers) in all 12 files" in details
+    assert "Product: S2A_MSIL2A_20170613T101031 (file)" in details
