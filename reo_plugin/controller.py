@@ -115,19 +115,21 @@ class ReoController(QtCore.QObject):
             return None
         self._waiting_inspection = None
         task = InspectTask(parameters, self.pool)
-        task.succeeded.connect(lambda reading: self._inspected(parameters, reading))
-        task.failed.connect(lambda error: self._inspect_failed(parameters, error))
+        task.succeeded.connect(self._inspected)
+        task.failed.connect(self._inspect_failed)
         task.canceled.connect(self._inspect_ended)
         self.inspect_task = task
         QgsApplication.taskManager().addTask(task)
         return task
 
-    def _inspected(self, parameters: InspectParameters, reading: Reading) -> None:
-        self.dock.show_inspection(parameters, reading)  # the dock ignores answers out of date
+    def _inspected(self, reading: Reading) -> None:
+        if self.inspect_task is not None:  # the dock ignores answers about other inputs
+            self.dock.show_inspection(self.inspect_task.parameters, reading)
         self._inspect_ended()
 
-    def _inspect_failed(self, parameters: InspectParameters, error: ReoError) -> None:
-        self.dock.show_inspection_error(parameters, error)
+    def _inspect_failed(self, error: ReoError) -> None:
+        if self.inspect_task is not None:
+            self.dock.show_inspection_error(self.inspect_task.parameters, error)
         self._inspect_ended()
 
     def _inspect_ended(self) -> None:
