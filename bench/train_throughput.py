@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(tmp) / preset
             settings = [f"data={data}", f"output={out}", f"model.base_model={Path(tmp) / ('base-' + preset)}",
                         f"steps={args.steps}", f"stage2_steps={args.steps}", "eval_every=0", "save_every=0",
-                        "eval_samples=1", "max_new_tokens=4", "resume=false"]  # fmt: skip
+                        "eval_samples=1", "max_new_tokens=4"]  # fmt: skip
             config = load_train_config(REPO_ROOT / "configs" / f"{preset}.yaml", settings)
             train(config)
             for stage in ("1", "2"):

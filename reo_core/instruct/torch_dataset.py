@@ -57,15 +57,9 @@ class InstructDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.records[index]
-        ref = record["patch"]
-        arrays = self.store.get(ref["split"], ref["shard"], ref["index"])
-        s2 = s2_reflectance(np.asarray(arrays["s2"])[self._band_index])[None]  # (1, bands, 25, 25)
-        sar = (
-            dn_to_db(np.asarray(arrays["sar"]))[None]
-            if self.processor.config.modality == "ms+sar"
-            else None
-        )
-        images = self.processor.images(s2, sar)[0]  # (n_images, 3, 25, 25) uint8
+        s2, sar = self.patch_arrays(index)
+        images = self.processor.images(s2[None], None if sar is None else sar[None])[0]
+        # images: (n_images, 3, 25, 25) uint8
         agb = float(record["target"]["agb"]) if record["task"] == Task.AGB.value else None
         return {
             "id": record["id"],
@@ -75,6 +69,19 @@ class InstructDataset(Dataset):
             "agb": agb,
             "record": record,
         }
+
+    def patch_key(self, index: int) -> tuple[str, int, int]:
+        """Where the dialogue's patch is stored: (split, shard, index); equal keys, same patch."""
+        ref = self.records[index]["patch"]
+        return ref["split"], int(ref["shard"]), int(ref["index"])
+
+    def patch_arrays(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The dialogue's patch as inference reads patches: Sentinel-2 reflectance (bands, 25, 25)
+        in the model's band order, and PALSAR-2 dB (2, 25, 25) for modality ms+sar, else None."""
+        arrays = self.store.get(*self.patch_key(index))
+        s2 = s2_reflectance(np.asarray(arrays["s2"])[self._band_index])
+        wants_sar = self.processor.config.modality == "ms+sar"
+        return s2, dn_to_db(np.asarray(arrays["sar"])) if wants_sar else None
 
     def collate(self, items: list[dict[str, Any]]) -> ReoBatch:
         """Stack items into a right-padded training batch."""

@@ -57,8 +57,14 @@ def create_model(
     return LoadedModel(model, _processor(config, model, tokenizer, config.base_model))
 
 
-def save_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
-    """Write the checkpoint into a temporary folder beside ``folder`` and rename it into place."""
+def save_checkpoint(
+    loaded: LoadedModel, folder: str | Path, state_dict: dict | None = None
+) -> Path:
+    """Write the checkpoint into a temporary folder beside ``folder`` and rename it into place.
+
+    ``state_dict``: the model's whole state dict, gathered by the caller, where the model's own
+    parameters are shards (training under FSDP or DeepSpeed ZeRO-3); None = the model's own.
+    """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -71,10 +77,14 @@ def save_checkpoint(loaded: LoadedModel, folder: str | Path) -> Path:
             }
         )
         config_to_save.save(staging)
-        model.base.save_pretrained(staging, safe_serialization=True)
+        state = model.state_dict() if state_dict is None else state_dict
+        base_state = None  # peft reads the adapter from the model itself
+        if state_dict is not None:
+            base_state = {k[5:]: v for k, v in state.items() if k.startswith("base.")}
+        model.base.save_pretrained(staging, safe_serialization=True, state_dict=base_state)
         heads = {
             k: v.detach().contiguous().cpu()
-            for k, v in model.state_dict().items()
+            for k, v in state.items()
             if k.startswith(HEAD_PREFIXES)
         }
         save_file(heads, str(staging / HEADS_FILE))

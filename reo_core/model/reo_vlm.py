@@ -235,7 +235,8 @@ class ReoVLM(nn.Module):
         states = torch.cat([cue, *fed], dim=1)  # (B, n, D)
         is_eos = tokens[:, : states.shape[1] - 1] == self.tokenizer.eos_token_id
         before_eos = torch.cumsum(is_eos.long(), dim=1) == 0  # (B, n-1)
-        mask = torch.cat([torch.ones_like(before_eos[:, :1]), before_eos], dim=1)
+        cue_counts = before_eos.new_ones((tokens.shape[0], 1))  # even when EOS came first
+        mask = torch.cat([cue_counts, before_eos], dim=1)
         return states, mask
 
     # --- training stages ------------------------------------------------------------------------

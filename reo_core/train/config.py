@@ -3,12 +3,13 @@
     python -m reo_core.train --config configs/tiny.yaml steps=20 model.lora_r=8
 
 Keys of the model (``ReoConfig``) live under ``model:``. An unknown key anywhere is an error that
-lists the known ones.
+lists the known ones; a value of the wrong type (``steps=ten``) is an error that names the setting.
 """
 
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -22,6 +23,21 @@ MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 DEVICES = ("auto", "cpu")
 SCHEDULES = ("cosine", "linear", "constant")
 BASE_SPECS = ("tiny", "demo")
+# generated: the head learns from the states of the text the stage-1 model generates for the
+# estimate question, as at inference. reference: from the dialogue's true answer (teacher forcing).
+STAGE2_TEXTS = ("generated", "reference")
+# Settings that change how a run executes but not what it learns: a run may be resumed with other
+# values. Every other setting must match the run folder's train_config.json to resume it.
+EXECUTION_SETTINGS = (
+    "micro_batch_size",
+    "gradient_checkpointing",
+    "eval_every",
+    "eval_batch_size",
+    "save_every",
+    "keep_checkpoints",
+    "num_workers",
+    "device",
+)
 
 
 @dataclass
@@ -36,49 +52,70 @@ class TrainConfig:
     seed: int = 0
     steps: int = 100  # optimiser steps per stage
     stage2_steps: int = 0  # optimiser steps of stage 2; 0 = same as steps
-    batch_size: int = 8  # global batch per optimiser step (split across processes)
-    grad_accumulation: int = 1  # micro-steps per optimiser step
+    batch_size: int = 8  # global batch: samples per optimiser step, over all processes
+    # Samples one process runs through the model at once; 0 = its whole share of the batch.
+    # Gradient accumulation = batch_size / (micro_batch_size x processes) micro-steps per step.
+    micro_batch_size: int = 0
     learning_rate: float = 2e-4  # stage 1 (LoRA)
     stage2_learning_rate: float = 1e-3  # stage 2 (head and reverse projection)
     weight_decay: float = 0.0
     schedule: str = "cosine"  # cosine | linear | constant, after warmup
     warmup_steps: int = 0
     max_grad_norm: float = 1.0  # gradient clipping; 0 = off
-    mixed_precision: str = "auto"  # auto = bf16 on a GPU that supports it, else no
+    # auto = bf16 on a GPU that supports it, else no. The base's weights are loaded in this
+    # precision (bf16 / fp16); what trains stays float32.
+    mixed_precision: str = "auto"
     device: str = "auto"  # auto = the accelerators accelerate finds; cpu = CPU even where GPUs are
+    # Recompute the LLM layers' activations in the backward pass (stage 1): far less memory for
+    # about a third more compute. Needed for the paper's 3,550-token samples on one 80 GB GPU.
+    gradient_checkpointing: bool = False
+    stage2_text: str = "generated"  # generated | reference: the text whose states the head reads
     eval_every: int = 0  # steps between validations; 0 = only at the end of each stage
     eval_samples: int = 64  # validation dialogues per family and evaluation
+    eval_batch_size: int = 8  # patches per process in one validation (and stage-2 caching) batch
     save_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
     keep_checkpoints: int = 2  # newest resumable checkpoints to keep
     num_workers: int = 0  # DataLoader workers
-    max_new_tokens: int = 24  # generation length in validation
-    resume: bool = True  # continue from the newest checkpoint in `output` if there is one
+    # Longest generated answer, in validation and in stage 2's generated text; at least as long
+    # as the answers (inference generates up to 32 tokens).
+    max_new_tokens: int = 24
     model: dict = field(default_factory=dict)  # ReoConfig fields
 
     def __post_init__(self) -> None:
-        self.stage = str(self.stage)
+        if isinstance(self.stage, int) and not isinstance(self.stage, bool):
+            self.stage = str(self.stage)
         self.validate()
 
     def validate(self) -> None:
+        check_types(TrainConfig, self.to_dict(), "")
+        check_types(ReoConfig, self.model, "model.")
         _choice("stage", self.stage, STAGES)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
+        _choice("stage2_text", self.stage2_text, STAGE2_TEXTS)
         if self.build_base:
             _choice("build_base", self.build_base, BASE_SPECS)
         for name in (
             "steps",
             "batch_size",
-            "grad_accumulation",
             "eval_samples",
+            "eval_batch_size",
             "keep_checkpoints",
             "max_new_tokens",
         ):
             if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("stage2_steps", "warmup_steps", "eval_every", "save_every", "num_workers"):
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        for name in (
+            "stage2_steps",
+            "micro_batch_size",
+            "warmup_steps",
+            "eval_every",
+            "save_every",
+            "num_workers",
+        ):
             if getattr(self, name) < 0:
-                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}.")
         if self.learning_rate <= 0 or self.stage2_learning_rate <= 0:
             raise InputError("learning rates must be > 0")
         if not self.data:
@@ -99,13 +136,24 @@ class TrainConfig:
     def model_config(self) -> ReoConfig:
         return ReoConfig.from_dict(self.model)
 
+    @property
+    def stages(self) -> tuple[int, ...]:
+        """The stages this run trains, in order."""
+        return {"1": (1,), "2": (2,), "both": (1, 2)}[self.stage]
+
+    def stage_steps(self, stage: int) -> int:
+        return self.steps if stage == 1 or not self.stage2_steps else self.stage2_steps
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     def save(self, folder: Path) -> None:
-        (folder / "train_config.json").write_text(
+        (folder / CONFIG_FILE).write_text(
             json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
         )
+
+
+CONFIG_FILE = "train_config.json"
 
 
 def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
@@ -115,7 +163,10 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
         path = Path(path)
         if not path.is_file():
             raise InputError(f"Training config {path} does not exist.")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise InputError(f"{path} is not valid YAML: {error}") from None
         if not isinstance(values, dict):
             raise InputError(
                 f"{path} must hold a mapping of settings, not {type(values).__name__}."
@@ -127,11 +178,55 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
     unknown = sorted(set(values) - known)
     if unknown:
         raise InputError(f"Unknown training setting(s) {unknown}; known settings: {sorted(known)}.")
+    if not isinstance(values.get("model", {}), dict):
+        raise InputError("model must be a group of settings (model.key=value).")
     model_keys = {f.name for f in fields(ReoConfig)}
     unknown_model = sorted(set(values.get("model", {})) - model_keys)
     if unknown_model:
         raise InputError(f"Unknown model setting(s) {unknown_model}; known: {sorted(model_keys)}.")
     return TrainConfig(**values)
+
+
+def check_types(cls: type, values: dict, prefix: str) -> None:
+    """Each value has its field's type: an InputError naming the setting and the value if not.
+
+    Integers are accepted where numbers are; lists where tuples are. Fields whose type is not a
+    plain int, float, bool, str, tuple or dict are left to the dataclass's own validation.
+    """
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        expected = hints.get(name)
+        if expected is None or _has_type(value, expected):
+            continue
+        raise InputError(
+            f"{prefix}{name} must be {_TYPE_NAMES.get(typing.get_origin(expected) or expected, expected)}, "
+            f"got {value!r}."
+        )
+
+
+_TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a text",
+    tuple: "a list",
+    dict: "a group of settings",
+}
+
+
+def _has_type(value: object, expected: object) -> bool:
+    origin = typing.get_origin(expected) or expected
+    if origin not in _TYPE_NAMES:
+        return True  # unions and the like: the dataclass validates them
+    if origin is bool:
+        return isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is tuple:
+        return isinstance(value, (list, tuple))
+    return isinstance(value, origin)
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -140,7 +235,11 @@ def _parse_override(text: str) -> tuple[str, object]:
             f"Override '{text}' must look like key=value (e.g. steps=50 or model.lora_r=8)."
         )
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw  # not YAML: the text as it is (the type check says if it does not fit)
+    return key.strip(), value
 
 
 def _set(values: dict, dotted: str, value: object) -> None:

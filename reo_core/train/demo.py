@@ -35,7 +35,7 @@ DEMO_CARD_LINE = {  # shown beside the demo model's numbers (reo_core.model.conf
 }
 
 
-def build_demo(work: Path, install: Path, overrides: list[str]) -> Path:
+def build_demo(work: Path, install: Path, overrides: list[str], force: bool = False) -> Path:
     """Every step of the demo model; returns the installed model folder."""
     instruct = work / "instruct"
     files = []
@@ -54,7 +54,7 @@ def build_demo(work: Path, install: Path, overrides: list[str]) -> Path:
         *overrides,
     ]
     config = load_train_config(DEMO_PRESET, settings)
-    final = train(config)
+    final = train(config, force=force)
     loaded = load_checkpoint(final)
     loaded.model.config.extra["card_notes"] = card_notes(config, work / "run" / "summary.json")
     loaded.model.config.extra.update(DEMO_CARD_LINE)
@@ -101,11 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=REPO_ROOT / "out" / "demo-build")
     parser.add_argument("--install", type=Path, default=REPO_ROOT / "resources" / "demo-model")
     parser.add_argument(
+        "--force", action="store_true", help="train again even if the run in --work finished"
+    )
+    parser.add_argument(
         "overrides", nargs="*", help="settings of configs/demo.yaml to change, as key=value"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    target = build_demo(args.work, args.install, args.overrides)
+    target = build_demo(args.work, args.install, args.overrides, force=args.force)
     logger.info("demo model installed in %s", target)
     return 0
 

@@ -1,94 +1,108 @@
 """The two-stage training loop on Hugging Face accelerate (one CPU to many GPUs, same code).
 
-Stage 1 trains the LoRA adapters with cross-entropy on every dialogue; stage 2 trains the reverse
-projection and regression head with MSE (or Gaussian NLL) on the AGB dialogues. ``batch_size`` is
-the global batch of one optimiser step: accelerate splits each batch across processes, so N
-processes follow the same trajectory as one.
+Stage 1 trains the LoRA adapters with cross-entropy on every dialogue (``stage1``); stage 2 trains
+the reverse projection and regression head with MSE (or Gaussian NLL with the uncertainty head) on
+the AGB dialogues, from the inputs inference feeds the head (``stage2``). ``batch_size`` is the
+global batch of one optimiser step: accelerate splits each batch across processes and
+``micro_batch_size`` sets the gradient accumulation, so N processes follow the same trajectory as
+one.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.utils import DistributedType, set_seed
 from torch.utils.data import DataLoader, RandomSampler
 from transformers import get_scheduler
 
-from reo_core.atomic import write_json
 from reo_core.errors import InputError
-from reo_core.instruct.torch_dataset import InstructDataset, seeded_generator
-from reo_core.model.checkpoint import LoadedModel, create_model, load_checkpoint, save_checkpoint
-from reo_core.model.config import ReoConfig
-from reo_core.tasks import Task
+from reo_core.evaluate import evaluate_records
+from reo_core.instruct.torch_dataset import seeded_generator
 from reo_core.train.config import TrainConfig
+from reo_core.train.distributed import (
+    describe_device,
+    gradient_accumulation,
+    make_accelerator,
+    on_main,
+)
 from reo_core.train.logbook import Logbook, plot_curves
-from reo_core.train.state import TrainerState, latest_checkpoint, read_state, save_training_state
-from reo_core.train.validation import headline_metrics, validate
+from reo_core.train.run import RunFolder, StageResult
+from reo_core.train.stage1 import stage1_work
+from reo_core.train.stage2 import stage2_work
+from reo_core.train.state import (
+    TrainerState,
+    keep_trainable_only,
+    latest_checkpoint,
+    load_training_state,
+    read_state,
+    remove_checkpoints,
+    save_training_state,
+)
+from reo_core.train.validation import headline_metrics, write_validation
+from reo_core.train.work import StageWork
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class StageResult:
-    model_folder: Path
-    steps: int
-    samples_per_second: float
-    metrics: dict
-
-
-def make_accelerator(config: TrainConfig) -> Accelerator:
-    precision = config.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    # cpu=True also makes a multi-process launch (torchrun, WORLD_SIZE > 1) use gloo on the CPU;
-    # without it, processes launched on a machine without GPUs would each train alone.
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    cpu = config.device == "cpu" or (launched and not torch.cuda.is_available())
-    return Accelerator(
-        cpu=cpu,
-        mixed_precision=precision,
-        gradient_accumulation_steps=config.grad_accumulation,
-        dataloader_config=DataLoaderConfiguration(split_batches=True),
-    )
-
-
-def train(config: TrainConfig) -> Path:
-    """Run the configured stage(s); returns the folder of the final model."""
+def train(config: TrainConfig, force: bool = False) -> Path:
+    """Run the configured stage(s), continuing an interrupted run; returns the final model folder."""
     accelerator = make_accelerator(config)
-    logger.info(
-        "training on %d process(es), %s, %s, mixed precision %s",
-        accelerator.num_processes, accelerator.distributed_type.value, accelerator.device, accelerator.mixed_precision,
-    )  # fmt: skip
-    output = Path(config.output)
-    if accelerator.is_main_process:
-        output.mkdir(parents=True, exist_ok=True)
-        config.save(output)
-    logbook = Logbook(output, enabled=accelerator.is_main_process)
-    results = {}
+    logger.info("%s", describe_device(accelerator))
+    run = RunFolder(config.output)
+    if force:
+        on_main(accelerator, run.clear)
+    elif run.is_finished():
+        run.check_settings(config)
+        final = run.final_model()
+        logger.info(
+            "The run in %s is finished; its final model is %s. Add --force to train "
+            "again from the start.",
+            run.path,
+            final,
+        )
+        return final
+    run.check_settings(config)
+    on_main(accelerator, lambda: _start(config, run.path))
+    accelerator.wait_for_everyone()
+    logbook = Logbook(run.path, enabled=accelerator.is_main_process)
+    results: dict[int, StageResult] = {}
     start_from = Path(config.stage1_checkpoint) if config.stage1_checkpoint else None
-    if config.stage in ("1", "both"):
-        results[1] = train_stage(config, 1, accelerator, logbook, None)
-        start_from = results[1].model_folder
-    if config.stage in ("2", "both"):
-        results[2] = train_stage(config, 2, accelerator, logbook, start_from)
-    final = results[max(results)].model_folder
-    if accelerator.is_main_process:
-        plot_curves(logbook, output)
-        write_json(output / "summary.json", {
-            f"stage{s}": {"model": str(r.model_folder), "steps": r.steps,
-                          "samples_per_second": r.samples_per_second, "validation": r.metrics}
-            for s, r in results.items()
-        })  # fmt: skip
+    for stage in config.stages:
+        done = run.stage_result(stage)
+        if done is not None:
+            logger.info("stage %d finished earlier: %s", stage, done.model_folder)
+        else:
+            done = train_stage(config, stage, accelerator, logbook, start_from)
+            on_main(accelerator, lambda s=stage, r=done: _finish_stage(run, s, r))
+        results[stage] = done
+        start_from = done.model_folder
+    on_main(accelerator, lambda: _finish_run(run, logbook, results))
     accelerator.wait_for_everyone()
     accelerator.end_training()  # leave the process group together (gloo may abort a straggler)
-    return final
+    return results[max(results)].model_folder
+
+
+def _start(config: TrainConfig, output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    config.save(output)
+
+
+def _finish_stage(run: RunFolder, stage: int, result: StageResult) -> None:
+    run.save_stage_result(stage, result)
+    remove_checkpoints(run.path, stage)
+    if stage == 2:
+        shutil.rmtree(run.path / "stage2-inputs", ignore_errors=True)
+
+
+def _finish_run(run: RunFolder, logbook: Logbook, results: dict[int, StageResult]) -> None:
+    plot_curves(logbook, run.path)
+    run.save_summary(results)  # last: it marks the run finished
 
 
 def train_stage(
@@ -99,35 +113,31 @@ def train_stage(
     start_from: Path | None,
 ) -> StageResult:
     set_seed(config.seed + stage)
-    output = Path(config.output)
-    loaded = _stage_model(config, stage, start_from)
-    model = loaded.model
-    model.set_stage(stage)
-    tasks = None if stage == 1 else (Task.AGB,)
-    train_set = InstructDataset(config.data, "train", loaded.processor, tasks=tasks)
-    val_set = InstructDataset(
-        config.data, "val", loaded.processor, tasks=tasks, limit=config.eval_samples
-    )
-    steps = config.steps if stage == 1 or not config.stage2_steps else config.stage2_steps
+    work = _stage_work(config, stage, accelerator, start_from)
+    steps = config.stage_steps(stage)
     learning_rate = config.learning_rate if stage == 1 else config.stage2_learning_rate
-    parameters = [p for p in model.parameters() if p.requires_grad]
+    accumulation = gradient_accumulation(config, accelerator.num_processes)
+    accelerator.gradient_accumulation_steps = accumulation
+    micro_batch = config.batch_size // accumulation  # over all processes; each gets its share
+    parameters = [p for p in work.module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=config.weight_decay)
     scheduler = get_scheduler(
         config.schedule, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=steps
     )
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    state = _resume(config, stage, accelerator, logbook)
-    micro_batch = _micro_batch(config, accelerator)
+    model, optimizer, scheduler = _prepare(accelerator, work, optimizer, scheduler, micro_batch)
+    hook = keep_trainable_only(accelerator)
+    state = _resume(config, stage, accelerator, logbook, model)
+    output = Path(config.output)
     started, samples = time.perf_counter(), 0
     progress = _progress(accelerator, steps, state.step, stage)
     while state.step < steps:
-        loader = _epoch_loader(config, train_set, stage, state.epoch, micro_batch, accelerator)
+        loader = _epoch_loader(config, work.train_set, stage, state.epoch, micro_batch, accelerator)
         if state.batches_in_epoch:
             loader = accelerator.skip_first_batches(loader, state.batches_in_epoch)
         for batch in loader:
-            loss = _micro_step(model, batch, stage, optimizer, scheduler, accelerator, config)
+            loss = _micro_step(model, batch, work, optimizer, scheduler, accelerator, config)
             state.batches_in_epoch += 1
-            samples += batch.input_ids.shape[0] * accelerator.num_processes
+            samples += micro_batch
             if not accelerator.sync_gradients:
                 continue
             state.step += 1
@@ -141,7 +151,7 @@ def train_stage(
             progress.update(1)
             progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.1f}")
             if config.eval_every and state.step % config.eval_every == 0 and state.step < steps:
-                _validate(model, val_set, config, accelerator, logbook, stage, state.step)
+                _validate(model, work, config, accelerator, logbook, state.step)
             if config.save_every and state.step % config.save_every == 0 and state.step < steps:
                 save_training_state(accelerator, state, output, config.keep_checkpoints)
             if state.step >= steps:
@@ -150,59 +160,49 @@ def train_stage(
             state.epoch, state.batches_in_epoch = state.epoch + 1, 0
     progress.close()
     rate = samples / max(time.perf_counter() - started, 1e-9)
-    metrics = _validate(model, val_set, config, accelerator, logbook, stage, state.step)
-    folder = output / ("stage1-model" if stage == 1 else "model")
-    if accelerator.is_main_process:
-        save_checkpoint(LoadedModel(accelerator.unwrap_model(model), loaded.processor), folder)
+    _log_peak_memory(accelerator, logbook, stage, state.step)
+    metrics = _validate(model, work, config, accelerator, logbook, state.step)
+    folder = RunFolder(output).model_folder(stage)
+    work.save_model(model, folder)
     accelerator.wait_for_everyone()
+    hook.remove()
+    accelerator.free_memory(model, optimizer, scheduler)  # the next stage registers its own
     return StageResult(folder, state.step, rate, metrics)
 
 
-def _stage_model(config: TrainConfig, stage: int, start_from: Path | None) -> LoadedModel:
+def _stage_work(
+    config: TrainConfig, stage: int, accelerator: Accelerator, start_from: Path | None
+) -> StageWork:
     if stage == 1:
-        _ensure_base(config)
-        # LoRA's initial weights must not depend on whether a base was built just now.
-        set_seed(config.seed + stage)
-        return create_model(_with_template_version(config.model_config, Path(config.data)))
-    if start_from is None or not (Path(start_from) / "reo_config.json").is_file():
-        raise InputError(
-            f"Stage 2 needs a stage-1 model folder; {start_from or 'none'} is not one. "
-            "Set stage1_checkpoint=<folder> or run stage=both."
-        )
-    loaded = load_checkpoint(start_from)
-    loaded.model.train()
-    return loaded
+        return stage1_work(config, accelerator)
+    return stage2_work(config, accelerator, start_from)
 
 
-def _with_template_version(model_config: ReoConfig, data: Path) -> ReoConfig:
-    """The checkpoint records the REO-Instruct template version it learned from."""
-    manifest = data / "manifest.json"
-    if model_config.template_version or not manifest.is_file():
-        return model_config
-    version = json.loads(manifest.read_text()).get("template_version", "")
-    return ReoConfig.from_dict({**model_config.to_dict(), "template_version": version})
+def _prepare(accelerator: Accelerator, work: StageWork, optimizer, scheduler, micro_batch: int):
+    """accelerate's prepare, told what it cannot see: DeepSpeed's micro-batch (no data loader is
+    prepared with the model) and, for stage 2's small head, that FSDP has no layers to wrap."""
+    state = accelerator.state
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        ds_config = state.deepspeed_plugin.deepspeed_config
+        ds_config["train_micro_batch_size_per_gpu"] = micro_batch // accelerator.num_processes
+        ds_config["gradient_accumulation_steps"] = accelerator.gradient_accumulation_steps
+    plugin = getattr(state, "fsdp_plugin", None)
+    policy = plugin.auto_wrap_policy if plugin is not None else None
+    if plugin is not None and not work.wraps_layers:
+        plugin.auto_wrap_policy = None
+    try:
+        return accelerator.prepare(work.module, optimizer, scheduler)
+    finally:
+        if plugin is not None:
+            plugin.auto_wrap_policy = policy
 
 
-def _ensure_base(config: TrainConfig) -> None:
-    """Build the tiny / demo base where the config says it lives, if it is not there yet."""
-    base = Path(config.model_config.base_model)
-    if not config.build_base or (base / "config.json").is_file():
-        return
-    from reo_core.instruct.templates import TEMPLATES
-    from reo_core.model.base import build_base
-    from reo_core.train.presets import BASE_SPECS
-
-    corpus = [t.question for t in TEMPLATES] + [a for t in TEMPLATES for a in t.answers.values()]
-    build_base(base, BASE_SPECS[config.build_base], corpus=corpus, seed=config.seed)
-
-
-def _micro_step(model, batch, stage, optimizer, scheduler, accelerator, config) -> float:
+def _micro_step(model, batch, work: StageWork, optimizer, scheduler, accelerator, config) -> float:
     with accelerator.accumulate(model):
-        out = model(batch if stage == 2 else _without_agb(batch))
-        loss = out.lm_loss if stage == 1 else out.agb_loss
+        loss = work.loss(model, batch)
         if loss is None:
             raise InputError(
-                f"A stage-{stage} batch had nothing to learn from (no answers or no AGB targets)."
+                f"A stage-{work.stage} batch had nothing to learn from (no answers or no AGB targets)."
             )
         accelerator.backward(loss)
         if accelerator.sync_gradients and config.max_grad_norm > 0:
@@ -213,76 +213,62 @@ def _micro_step(model, batch, stage, optimizer, scheduler, accelerator, config) 
     return float(accelerator.reduce(loss.detach(), reduction="mean"))
 
 
-def _without_agb(batch):
-    """Stage 1 learns text only: skip the head (it would waste a forward of the hidden states)."""
-    batch.agb = None
-    return batch
-
-
-def _micro_batch(config: TrainConfig, accelerator: Accelerator) -> int:
-    if config.batch_size % config.grad_accumulation:
-        raise InputError(
-            f"batch_size {config.batch_size} must be a multiple of grad_accumulation {config.grad_accumulation}."
-        )
-    micro = config.batch_size // config.grad_accumulation
-    if micro % accelerator.num_processes:
-        raise InputError(
-            f"Each micro-batch ({micro} samples) must split evenly over {accelerator.num_processes} processes; "
-            "change batch_size or grad_accumulation."
-        )
-    return micro
-
-
 def _epoch_loader(config, dataset, stage, epoch, micro_batch, accelerator) -> DataLoader:
     """The data order of one epoch depends only on (seed, stage, epoch): resumable, process-independent."""
     sampler = RandomSampler(
         dataset, generator=seeded_generator(config.seed * 1000 + stage * 100 + epoch)
     )
     loader = DataLoader(
-        dataset, batch_size=micro_batch, sampler=sampler, collate_fn=dataset.collate,
-        num_workers=config.num_workers, drop_last=True, persistent_workers=False,
-    )  # fmt: skip
+        dataset,
+        batch_size=micro_batch,
+        sampler=sampler,
+        collate_fn=dataset.collate,
+        num_workers=config.num_workers,
+        drop_last=True,
+        persistent_workers=False,
+    )
     if len(loader) == 0:
         raise InputError(
-            f"The training split has {len(dataset)} dialogues, fewer than one batch of {micro_batch}."
+            f"The training split has {len(dataset)} samples, fewer than one batch of {micro_batch}."
         )
     return accelerator.prepare_data_loader(loader, device_placement=True)
 
 
 def _resume(
-    config: TrainConfig, stage: int, accelerator: Accelerator, logbook: Logbook
+    config: TrainConfig, stage: int, accelerator: Accelerator, logbook: Logbook, model
 ) -> TrainerState:
-    folder = latest_checkpoint(Path(config.output), stage) if config.resume else None
+    folder = latest_checkpoint(Path(config.output), stage)
     if folder is None:
         return TrainerState(stage=stage)
-    accelerator.load_state(str(folder))
+    load_training_state(accelerator, folder, model)
     state = read_state(folder)
     logbook.drop_after(stage, state.step)
     logger.info("resumed stage %d from %s at step %d", stage, folder, state.step)
     return state
 
 
-def _validate(model, val_set, config, accelerator, logbook, stage, step) -> dict:
-    metrics = {}
-    if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
-        metrics, records = validate(
-            unwrapped,
-            val_set,
-            batch_size=max(1, config.batch_size),
-            max_new_tokens=config.max_new_tokens,
-        )
-        logbook.log(stage, step, "val", headline_metrics(metrics))
-        folder = Path(config.output) / "validation"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"stage{stage}-step{step:07d}"
-        write_json(folder / f"{name}.json", metrics)
-        with (folder / f"{name}.predictions.jsonl").open(
-            "w"
-        ) as lines:  # for python -m reo_core.evaluate
-            lines.writelines(json.dumps(record) + "\n" for record in records)
-    accelerator.wait_for_everyone()
+def _validate(model, work: StageWork, config, accelerator, logbook, step) -> dict:
+    """Every process validates its share; the main one logs and writes the results."""
+    records = work.validate(model)
+    metrics = evaluate_records(records)
+
+    def write() -> None:
+        logbook.log(work.stage, step, "val", headline_metrics(metrics))
+        name = f"stage{work.stage}-step{step:07d}"
+        write_validation(Path(config.output) / "validation", name, metrics, records)
+
+    on_main(accelerator, write)
     return metrics
+
+
+def _log_peak_memory(accelerator: Accelerator, logbook: Logbook, stage: int, step: int) -> None:
+    """Peak GPU memory of the stage: what picking ``micro_batch_size`` needs to know."""
+    if accelerator.device.type != "cuda":
+        return
+    peak = torch.cuda.max_memory_allocated(accelerator.device) / 2**30
+    logger.info("stage %d: peak GPU memory %.1f GiB on %s", stage, peak, accelerator.device)
+    logbook.log(stage, step, "train", {"peak_gpu_gib": peak})
+    torch.cuda.reset_peak_memory_stats(accelerator.device)
 
 
 def _progress(accelerator: Accelerator, total: int, done: int, stage: int):

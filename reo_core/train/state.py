@@ -1,6 +1,8 @@
-"""Resumable training checkpoints: accelerate's full state plus where the data order stood.
+"""Resumable training checkpoints: accelerate's state plus where the data order stood.
 
-A checkpoint is written into a hidden temporary folder, renamed into ``checkpoints/`` when complete,
+A checkpoint holds what the stage trains (LoRA in stage 1, the head in stage 2; never the frozen
+base, which is loaded from its own folder), the optimiser, scheduler and RNG states, and the
+counters. Under FSDP and DeepSpeed every process writes its own shards. A checkpoint is written into a hidden temporary folder, renamed into ``checkpoints/`` when complete,
 and only then named in the ``latest`` file (itself replaced atomically). A run that dies while
 saving, or a full disk, never leaves a half-written checkpoint as the latest.
 """
@@ -15,7 +17,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from reo_core.errors import ReoError
+from accelerate.utils import DistributedType
+from safetensors import safe_open
+
+from reo_core.atomic import replace_folder
+from reo_core.errors import InputError, ReoError
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +61,8 @@ def save_training_state(accelerator, state: TrainerState, output: Path, keep: in
         accelerator.save_state(str(staging), safe_serialization=True)
         if accelerator.is_main_process:
             (staging / STATE_FILE).write_text(json.dumps(asdict(state), indent=2) + "\n")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(staging, final)
+            # A step saved again keeps its old copy until this one is complete.
+            replace_folder(staging, final)
             _point_latest(root, name)
             _prune(root, keep)
     except OSError as error:
@@ -72,6 +77,52 @@ def save_training_state(accelerator, state: TrainerState, output: Path, keep: in
     accelerator.wait_for_everyone()
     logger.info("checkpoint %s", final)
     return final
+
+
+def keep_trainable_only(accelerator):
+    """Make ``save_state`` write only the parameters that train (not the frozen base: 14 GB for
+    the paper's). FSDP and DeepSpeed write their own shards; this filters the state dicts of plain
+    and DDP runs. Returns the hook's handle (``.remove()`` it when the stage ends)."""
+
+    def keep_trainable(models, weights, output_dir) -> None:
+        for i, state in enumerate(weights):
+            names = _trainable_names(models[i])
+            weights[i] = {k: v for k, v in state.items() if k in names}
+
+    return accelerator.register_save_state_pre_hook(keep_trainable)
+
+
+def load_training_state(accelerator, folder: Path, model) -> None:
+    """Restore a checkpoint written by :func:`save_training_state` for ``model``."""
+    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        accelerator.load_state(str(folder))
+        return
+    with safe_open(str(Path(folder) / "model.safetensors"), framework="pt") as saved:
+        keys = set(saved.keys())
+    expected = _trainable_names(model)
+    if keys != expected:
+        raise InputError(
+            f"The checkpoint {folder} holds other weights than this run trains "
+            f"({len(keys)} tensors, expected {len(expected)}, e.g. {sorted(keys ^ expected)[:2]}); "
+            "resume it with the settings it was written with, or add --force to start over."
+        )
+    accelerator.load_state(str(folder), strict=False)  # the frozen base is not in it
+
+
+def remove_checkpoints(output: Path, stage: int) -> None:
+    """A finished stage's resumable checkpoints are of no further use (its model is saved)."""
+    root = checkpoint_root(output)
+    if not root.is_dir():
+        return
+    for folder in root.glob(f"stage{stage}-step*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    pointer = root / LATEST
+    if pointer.is_file() and not (root / pointer.read_text().strip()).is_dir():
+        pointer.unlink()
+
+
+def _trainable_names(model) -> set[str]:
+    return {name for name, parameter in model.named_parameters() if parameter.requires_grad}
 
 
 def latest_checkpoint(output: Path, stage: int | None = None) -> Path | None:

@@ -22,6 +22,44 @@ def instruct_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_instruct_folder(tmp_path_factory) -> Path:
+    """A smaller build (28 AGB training dialogues on 15 patches) for the stage-2 tests."""
+    root = tmp_path_factory.mktemp("small-instruct")
+    write_agbd(root / "synth", 48, seed=4)
+    out = root / "build"
+    build_instruct(
+        BuildConfig(agbd=(root / "synth" / "data_subset-2019-v4_0-20.h5",), out=out, seed=0)
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_base_folder(tmp_path_factory) -> Path:
-    """Where the tiny preset builds its base (once; later runs reuse it)."""
-    return tmp_path_factory.mktemp("bases") / "tiny"
+    """The tiny preset's base, built as training builds it, with seed 0 whichever test runs first
+    (later runs reuse it)."""
+    from train_helpers import TINY_PRESET
+
+    from reo_core.train.config import load_train_config
+    from reo_core.train.stage1 import ensure_base
+
+    folder = tmp_path_factory.mktemp("bases") / "tiny"
+    settings = [f"data={folder}", f"model.base_model={folder}", "seed=0"]
+    ensure_base(load_train_config(TINY_PRESET, settings))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stage1_model(small_instruct_folder, tiny_base_folder, tmp_path_factory) -> Path:
+    """A briefly trained stage-1 tiny model with LoRA dropout on (stage 2 must switch it off)."""
+    from train_helpers import TINY_PRESET, overrides
+
+    from reo_core.train.config import load_train_config
+    from reo_core.train.loop import train
+
+    output = tmp_path_factory.mktemp("stage1-run")
+    settings = {"stage": 1, "steps": 3, "seed": 11, "model.lora_dropout": 0.3}
+    return train(
+        load_train_config(
+            TINY_PRESET, overrides(small_instruct_folder, tiny_base_folder, output, **settings)
+        )
+    )

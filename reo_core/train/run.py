@@ -1,0 +1,142 @@
+"""The run folder: which stages are done, whether the run is finished, starting over.
+
+``stage<N>.json`` is written once stage N's model is saved; ``summary.json`` once every stage of the
+run is done, and it marks the run finished. Running the same command again continues where the run
+stopped: finished stages are kept, the running stage resumes from its newest checkpoint, and a
+finished run says so. ``--force`` deletes what a run wrote and starts over.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from reo_core.atomic import write_json
+from reo_core.errors import InputError
+from reo_core.train.config import CONFIG_FILE, EXECUTION_SETTINGS, TrainConfig
+
+logger = logging.getLogger(__name__)
+
+SUMMARY = "summary.json"
+STAGE_MODELS = {1: "stage1-model", 2: "model"}
+# Everything a run writes into its folder (and nothing else is deleted by --force).
+RUN_FILES = (
+    "checkpoints",
+    "validation",
+    "stage2-inputs",
+    "stage1-model",
+    "model",
+    "metrics.csv",
+    "loss.png",
+    "validation.png",
+    SUMMARY,
+    "stage1.json",
+    "stage2.json",
+    CONFIG_FILE,
+)
+
+
+@dataclass
+class StageResult:
+    """What a finished stage left: its model folder, steps, speed and final validation metrics."""
+
+    model_folder: Path
+    steps: int
+    samples_per_second: float
+    metrics: dict
+
+
+class RunFolder:
+    def __init__(self, output: str | Path) -> None:
+        self.path = Path(output)
+
+    def model_folder(self, stage: int) -> Path:
+        return self.path / STAGE_MODELS[stage]
+
+    def is_finished(self) -> bool:
+        return (self.path / SUMMARY).is_file()
+
+    def final_model(self) -> Path:
+        summary = json.loads((self.path / SUMMARY).read_text())
+        last = max(summary, key=lambda name: int(name.removeprefix("stage")))
+        return Path(summary[last]["model"])
+
+    def stage_result(self, stage: int) -> StageResult | None:
+        """The result of stage ``stage`` if it finished in this folder, else None."""
+        path = self.path / f"stage{stage}.json"
+        if not path.is_file() or not (self.model_folder(stage) / "reo_config.json").is_file():
+            return None
+        values = json.loads(path.read_text())
+        return StageResult(
+            Path(values["model_folder"]),
+            values["steps"],
+            values["samples_per_second"],
+            values["metrics"],
+        )
+
+    def save_stage_result(self, stage: int, result: StageResult) -> None:
+        write_json(
+            self.path / f"stage{stage}.json",
+            {**asdict(result), "model_folder": str(result.model_folder)},
+        )
+
+    def save_summary(self, results: dict[int, StageResult]) -> None:
+        write_json(
+            self.path / SUMMARY,
+            {
+                f"stage{s}": {
+                    "model": str(r.model_folder),
+                    "steps": r.steps,
+                    "samples_per_second": r.samples_per_second,
+                    "validation": r.metrics,
+                }
+                for s, r in results.items()
+            },
+        )
+
+    def check_settings(self, config: TrainConfig) -> None:
+        """A folder holding a run with other settings is not continued with these."""
+        saved_path = self.path / CONFIG_FILE
+        if not saved_path.is_file():
+            return
+        saved = _flat(json.loads(saved_path.read_text()))
+        now = _flat(json.loads(json.dumps(config.to_dict())))
+        changed = sorted(
+            k
+            for k in set(saved) | set(now)
+            if k not in (*EXECUTION_SETTINGS, "output") and saved.get(k) != now.get(k)
+        )
+        if changed:
+            shown = "; ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
+            raise InputError(
+                f"{self.path} holds a run with other settings ({shown}). Continue it with its own "
+                "settings, choose another output folder, or add --force to start over."
+            )
+
+    def clear(self) -> None:
+        """Delete everything a run writes here (--force); other files are left alone."""
+        if not self.path.is_dir():
+            return
+        for name in RUN_FILES:
+            target = self.path / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        for folder in STAGE_MODELS.values():  # staging folders of a save that was killed
+            for leftover in self.path.glob(f".{folder}.*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+        logger.info("--force: removed the earlier run in %s", self.path)
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and key == "model":
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
