@@ -26,7 +26,7 @@ from qgis.gui import (
     QgsMapCanvas,
 )
 
-from reo_core.errors import InputError, ReoError
+from reo_core.errors import ExtentError, InputError, ReoError
 from reo_core.sensors.composites import bands_needed
 from reo_core.sensors.sentinel2 import is_scl_file_name
 from reo_plugin.band_table import BandTable, LayerBox, compact
@@ -66,6 +66,7 @@ from reo_plugin.settings import DockSettings
 MULTIBAND, PER_BAND = "multiband", "per_band"
 DEFAULT_OUT_DIR = Path.home() / "REO"
 INSPECT_DELAY_MS = 400  # changes closer together than this make one inspection
+INPUT_ERROR_KINDS = (InputError.__name__, ExtentError.__name__)  # the worker's refusals of inputs
 
 
 class ReoDock(QgsDockWidget):
@@ -499,7 +500,10 @@ class ReoDock(QgsDockWidget):
         if parameters != self._asked:
             return
         message = with_hint(error.message, DOCK)
-        self.inspected = (parameters, message)
+        # Only a refusal of the inputs stops an estimate of the same inputs; a worker that did
+        # not start may start next time (after REO ▸ Runtime set-up).
+        refused = getattr(error, "kind", None) in INPUT_ERROR_KINDS
+        self.inspected = (parameters, message if refused else None)
         self.reading_panel.show_error(message)
         self._bring_reading_into_view()
         if BAND_ORDER_OPTION in options_named(error.message):
@@ -507,7 +511,7 @@ class ReoDock(QgsDockWidget):
             self._show_band_order()
 
     def inspection_failed(self, parameters: InspectParameters) -> str | None:
-        """The error of the last inspection if it was of these very inputs, else None."""
+        """The worker's refusal of these very inputs at the last inspection, else None."""
         if self.inspected is not None and self.inspected[0] == parameters:
             return self.inspected[1]
         return None

@@ -248,3 +248,24 @@ def test_a_real_bigearthnet_product_is_read_before_the_run(
     assert "data check on B02, B04, B11, B12" in details and "): no offset" in details
     assert "Values: dn (integer data (uint16): digital numbers) in all 12 files" in details
     assert "Product: S2A_MSIL2A_20170613T101031 (file)" in details
+
+
+def test_a_worker_that_cannot_start_is_shown_but_does_not_refuse_the_inputs(
+    qtbot, project, scene, dock, qgis_iface
+):
+    """The runtime may be fixed before the run (REO ▸ Runtime set-up): only the worker's refusal
+    of the inputs themselves stops an estimate of the same inputs."""
+    from reo_plugin.controller import ReoController
+    from reo_plugin.worker_client import WorkerCommand
+    from reo_plugin.workers import WorkerPool
+
+    pool = WorkerPool(lambda: WorkerCommand("/opt/no-such-python/bin/python3"))
+    controller = ReoController(qgis_iface, dock, pool)
+    try:
+        dock.show()
+        dock.s2_layer.setLayer(add_raster(project, s2_file(scene), "Sentinel-2"))
+        text = wait_for_reading(qtbot, dock, "does not exist")
+        assert "Runtime set-up" in text
+        assert dock.inspection_failed(dock.read_inspect_parameters()) is None
+    finally:
+        controller.unload()
