@@ -57,8 +57,8 @@ class PredictArgs:
     out: Path
     device: str
     dtype: str
-    batch_size: int
-    max_new_tokens: int
+    batch_size: int | None  # None: chosen from the free memory
+    max_new_tokens: int | None
     visual_token_pool: int | None
     threads: int | None
     carbon_fraction: float
@@ -83,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--out", type=Path, required=True, help="output folder")
     add("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")
     add("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
-    add("--batch-size", type=int, default=32, help="patches per forward pass (default 32)")
-    add("--max-new-tokens", type=int, default=32, help="longest generated answer (default 32)")
+    add("--batch-size", type=_batch_size, default=None, metavar="N|auto",
+        help="patches per forward pass (default auto: from free GPU memory, 32 on the CPU)")  # fmt: skip
+    add("--max-new-tokens", type=int, default=None,
+        help="longest generated answer (default: the longest answer the model's template has)")  # fmt: skip
     add(
         "--visual-token-pool",
         type=int,
@@ -101,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the results of an earlier run in --out (once this run has finished)",
     )
     return parser
+
+
+def _batch_size(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a number of patches or 'auto'"
+        ) from None
 
 
 def parse_args(argv: list[str] | None = None) -> PredictArgs:

@@ -225,7 +225,8 @@ class Server:
         elif self.loaded is None or wanted.key != self.loaded.key:
             self._switch_model(wanted, report)
         if options.batch_size is not None or required:
-            self.engine.sizer = BatchSizer(wanted.options.batch_size)
+            # None: keep the engine's own size (from the free GPU memory, or the CPU default)
+            self.engine.sizer = BatchSizer(wanted.options.batch_size or self.engine.sizer.size)
         if options.max_new_tokens is not None or required:
             self.engine.max_new_tokens = wanted.options.max_new_tokens
         return model_info(self.engine)

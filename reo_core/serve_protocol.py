@@ -134,7 +134,9 @@ class LandCoverInfo:
 @dataclass(frozen=True)
 class AskResult:
     question: str
-    kind: str  # "agb": answered by the regression head; "text": by generation
+    # What answered: "agb" the regression head; "land_cover" / "count" the map's own answer for
+    # the patch; "text" generation (reo_core.infer.question).
+    kind: str
     answer: str
     generated: str  # the model's own text
     patch: PatchInfo
@@ -144,6 +146,10 @@ class AskResult:
     carbon: float | None = None  # questions about carbon
     carbon_unit: str | None = None
     land_cover: LandCoverInfo | None = None
+    patch_count: int | None = None  # kind "count" (None when the answer stated none)
+    # The type of answer the question asks for: agb, land_cover, count, yes_no, activity,
+    # natural or free (reo_core.infer.answer_types).
+    answer_type: str | None = None
 
 
 @dataclass(frozen=True)

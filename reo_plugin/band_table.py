@@ -4,7 +4,10 @@ One cell per band of AGBD's order, laid out as a compact two-column grid (B01-B0
 right), so all twelve bands show at once without a scroll bar of their own. In multi-band mode
 every cell points into the one chosen layer and only the band number is chosen; in per-band mode
 each cell has its own layer, and a band number only when that layer has several bands. Cells are
-filled by detection (band descriptions, file names, layer names) and can be edited.
+filled by detection (band descriptions, file names, layer names, the band order the user named for
+an unnamed stack), then by the worker's own decision (``show_decision``), and can be edited; the
+cells the user set by hand are remembered (``manual``): they are what the plugin sends as a band
+mapping, everything else is left to the worker.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class BandTable(QtWidgets.QWidget):
         super().__init__(parent)
         self.setObjectName("reoBandTable")
         self.multiband_layer: QgsRasterLayer | None = None
+        self.band_order: str | None = None  # the order of an unnamed multi-band stack
+        self.manual: set[str] = set()  # bands whose cell the user set by hand
         self.required: tuple[str, ...] = AGBD_BAND_ORDER
         self.labels: dict[str, QtWidgets.QLabel] = {}
         self.layer_boxes: dict[str, QgsMapLayerComboBox] = {}
@@ -57,10 +62,12 @@ class BandTable(QtWidgets.QWidget):
         layer_box.setLayer(None)
         compact(layer_box, CELL_CHARACTERS)
         layer_box.layerChanged.connect(lambda _layer, b=band: self._layer_changed(b))
+        layer_box.activated.connect(lambda _i, b=band: self._set_by_hand(b))  # the user's choice
         index_box = QtWidgets.QComboBox()
         compact(index_box, CELL_CHARACTERS)
         index_box.setToolTip(f"The band of the layer that holds {band}")
         index_box.currentIndexChanged.connect(lambda _i: self.mappingChanged.emit())
+        index_box.activated.connect(lambda _i, b=band: self._set_by_hand(b))
         grid.addWidget(label, row, column)
         grid.addWidget(layer_box, row, column + 1)
         grid.addWidget(index_box, row, column + 2)
@@ -74,17 +81,27 @@ class BandTable(QtWidgets.QWidget):
 
     def set_multiband(self, layer: QgsRasterLayer | None) -> None:
         """Multi-band mode on ``layer`` (cells choose band numbers); None = per-band mode."""
+        if layer is not self.multiband_layer:
+            self.manual.clear()
         self.multiband_layer = layer
         for band in AGBD_BAND_ORDER:
             self.layer_boxes[band].setVisible(layer is None)
         if layer is not None:
-            detected = bands_of_multiband(layer)
+            detected = bands_of_multiband(layer, self.band_order)
             for band in AGBD_BAND_ORDER:
                 self._fill_indexes(band, layer, detected.get(band))
         else:
             for band in AGBD_BAND_ORDER:
                 self._layer_changed(band)
         self.mappingChanged.emit()
+
+    def set_band_order(self, order: str | None) -> None:
+        """The order of an unnamed multi-band stack (None: none named); refills its cells."""
+        if order == self.band_order:
+            return
+        self.band_order = order
+        if self.multiband_layer is not None:
+            self.set_multiband(self.multiband_layer)
 
     def set_required(self, bands: tuple[str, ...]) -> None:
         """Mark the bands the model reads (bold); the others are shown as not read."""
@@ -115,7 +132,7 @@ class BandTable(QtWidgets.QWidget):
         if self.multiband_layer is not None:
             return {
                 b: (self.multiband_layer, i)
-                for b, i in bands_of_multiband(self.multiband_layer).items()
+                for b, i in bands_of_multiband(self.multiband_layer, self.band_order).items()
             }
         found: Mapping = {}
         for layer in raster_layers():
@@ -134,6 +151,7 @@ class BandTable(QtWidgets.QWidget):
             if self.multiband_layer is None:
                 self.layer_boxes[band].setLayer(layer)
             self._select_index(band, index)
+            self.manual.discard(band)
         self.mappingChanged.emit()
         return len(detected)
 
@@ -142,6 +160,21 @@ class BandTable(QtWidgets.QWidget):
         if self.multiband_layer is None:
             self.layer_boxes[band].setLayer(layer)
         self._select_index(band, index)
+        self._set_by_hand(band)
+
+    def show_decision(self, bands: dict[str, dict], file: str) -> None:
+        """Multi-band mode: set the cells the user did not set by hand to the bands the worker
+        found in ``file`` (the decision's ``bands``: band -> file, band, identified_by)."""
+        if self.multiband_layer is None:
+            return
+        for band in AGBD_BAND_ORDER:
+            found = bands.get(band)
+            if band in self.manual or not found or str(found.get("file")) != file:
+                continue
+            self._select_index(band, int(found.get("band") or 0))
+            self.index_boxes[band].setToolTip(
+                f"{band}: band {found.get('band')} of the layer ({found.get('identified_by')})"
+            )
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -166,6 +199,10 @@ class BandTable(QtWidgets.QWidget):
         # per-band mode: a single-band layer needs no band number
         single = self.multiband_layer is None and (layer is None or layer.bandCount() == 1)
         box.setVisible(not single)
+
+    def _set_by_hand(self, band: str) -> None:
+        self.manual.add(band)
+        self.mappingChanged.emit()
 
     def _select_index(self, band: str, index: int) -> None:
         box = self.index_boxes[band]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 
 from reo_plugin.band_table import compact
+from reo_plugin.messages import ERROR_COLOUR
 from reo_plugin.model_card import ModelCard
 from reo_plugin.qt import QtCore, QtWidgets, Signal
 from reo_plugin.results import AskAnswer
@@ -101,7 +102,7 @@ class ChatPanel(QtWidgets.QWidget):
 
     def add_error(self, message: str) -> None:
         self._append(
-            f"<p style='color:#b00020'><b>REO could not answer:</b> {html.escape(message)}</p>"
+            f"<p style='color:{ERROR_COLOUR}'><b>REO could not answer:</b> {html.escape(message)}</p>"
         )
 
     def _append(self, fragment: str) -> None:

@@ -33,6 +33,9 @@ FOLDER_BEHAVIOR = _pick(
 INTEGER_NUMBER = _pick(
     "ProcessingNumberParameterType", "Integer", QgsProcessingParameterNumber.Type.Integer
 )
+DOUBLE_NUMBER = _pick(
+    "ProcessingNumberParameterType", "Double", QgsProcessingParameterNumber.Type.Double
+)
 ADVANCED_PARAMETER = _pick(
     "ProcessingParameterFlag", "Advanced", QgsProcessingParameterDefinition.Flag.FlagAdvanced
 )

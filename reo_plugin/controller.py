@@ -1,7 +1,10 @@
-"""Runs what the dock asks for: estimates and questions as background tasks, results onto the map.
+"""Runs what the dock asks for: estimates, questions and inspections of the inputs as background
+tasks, results onto the map and into the dock.
 
 The plugin creates one controller; it owns the running tasks (QGIS needs a Python reference to a
-task until it ends), the patch map tool and the link between the chat and the worker.
+task until it ends), the patch map tool and the link between the chat and the worker. One
+inspection runs at a time, never beside an estimate (the worker runs one job at a time): a newer
+request waits, and only the newest is asked once the worker is free.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from reo_core.errors import ReoError
 from reo_plugin import log, messages
 from reo_plugin.dock import ReoDock
 from reo_plugin.map_tool import PatchMapTool, PatchSelection, s2_patch_grid
-from reo_plugin.parameters import AskParameters, EstimateParameters
+from reo_plugin.parameters import AskParameters, EstimateParameters, InspectParameters
 from reo_plugin.qt import QtCore, Signal
+from reo_plugin.reading import Reading
 from reo_plugin.results import AskAnswer, EstimateOutcome
 from reo_plugin.settings import worker_python
-from reo_plugin.tasks import AskTask, EstimateTask
+from reo_plugin.tasks import AskTask, EstimateTask, InspectTask
 from reo_plugin.workers import WorkerPool
 
 
@@ -32,6 +36,8 @@ class ReoController(QtCore.QObject):
         self.canvas = iface.mapCanvas()
         self.estimate_task: EstimateTask | None = None
         self.ask_task: AskTask | None = None
+        self.inspect_task: InspectTask | None = None
+        self._waiting_inspection: InspectParameters | None = None  # the newest one asked for
         self.last_outcome: EstimateOutcome | None = None
         self.last_error: ReoError | None = None
         self.map_tool = PatchMapTool(self.canvas, self.patch_grid)
@@ -41,6 +47,7 @@ class ReoController(QtCore.QObject):
         dock.estimateRequested.connect(self.start_estimate)
         dock.cancelRequested.connect(self.cancel_estimate)
         dock.askRequested.connect(self.ask)
+        dock.inspectRequested.connect(self.inspect)
         dock.chat.pickToggled.connect(self.set_picking)
         dock.set_worker_python(worker_python())
 
@@ -77,9 +84,10 @@ class ReoController(QtCore.QObject):
         self.dock.set_progress(100)
         self.dock.show_outcome(outcome, card)
         text = " ".join(part for part in (outcome.summary_text(), card.caveat_text()) if part)
-        messages.push(self.iface.messageBar(), text, Qgis.MessageLevel.Success,
-                      details=self.dock.results.plain_text())  # fmt: skip
+        level = Qgis.MessageLevel.Warning if outcome.warnings() else Qgis.MessageLevel.Success
+        messages.push(self.iface.messageBar(), text, level, details=self.dock.results.plain_text())
         self.estimateFinished.emit("succeeded")
+        self._inspect_waiting()
 
     def _estimate_failed(self, error: ReoError) -> None:
         self.last_error, self.estimate_task = error, None
@@ -88,6 +96,7 @@ class ReoController(QtCore.QObject):
         messages.push(self.iface.messageBar(), f"The estimate failed: {error.message}",
                       Qgis.MessageLevel.Critical, details=error.details)  # fmt: skip
         self.estimateFinished.emit("failed")
+        self._inspect_waiting()
 
     def _estimate_canceled(self) -> None:
         self.estimate_task = None
@@ -95,6 +104,41 @@ class ReoController(QtCore.QObject):
         self.dock.set_progress(0)
         self.dock.set_status("Canceled; nothing was added to the map.")
         self.estimateFinished.emit("canceled")
+        self._inspect_waiting()
+
+    # -- how the inputs are read ------------------------------------------------------------------
+
+    def inspect(self, parameters: InspectParameters) -> InspectTask | None:
+        """Ask the worker how it would read ``parameters``; later if it is busy (only the newest)."""
+        if self.inspect_task is not None or self.estimate_task is not None:
+            self._waiting_inspection = parameters
+            return None
+        self._waiting_inspection = None
+        task = InspectTask(parameters, self.pool)
+        task.succeeded.connect(self._inspected)
+        task.failed.connect(self._inspect_failed)
+        task.canceled.connect(self._inspect_ended)
+        self.inspect_task = task
+        QgsApplication.taskManager().addTask(task)
+        return task
+
+    def _inspected(self, reading: Reading) -> None:
+        if self.inspect_task is not None:  # the dock ignores answers about other inputs
+            self.dock.show_inspection(self.inspect_task.parameters, reading)
+        self._inspect_ended()
+
+    def _inspect_failed(self, error: ReoError) -> None:
+        if self.inspect_task is not None:
+            self.dock.show_inspection_error(self.inspect_task.parameters, error)
+        self._inspect_ended()
+
+    def _inspect_ended(self) -> None:
+        self.inspect_task = None
+        self._inspect_waiting()
+
+    def _inspect_waiting(self) -> None:
+        if self._waiting_inspection is not None:
+            self.inspect(self._waiting_inspection)
 
     # -- ask about a patch ------------------------------------------------------------------------
 
@@ -153,7 +197,8 @@ class ReoController(QtCore.QObject):
     # -- teardown -----------------------------------------------------------------------------------
 
     def unload(self) -> None:
-        for task in (self.estimate_task, self.ask_task):
+        self._waiting_inspection = None
+        for task in (self.estimate_task, self.ask_task, self.inspect_task):
             if task is not None:
                 task.cancel()
         self.set_picking(False)

@@ -7,6 +7,10 @@ line and the Results section stay below it, always in view. The dock only reads 
 parameter dataclasses (``parameters.py``) and emits signals; the controller runs the work.
 Settings persist between sessions (``settings.DockSettings``; the sections remember whether they
 are collapsed).
+
+Whenever the inputs or the overrides of how they are read change (and after "Detect bands"), the
+dock asks, through ``inspectRequested``, how the worker would read them, and shows the worker's
+answer under the band grid ("How REO reads this", ``reading_panel``) before anything is run.
 """
 
 from __future__ import annotations
@@ -22,15 +26,23 @@ from qgis.gui import (
     QgsMapCanvas,
 )
 
-from reo_core.errors import InputError, ReoError
+from reo_core.errors import ExtentError, InputError, ReoError
 from reo_core.sensors.composites import bands_needed
 from reo_core.sensors.sentinel2 import is_scl_file_name
 from reo_plugin.band_table import BandTable, LayerBox, compact
 from reo_plugin.chat import ChatPanel
 from reo_plugin.compat import RASTER_LAYER_FILTER
-from reo_plugin.layers import band_of_layer, polarisation_of_layer, raster_file, raster_layers
+from reo_plugin.layers import (
+    bands_of_multiband,
+    file_names_band,
+    polarisation_of_layer,
+    raster_file,
+    raster_layers,
+)
 from reo_plugin.locations import DEMO_MODEL_DIR
+from reo_plugin.messages import ERROR_COLOUR
 from reo_plugin.model_card import ModelCard
+from reo_plugin.option_hints import BAND_ORDER_OPTION, DOCK, options_named, with_hint
 from reo_plugin.parameters import (
     DEVICES,
     MODALITIES,
@@ -38,10 +50,14 @@ from reo_plugin.parameters import (
     EstimateParameters,
     ExtentParameter,
     InputParameters,
+    InspectParameters,
     ModelParameters,
     read_model_config,
 )
 from reo_plugin.qt import QtCore, QtWidgets, Signal
+from reo_plugin.reading import Reading
+from reo_plugin.reading_controls import BandOrderRow, CloudMaskRow, allow_l1c_box, boa_offset_box
+from reo_plugin.reading_panel import ReadingPanel
 from reo_plugin.results import EstimateOutcome
 from reo_plugin.results_panel import ResultsPanel
 from reo_plugin.run_folders import new_run_folder
@@ -49,7 +65,8 @@ from reo_plugin.settings import DockSettings
 
 MULTIBAND, PER_BAND = "multiband", "per_band"
 DEFAULT_OUT_DIR = Path.home() / "REO"
-ERROR_COLOUR = "#b00020"
+INSPECT_DELAY_MS = 400  # changes closer together than this make one inspection
+INPUT_ERROR_KINDS = (InputError.__name__, ExtentError.__name__)  # the worker's refusals of inputs
 
 
 class ReoDock(QgsDockWidget):
@@ -58,6 +75,7 @@ class ReoDock(QgsDockWidget):
     estimateRequested = Signal(object)  # EstimateParameters  # noqa: N815
     cancelRequested = Signal()  # noqa: N815
     askRequested = Signal(object)  # AskParameters  # noqa: N815
+    inspectRequested = Signal(object)  # InspectParameters  # noqa: N815
     setupRequested = Signal()  # noqa: N815
     diagnosticsRequested = Signal()  # noqa: N815
 
@@ -70,6 +88,16 @@ class ReoDock(QgsDockWidget):
         self.picked = None  # map_tool.PatchSelection of the chat
         self.card = ModelCard()
         self._loading = True
+        self._asked: InspectParameters | None = None  # the inspection last asked for
+        # (parameters, error message or None) of the last inspection answered
+        self.inspected: tuple[InspectParameters, str | None] | None = None
+        self._inspection_due = False  # inputs changed while the dock was hidden
+        self._order_asked = False  # the worker asked for the band order of this layer
+        self._inspect_timer = QtCore.QTimer(self)
+        self._inspect_timer.setSingleShot(True)
+        self._inspect_timer.setInterval(INSPECT_DELAY_MS)
+        self._inspect_timer.timeout.connect(self.request_inspection)
+        self.visibilityChanged.connect(self._visibility_changed)
         body = QtWidgets.QWidget()
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.addTab(self._estimate_tab(), "Estimate AGB")
@@ -85,6 +113,7 @@ class ReoDock(QgsDockWidget):
         self._model_changed()
         self._mode_changed()
         self.set_running(False)
+        self._connect_inspection()
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -92,8 +121,12 @@ class ReoDock(QgsDockWidget):
         sections = QtWidgets.QWidget()
         column = QtWidgets.QVBoxLayout(sections)
         column.setContentsMargins(0, 0, 0, 0)
+        # "How REO reads this": the worker's decision on these inputs, shown once it answers.
+        self.reading_panel = ReadingPanel()
+        self.reading = self.reading_panel.line
         self.sections = {
             "inputs": self._inputs_section(),
+            "reading": self.reading_panel,
             "area": self._area_section(),
             "model": self._model_section(),
             "advanced": self._advanced_section(),
@@ -126,10 +159,9 @@ class ReoDock(QgsDockWidget):
         self.multiband_radio.toggled.connect(self._mode_changed)
         self.s2_layer = _layer_box("reoS2Layer")
         self.s2_layer.layerChanged.connect(self._mode_changed)
-        self.scl_layer = _layer_box("reoSclLayer", allow_empty=True)
-        self.scl_layer.setToolTip(
-            "Optional: the L2A scene classification (SCL); clouds and shadows are skipped."
-        )
+        self.cloud_mask = CloudMaskRow()
+        self.band_order = BandOrderRow()  # multi-band mode, for stacks without band names
+        self.band_order.changed.connect(self._band_order_changed)
         self.band_table = BandTable()
         self.detect_button = QtWidgets.QPushButton("Detect bands")
         self.detect_button.setObjectName("reoDetectBands")
@@ -137,14 +169,6 @@ class ReoDock(QgsDockWidget):
             "Fill the bands, cloud mask and PALSAR-2 from band descriptions, file and layer names."
         )
         self.detect_button.clicked.connect(self.detect_inputs)
-        # "How REO reads this": one line on how the product will be read (shown once set); a
-        # read-only line edit, so a long text scrolls and can be copied instead of widening the dock.
-        self.reading = QtWidgets.QLineEdit()
-        self.reading.setObjectName("reoReading")
-        self.reading.setReadOnly(True)
-        self.reading.setFrame(False)
-        self.reading.setStyleSheet("background: transparent;")
-        self.reading.hide()
         self.hh_layer = _layer_box("reoHhLayer", allow_empty=True)
         self.hv_layer = _layer_box("reoHvLayer", allow_empty=True)
         self.sar_row = QtWidgets.QWidget()  # shown only for models that read SAR (ms+sar)
@@ -157,9 +181,9 @@ class ReoDock(QgsDockWidget):
         form = _form(section)
         form.addRow(self.multiband_radio, self.s2_layer)
         form.addRow(self.per_band_radio, self.detect_button)
-        form.addRow("Cloud mask (SCL)", self.scl_layer)
+        form.addRow(self.cloud_mask)
+        form.addRow(self.band_order)
         form.addRow(self.band_table)
-        form.addRow(self.reading)
         form.addRow(self.sar_row)
         return section
 
@@ -233,7 +257,11 @@ class ReoDock(QgsDockWidget):
         self.device.currentTextChanged.connect(self._save)
         self.stride.valueChanged.connect(self._save)
         self.batch_size.valueChanged.connect(self._save)
-        self.advanced_form = _form(section)  # the overrides of how inputs are read go here too
+        self.boa_offset = boa_offset_box()
+        self.allow_l1c = allow_l1c_box()
+        self.advanced_form = _form(section)
+        self.advanced_form.addRow("BOA offset", self.boa_offset)
+        self.advanced_form.addRow(self.allow_l1c)
         self.advanced_form.addRow("Device", self.device)
         self.advanced_form.addRow("Stride", self.stride)
         self.advanced_form.addRow("Batch size", self.batch_size)
@@ -307,38 +335,72 @@ class ReoDock(QgsDockWidget):
         return tuple(bands) if bands else bands_needed(self.modality.currentText())
 
     def read_inputs(self) -> InputParameters:
-        """Sentinel-2, cloud mask and PALSAR-2 files; LayerError/InputError say what to choose."""
+        """The inputs and the overrides of how they are read; InputError says what to choose.
+
+        Multi-band mode sends the layer's file and lets the worker find its bands (by their names,
+        or the band order chosen for an unnamed stack), unless the user set cells of the grid by
+        hand: then the grid is sent as it is. Per-band mode sends the files whose names say their
+        band, and maps the others (a file named ``red.tif``, a band of a stack) explicitly. Every
+        band chosen is sent, not only the model's: the worker's cloud screening reads others.
+        """
         required = self.required_bands()
         chosen = self.band_table.mapping()
-        missing = [band for band in required if band not in chosen]
-        if self.mode() == MULTIBAND and self.s2_layer.currentLayer() is None:
-            raise InputError(
-                "Choose the Sentinel-2 layer (a multi-band raster), or switch to 'One layer per band'."
-            )
-        if missing:
-            raise InputError(
-                f"The model reads Sentinel-2 band(s) {', '.join(missing)}, which are not mapped. "
-                "Choose them under Inputs (or press 'Detect bands')."
-            )
-        used = {band: chosen[band] for band in required}
-        files = {band: (raster_file(layer), index) for band, (layer, index) in used.items()}
-        if self._stated_by_files(used):
-            s2 = tuple(dict.fromkeys(path for path, _ in files.values()))
-            mapping = {}
+        if self.mode() == MULTIBAND:
+            layer = self.s2_layer.currentLayer()
+            if layer is None:
+                raise InputError(
+                    "Choose the Sentinel-2 layer (a multi-band raster), or switch to 'Layer per "
+                    "band'."
+                )
+            s2, mapping = self._multiband_files(layer, chosen, required)
         else:
-            s2, mapping = (), files
-        scl = self.scl_layer.currentLayer()
+            s2, mapping = self._per_band_files(chosen, required)
         sar = [
             layer for layer in (self.hh_layer.currentLayer(), self.hv_layer.currentLayer()) if layer
         ]
         if self.modality.currentText() != "ms+sar":
             sar = []
+        mask = self.cloud_mask.path_layer()
         return InputParameters(
             s2=s2,
             sar=tuple(raster_file(layer) for layer in sar),
-            scl=raster_file(scl) if scl is not None else None,
             band_mapping=mapping,
+            band_order=self.band_order.order() if self.mode() == MULTIBAND else None,
+            boa_offset=self.boa_offset.currentData(),
+            allow_l1c=self.allow_l1c.isChecked(),
+            cloud_mask=raster_file(mask) if mask is not None else None,
+            cloud_mask_kind=self.cloud_mask.mask_kind(),
+            cloud_threshold=self.cloud_mask.mask_threshold(),
         )
+
+    def _multiband_files(self, layer, chosen, required) -> tuple[tuple[str, ...], dict]:
+        path = raster_file(layer)
+        if not self.band_table.manual:
+            return (path,), {}
+        missing = [band for band in required if band not in chosen]
+        if missing:
+            raise InputError(
+                f"The model reads Sentinel-2 band(s) {', '.join(missing)}: choose their band "
+                "numbers in the grid under Inputs, or press 'Detect bands' to start again."
+            )
+        return (), {band: (path, index) for band, (_, index) in chosen.items()}
+
+    def _per_band_files(self, chosen, required) -> tuple[tuple[str, ...], dict]:
+        missing = [band for band in required if band not in chosen]
+        if missing:
+            raise InputError(
+                f"The model reads Sentinel-2 band(s) {', '.join(missing)}, which are not mapped. "
+                "Choose them under Inputs (or press 'Detect bands')."
+            )
+        s2: list[str] = []
+        mapping: dict[str, tuple[str, int]] = {}
+        for band, (layer, index) in chosen.items():  # all: the cloud screening reads B8A too
+            path = raster_file(layer)
+            if index == 1 and file_names_band(layer, band):
+                s2.append(path)
+            else:
+                mapping[band] = (path, index)
+        return tuple(dict.fromkeys(s2)), mapping
 
     def read_model(self) -> ModelParameters:
         return ModelParameters(
@@ -369,6 +431,14 @@ class ReoDock(QgsDockWidget):
             extent=self.read_extent(),
             stride=self.stride.value(),
             batch_size=self.batch_size.value(),
+        )
+
+    def read_inspect_parameters(self) -> InspectParameters:
+        return InspectParameters(
+            inputs=self.read_inputs(),
+            model=self.model_path.filePath(),
+            extent=self.read_extent(),
+            stride=self.stride.value(),
         )
 
     def read_ask_parameters(self, question: str) -> AskParameters:
@@ -409,11 +479,42 @@ class ReoDock(QgsDockWidget):
         self.results.show_outcome(outcome, card)
 
     def set_reading(self, text: str) -> None:
-        """Show how REO will read the chosen product ("How REO reads this"); '' hides the line."""
-        self.reading.setText(f"How REO reads this: {text}" if text else "")
-        self.reading.setToolTip(text)
-        self.reading.setCursorPosition(0)
-        self.reading.setVisible(bool(text))
+        """Show a line under "How REO reads this"; '' hides it."""
+        self.reading_panel.set_text(text)
+
+    def show_inspection(self, parameters: InspectParameters, reading: Reading) -> None:
+        """The worker's decision on ``parameters`` (ignored if the inputs changed since)."""
+        if parameters != self._asked:
+            return
+        self.inspected = (parameters, None)
+        self.reading_panel.show_reading(reading)
+        if reading.warnings:
+            self._bring_reading_into_view()
+        if self.mode() == MULTIBAND and parameters.inputs.s2:
+            self.band_table.show_decision(
+                reading.decision.get("bands") or {}, parameters.inputs.s2[0]
+            )
+
+    def show_inspection_error(self, parameters: InspectParameters, error: ReoError) -> None:
+        """Why the worker cannot read ``parameters``, with the dock's control for each option."""
+        if parameters != self._asked:
+            return
+        message = with_hint(error.message, DOCK)
+        # Only a refusal of the inputs stops an estimate of the same inputs; a worker that did
+        # not start may start next time (after REO ▸ Runtime set-up).
+        refused = getattr(error, "kind", None) in INPUT_ERROR_KINDS
+        self.inspected = (parameters, message if refused else None)
+        self.reading_panel.show_error(message)
+        self._bring_reading_into_view()
+        if BAND_ORDER_OPTION in options_named(error.message):
+            self._order_asked = True  # the worker needs one, whatever the layer looked like
+            self._show_band_order()
+
+    def inspection_failed(self, parameters: InspectParameters) -> str | None:
+        """The worker's refusal of these very inputs at the last inspection, else None."""
+        if self.inspected is not None and self.inspected[0] == parameters:
+            return self.inspected[1]
+        return None
 
     def set_worker_python(self, python: str) -> None:
         self.worker_label.setText(f"Worker Python: {python}")
@@ -430,15 +531,66 @@ class ReoDock(QgsDockWidget):
         found = self.band_table.detect()
         for layer in raster_layers():
             stem = Path(layer.source().split("|", 1)[0]).stem
-            if self.scl_layer.currentLayer() is None and (
+            if self.cloud_mask.path_layer() is None and (
                 is_scl_file_name(stem) or is_scl_file_name(layer.name())
             ):
-                self.scl_layer.setLayer(layer)
+                self.cloud_mask.layer.setLayer(layer)
+                self.cloud_mask.set_kind("scl")
             polarisation = polarisation_of_layer(layer)
             box = {"HH": self.hh_layer, "HV": self.hv_layer}.get(polarisation or "")
             if box is not None and box.currentLayer() is None:
                 box.setLayer(layer)
         self.set_status(f"{found} Sentinel-2 band(s) recognised.")
+        self.request_inspection(force=True)
+
+    # -- inspection -----------------------------------------------------------------------------
+
+    def request_inspection(self, force: bool = False) -> None:
+        """Ask how the worker would read the current inputs (not twice for the same ones, unless
+        ``force``); a dock that is hidden asks when it is shown, so no worker starts for it."""
+        self._inspect_timer.stop()
+        if not self.isVisible():
+            self._inspection_due = True
+            return
+        self._inspection_due = False
+        try:
+            parameters = self.read_inspect_parameters()
+        except ReoError as error:
+            self._asked = None
+            if self.s2_layers():
+                self.reading_panel.show_error(error.message)
+            else:
+                self.reading_panel.clear()  # nothing chosen yet: nothing to say
+            return
+        if parameters == self._asked and not force:
+            return
+        self._asked = parameters
+        self.reading_panel.show_checking()
+        self.inspectRequested.emit(parameters)
+
+    def _bring_reading_into_view(self) -> None:
+        """Scroll the sections so that a warning or an error about the inputs is seen."""
+        self.reading_panel.setCollapsed(False)
+        self.scroll.ensureWidgetVisible(self.reading_panel)
+
+    def _inputs_changed(self, *_args) -> None:
+        if not self._loading:
+            self._inspect_timer.start()
+
+    def _connect_inspection(self) -> None:
+        for signal in (
+            self.multiband_radio.toggled, self.s2_layer.layerChanged,
+            self.band_table.mappingChanged, self.cloud_mask.changed, self.band_order.changed,
+            self.boa_offset.currentIndexChanged, self.allow_l1c.toggled,
+            self.model_path.fileChanged, self.modality.currentTextChanged,
+            self.hh_layer.layerChanged, self.hv_layer.layerChanged,
+            self.extent.extentChanged, self.stride.valueChanged,
+        ):  # fmt: skip
+            signal.connect(self._inputs_changed)
+
+    def _visibility_changed(self, visible: bool) -> None:
+        if visible and self._inspection_due:
+            self._inspect_timer.start()
 
     # -- slots ----------------------------------------------------------------------------------------
 
@@ -447,6 +599,10 @@ class ReoDock(QgsDockWidget):
             parameters = self.read_estimate_parameters()
         except ReoError as error:
             self.set_status(error.message, error=True)
+            return
+        refused = self.inspection_failed(InspectParameters.of_estimate(parameters))
+        if refused is not None:  # the worker said so already: no model is loaded for nothing
+            self.set_status(refused, error=True)
             return
         self.set_status("")
         self.estimateRequested.emit(parameters)
@@ -463,6 +619,9 @@ class ReoDock(QgsDockWidget):
     def _mode_changed(self) -> None:
         multiband = self.mode() == MULTIBAND
         self.s2_layer.setEnabled(multiband)
+        if self.s2_layer.currentLayer() is not self.band_table.multiband_layer:
+            self._order_asked = False
+        self._show_band_order()
         self.band_table.set_multiband(self.s2_layer.currentLayer() if multiband else None)
         if not multiband and not self.band_table.mapping():
             self.band_table.detect()
@@ -504,16 +663,21 @@ class ReoDock(QgsDockWidget):
         self.band_table.set_required(self.required_bands())
         self._save()
 
-    def _stated_by_files(self, used: dict[str, tuple[QgsRasterLayer, int]]) -> bool:
-        """True when the files name these bands by themselves (no mapping needs sending)."""
-        if self.mode() == MULTIBAND:
-            detected = self.band_table.detected()
-            return all(
-                detected.get(band, (None, 0))[1] == index for band, (_, index) in used.items()
-            )
-        return all(
-            index == 1 and band_of_layer(layer) == band for band, (layer, index) in used.items()
+    def _band_order_changed(self) -> None:
+        self.band_table.set_band_order(self.band_order.order())
+        self._show_band_order()
+
+    def _show_band_order(self) -> None:
+        """Multi-band mode: the band order row, for a stack whose bands have no names, once the
+        worker asked for an order, or once one is chosen; hidden otherwise, to keep the section
+        within a laptop screen's height."""
+        layer = self.s2_layer.currentLayer()
+        wanted = (
+            (layer is not None and not bands_of_multiband(layer))
+            or self._order_asked
+            or self.band_order.order() is not None
         )
+        self.band_order.setVisible(self.mode() == MULTIBAND and wanted)
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -553,7 +717,7 @@ def _section(title: str, name: str, collapsed: bool = False) -> QgsCollapsibleGr
 
 def _form(section: QtWidgets.QWidget) -> QtWidgets.QFormLayout:
     form = QtWidgets.QFormLayout(section)
-    form.setVerticalSpacing(4)
+    form.setVerticalSpacing(3)
     form.setContentsMargins(6, 4, 6, 4)
     form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     return form

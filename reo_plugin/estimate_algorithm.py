@@ -21,20 +21,33 @@ from qgis.core import (
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFile,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingUtils,
 )
 
 from reo_core.errors import ReoError
-from reo_plugin.compat import ADVANCED_PARAMETER, FOLDER_BEHAVIOR, INTEGER_NUMBER, RASTER_SOURCE
+from reo_core.sensors.sentinel2 import BAND_ORDERS, CLOUD_MASK_KINDS
+from reo_plugin.compat import (
+    ADVANCED_PARAMETER,
+    DOUBLE_NUMBER,
+    FOLDER_BEHAVIOR,
+    INTEGER_NUMBER,
+    RASTER_SOURCE,
+)
 from reo_plugin.layers import raster_file
 from reo_plugin.locations import DEMO_MODEL_DIR
+from reo_plugin.option_hints import PROCESSING, with_hint
 from reo_plugin.parameters import (
+    AUTO,
+    BOA_OFFSET_CHOICES,
     EstimateParameters,
     ExtentParameter,
     InputParameters,
@@ -54,6 +67,11 @@ REO's worker process (see REO ▸ Diagnostics).</p>
 or one raster per band (named like <i>..._B04.tif</i>); a raster named <i>..._SCL</i> among them
 masks clouds. <b>PALSAR-2</b>: HH and HV, only for models trained with SAR ('ms+sar').
 <b>Extent</b>: empty = all of the imagery. <b>Stride</b>: pixels between patches (25 = adjacent).</p>
+<p>How the input is read is decided from its metadata, checked against its values, and written to
+the log and the summary. To override it: <b>Cloud mask</b> (an SCL, Fmask, binary or cloud
+probability raster, with its kind and, for probabilities, the threshold); <b>Band order</b> of a
+stack whose bands have no names (agbd, l1c, eurosat: REO never guesses it); <b>BOA offset</b>
+(auto, 0 or 1000 DN); <b>Allow Level-1C</b> (top-of-atmosphere input, biased estimates).</p>
 <p>Outputs: AGB and land-cover GeoTIFFs on the patch grid, the totals (AGB and carbon, Mg) and the
 summary as JSON; the run's folder also holds the uncertainty, patch counts and a quicklook.</p>"""
 
@@ -83,6 +101,12 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
     DEVICE = "DEVICE"
     EXTENT = "EXTENT"
     STRIDE = "STRIDE"
+    CLOUD_MASK = "CLOUD_MASK"
+    CLOUD_MASK_KIND = "CLOUD_MASK_KIND"
+    CLOUD_THRESHOLD = "CLOUD_THRESHOLD"
+    BAND_ORDER = "BAND_ORDER"
+    BOA_OFFSET = "BOA_OFFSET"
+    ALLOW_L1C = "ALLOW_L1C"
     BATCH_SIZE = "BATCH_SIZE"
     OUTPUT_AGB = "OUTPUT_AGB"
     OUTPUT_LAND_COVER = "OUTPUT_LAND_COVER"
@@ -147,6 +171,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
                 maxValue=25,
             )
         )
+        self._add_reading_parameters()
         device = QgsProcessingParameterString(
             self.DEVICE, "Device (auto, cpu, cuda, cuda:N, mps)", defaultValue="auto"
         )
@@ -177,6 +202,33 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputString("SUMMARY", "Summary (JSON)"))
         self.addOutput(QgsProcessingOutputFolder("FOLDER", "Folder of the run (all outputs)"))
 
+    def _add_reading_parameters(self) -> None:
+        """The overrides of how the Sentinel-2 input is read (all optional); enums take strings."""
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(
+                self.CLOUD_MASK, "Cloud mask (empty: the SCL if given, else REO's screening)",
+                optional=True,
+            )
+        )  # fmt: skip
+        kind = _strings_enum(self.CLOUD_MASK_KIND, "Cloud mask kind", CLOUD_MASK_KINDS, "scl")
+        threshold = QgsProcessingParameterNumber(
+            self.CLOUD_THRESHOLD,
+            "Cloud probability threshold (probability masks; empty: 0.4, or 40 for integer masks)",
+            DOUBLE_NUMBER, optional=True, minValue=0.0,
+        )  # fmt: skip
+        order = _strings_enum(
+            self.BAND_ORDER, "Band order of a stack without band names", tuple(BAND_ORDERS), None
+        )
+        offset = _strings_enum(self.BOA_OFFSET, "BOA offset (DN)", BOA_OFFSET_CHOICES, AUTO)
+        allow = QgsProcessingParameterBoolean(
+            self.ALLOW_L1C, "Allow Level-1C (top-of-atmosphere) input", defaultValue=False,
+            optional=True,
+        )  # fmt: skip
+        for parameter in (kind, threshold, order, offset, allow):
+            if parameter in (threshold, offset, allow):
+                parameter.setFlags(parameter.flags() | ADVANCED_PARAMETER)
+            self.addParameter(parameter)
+
     def processAlgorithm(self, parameters, context, feedback) -> dict:
         try:
             estimate = self._parameters(parameters, context)
@@ -204,6 +256,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             folder.discard()
             raise QgsProcessingException(_text(error)) from None
         outcome = EstimateOutcome.from_result(result, estimate.out)
+        _report_reading(outcome, feedback)
         outputs = {"FOLDER": str(outcome.out), "SUMMARY": json.dumps(outcome.summary),
                    "TOTAL_AGB_MG": outcome.total_agb_mg, "TOTAL_CARBON_MG": outcome.total_carbon_mg,
                    "MEAN_AGB": outcome.mean_agb}  # fmt: skip
@@ -247,7 +300,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
                 )
         out = Path(QgsProcessingUtils.tempFolder()) / f"reo-{uuid.uuid4().hex[:12]}"
         return EstimateParameters(
-            inputs=InputParameters(s2=tuple(s2), sar=tuple(sar)),
+            inputs=self._inputs(parameters, context, s2, sar),
             model=ModelParameters(
                 model, modality, self.parameterAsString(parameters, self.DEVICE, context) or "auto"
             ),
@@ -257,6 +310,43 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
         )
 
+    def _inputs(self, parameters, context, s2: list[str], sar: list[str]) -> InputParameters:
+        mask = self.parameterAsRasterLayer(parameters, self.CLOUD_MASK, context)
+        threshold = None
+        if parameters.get(self.CLOUD_THRESHOLD) not in (None, ""):
+            threshold = self.parameterAsDouble(parameters, self.CLOUD_THRESHOLD, context)
+        return InputParameters(
+            s2=tuple(s2),
+            sar=tuple(sar),
+            band_order=self.parameterAsEnumString(parameters, self.BAND_ORDER, context) or None,
+            boa_offset=self.parameterAsEnumString(parameters, self.BOA_OFFSET, context) or AUTO,
+            allow_l1c=self.parameterAsBoolean(parameters, self.ALLOW_L1C, context),
+            cloud_mask=raster_file(mask) if mask is not None else None,
+            cloud_mask_kind=self.parameterAsEnumString(parameters, self.CLOUD_MASK_KIND, context)
+            or "scl",
+            cloud_threshold=threshold,
+        )
+
+
+def _strings_enum(name: str, title: str, options, default) -> QgsProcessingParameterEnum:
+    """An optional enum whose values are its option strings ("1000", "eurosat"), not indexes."""
+    return QgsProcessingParameterEnum(
+        name, title, options=list(options), allowMultiple=False, defaultValue=default,
+        optional=True, usesStaticStrings=True,
+    )  # fmt: skip
+
+
+def _report_reading(outcome: EstimateOutcome, feedback) -> None:
+    """How the worker read the input, the patches it skipped and its warnings, into the log."""
+    reading = outcome.reading
+    if reading is not None:
+        feedback.pushInfo(f"How REO read the input: {reading.line()}")
+        for warning in reading.warnings:
+            feedback.pushWarning(warning)
+    if outcome.skipped_text():
+        feedback.pushInfo(f"{outcome.skipped_text()}.")
+
 
 def _text(error: ReoError) -> str:
-    return f"{error.message}\n{error.details}" if error.details else error.message
+    message = with_hint(error.message, PROCESSING)
+    return f"{message}\n{error.details}" if error.details else message

@@ -72,24 +72,38 @@ def band_description(layer: QgsRasterLayer, band: int) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def bands_of_multiband(layer: QgsRasterLayer) -> dict[str, int]:
-    """Sentinel-2 band -> 1-based band index of a multi-band layer, from the band descriptions.
+def bands_of_multiband(layer: QgsRasterLayer, band_order: str | None = None) -> dict[str, int]:
+    """Sentinel-2 band -> 1-based band index of a multi-band layer: from its band descriptions, or
+    for a stack without band names from the order the user named (``sentinel2.BAND_ORDERS``).
 
-    A 12- or 13-band stack without descriptions follows AGBD's or L1C's band order, as reo_core reads it.
+    An unnamed stack without an order gives nothing: 12 or 13 bands fit several orders, and the
+    worker refuses to guess (its ``inspect`` says so); the plugin shows what the worker will do.
     """
-    from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, L1C_BAND_ORDER
+    from reo_core.sensors.sentinel2 import BAND_ORDERS, IGNORED_BANDS
 
     found: dict[str, int] = {}
     for index in range(1, layer.bandCount() + 1):
         band = _band_in_text(band_description(layer, index) or "")
         if band is not None and band not in found:
             found[band] = index
-    if found:
+    if found or band_order not in BAND_ORDERS:
         return found
-    order = {12: AGBD_BAND_ORDER, 13: L1C_BAND_ORDER}.get(layer.bandCount())
-    if order is None:
+    order = BAND_ORDERS[band_order]
+    if len(order) != layer.bandCount():
         return {}
-    return {band: index for index, band in enumerate(order, 1) if band != "B10"}
+    return {band: index for index, band in enumerate(order, 1) if band not in IGNORED_BANDS}
+
+
+def file_names_band(layer: QgsRasterLayer, band: str) -> bool:
+    """True when the layer's file is a single-band raster whose name says it holds ``band`` (the
+    worker then recognises it by itself, as it would in a product folder)."""
+    if layer.providerType() != "gdal" or layer.bandCount() != 1:
+        return False
+    stem = Path(layer.source().split("|", 1)[0]).stem
+    try:
+        return band_from_file_name(stem) == band
+    except ReoError:
+        return False
 
 
 def polarisation_of_layer(layer: QgsMapLayer) -> str | None:

@@ -7,6 +7,7 @@ from qgis.gui import QgsMessageBar
 
 from reo_plugin.qt import QtWidgets
 
+ERROR_COLOUR = "#b00020"  # dark red: what stops a run, in the dock and the chat
 SUCCESS_SECONDS = 0  # stays until closed: the summary is worth reading
 TITLE = "REO"
 

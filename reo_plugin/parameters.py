@@ -13,12 +13,15 @@ from pathlib import Path
 
 from reo_core.errors import InputError
 from reo_core.sensors.composites import MODALITY_IMAGES, bands_needed
+from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_OFFSETS, CLOUD_MASK_KINDS
 
 MODALITIES: tuple[str, ...] = tuple(MODALITY_IMAGES)  # rgb, ms, ms+sar
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 PATCH_SIZE = 25
 MODEL_CONFIG_NAME = "reo_config.json"
+AUTO = "auto"
+BOA_OFFSET_CHOICES: tuple[str, ...] = (AUTO, *map(str, BOA_OFFSETS))  # "auto", "0", "1000"
 
 BandMapping = dict[str, tuple[str, int]]  # band -> (file, 1-based band index)
 
@@ -52,34 +55,53 @@ class ExtentParameter:
 
 @dataclass(frozen=True)
 class InputParameters:
-    """Sentinel-2 (and PALSAR-2) files, shared by estimates and questions.
+    """Sentinel-2 (and PALSAR-2) files and what the user said about reading them; shared by
+    estimates, questions and inspections.
 
-    ``band_mapping`` is set only when the user's band choice differs from what the files say by
-    themselves; the request then names one small VRT per band (``band_files``).
+    Sent to the worker as the user gave them: files whose names or descriptions state their bands
+    in ``s2``, the bands the user chose by hand in ``band_mapping``, and the overrides of how the
+    numbers are read (the BOA offset, Level-1C, the band order of an unnamed stack, a cloud mask).
+    The worker (``reo_core.raster.product``) decides the rest and says how (``inspect``).
     """
 
-    s2: tuple[str, ...]
+    s2: tuple[str, ...] = ()
     sar: tuple[str, ...] = ()
-    scl: str | None = None  # L2A scene classification: clouds, shadows and defects are masked
     band_mapping: BandMapping = field(default_factory=dict)
+    band_order: str | None = None  # the order of a stack without band names (BAND_ORDERS)
+    boa_offset: str = AUTO  # "auto" (metadata, checked against the data), "0" or "1000" DN
+    allow_l1c: bool = False  # read a Level-1C product anyway (the worker warns)
+    cloud_mask: str | None = None  # a cloud mask raster (an SCL, Fmask, s2cloudless, ...)
+    cloud_mask_kind: str = "scl"  # what its values mean (CLOUD_MASK_KINDS)
+    cloud_threshold: float | None = None  # probability masks: cloudy at or above (None: default)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "s2", tuple(str(p) for p in self.s2))
         object.__setattr__(self, "sar", tuple(str(p) for p in self.sar))
+        object.__setattr__(self, "boa_offset", str(self.boa_offset))
         if not self.s2 and not self.band_mapping:
             raise InputError(
                 "Choose the Sentinel-2 input: one multi-band layer, or a layer per band."
             )
+        _check_choice("BOA offset", self.boa_offset, BOA_OFFSET_CHOICES)
+        _check_choice("cloud mask kind", self.cloud_mask_kind, CLOUD_MASK_KINDS)
+        if self.band_order is not None:
+            _check_choice("band order", self.band_order, tuple(BAND_ORDERS))
 
     def request_fields(self) -> dict:
-        """The worker's input fields (may write band VRTs: call it off the GUI thread)."""
-        from reo_core.sensors.sentinel2 import is_scl_file_name
-        from reo_plugin.band_files import band_vrts, scl_alias
-
-        s2 = band_vrts(self.band_mapping) if self.band_mapping else list(self.s2)
-        if self.scl:
-            s2.append(self.scl if is_scl_file_name(Path(self.scl).stem) else scl_alias(self.scl))
-        fields = {"s2": s2}
+        """The worker's input fields (``serve_protocol.Imagery``)."""
+        fields: dict = {"boa_offset": _offset_field(self.boa_offset), "allow_l1c": self.allow_l1c}
+        if self.s2:
+            fields["s2"] = list(self.s2)
+        if self.band_mapping:
+            fields["band_mapping"] = {band: [path, int(index)] for band, (path, index)
+                                      in sorted(self.band_mapping.items())}  # fmt: skip
+        if self.band_order is not None:
+            fields["band_order"] = self.band_order
+        if self.cloud_mask:
+            fields["cloud_mask"] = self.cloud_mask
+            fields["cloud_mask_kind"] = self.cloud_mask_kind
+            if self.cloud_threshold is not None:
+                fields["cloud_threshold"] = float(self.cloud_threshold)
         if self.sar:
             fields["sar"] = list(self.sar)
         return fields
@@ -135,6 +157,28 @@ class EstimateParameters:
     def request_fields(self) -> dict:
         fields = {**self.inputs.request_fields(), "stride": int(self.stride), "out": self.out,
                   "batch_size": int(self.batch_size)}  # fmt: skip
+        if self.extent is not None:
+            fields["extent"] = self.extent.to_request()
+        return fields
+
+
+@dataclass(frozen=True)
+class InspectParameters:
+    """How the worker would read the inputs of an estimate (``inspect``): no model is run, only the
+    model's ``reo_config.json`` is read for its bands."""
+
+    inputs: InputParameters
+    model: str  # the model folder
+    extent: ExtentParameter | None = None
+    stride: int = PATCH_SIZE
+
+    @classmethod
+    def of_estimate(cls, estimate: EstimateParameters) -> InspectParameters:
+        """The inspection of the inputs of ``estimate``."""
+        return cls(estimate.inputs, estimate.model.model, estimate.extent, estimate.stride)
+
+    def request_fields(self) -> dict:
+        fields = {**self.inputs.request_fields(), "model": self.model, "stride": int(self.stride)}
         if self.extent is not None:
             fields["extent"] = self.extent.to_request()
         return fields
@@ -203,3 +247,13 @@ def read_model_config(folder: str | Path) -> dict:
         ) from None
     except (OSError, json.JSONDecodeError) as error:
         raise InputError(f"The model's {MODEL_CONFIG_NAME} cannot be read: {error}") from None
+
+
+def _check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"Unknown {what} '{value}'; choose one of {', '.join(allowed)}.")
+
+
+def _offset_field(choice: str) -> str | int:
+    """The protocol's ``boa_offset``: "auto" or the number of DN."""
+    return choice if choice == AUTO else int(choice)

@@ -101,8 +101,14 @@ class ReoPlugin:
         from reo_plugin.setup_dialog import RuntimeSetupDialog
 
         dialog = RuntimeSetupDialog(self.iface.mainWindow())
-        dialog.runtimeReady.connect(self.dock.set_worker_python)
+        dialog.runtimeReady.connect(self._runtime_ready)
         self._show_dialog(dialog)
+
+    def _runtime_ready(self, python: str) -> None:
+        """A new worker Python: show it, and ask the new worker how it reads the inputs."""
+        if self.dock is not None:
+            self.dock.set_worker_python(python)
+            self.dock.request_inspection(force=True)
 
     def show_diagnostics(self) -> None:
         from reo_plugin.diagnostics import DiagnosticsDialog

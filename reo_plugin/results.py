@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reo_core import serve_protocol as protocol
+from reo_plugin.reading import Reading, skipped_text
 
 SUMMARY_KEY = "summary"  # the key of summary.json among an estimate's paths (not a layer)
 TOP_CLASSES = 4  # classes named in the one-line summary
@@ -59,6 +60,27 @@ class EstimateOutcome:
     def area_ha(self) -> float | None:
         return _number(self.summary.get("valid_area_ha"))
 
+    @property
+    def reading(self) -> Reading | None:
+        """How the worker read the Sentinel-2 input (summary.json's ``inputs.sentinel2``)."""
+        return Reading.from_summary(self.summary)
+
+    def warnings(self) -> list[str]:
+        """The warnings of the input decision (a conflict of metadata and data, L1C read, ...)."""
+        reading = self.reading
+        return reading.warnings if reading is not None else []
+
+    def skipped_text(self) -> str:
+        """'13 of 100 patches skipped: 8 cloud, 1 shadow, 4 no data'; '' when none was skipped."""
+        patches = self.summary.get("patches") or {}
+        skipped = int(patches.get("skipped") or 0)
+        if not skipped:
+            return ""
+        reasons = skipped_text(patches.get("skipped_by_reason"))
+        total = patches.get("total")
+        of = f" of {total}" if total is not None else ""
+        return f"{skipped}{of} patches skipped" + (f": {reasons}" if reasons else "")
+
     def class_areas(self) -> list[tuple[str, float]]:
         """(class name, area in ha), largest first (summary.json's ``land_cover_area_ha``)."""
         table = self.summary.get("land_cover_area_ha") or {}
@@ -87,8 +109,16 @@ class EstimateOutcome:
         return "; ".join(parts) + "." if parts else "Estimate finished."
 
     def details_text(self) -> str:
-        """Several lines for the details box: files and every class area."""
-        lines = [self.summary_text(), ""]
+        """Several lines for the details box: the summary, skipped patches, how the input was
+        read and its warnings, every class area and the files."""
+        lines = [self.summary_text()]
+        if self.skipped_text():
+            lines.append(f"{self.skipped_text()}.")
+        reading = self.reading
+        if reading is not None:
+            lines.append(f"Input read as: {reading.line()}")
+            lines += reading.marked_warnings()
+        lines.append("")
         lines += [f"{name}: {area:,.1f} ha" for name, area in self.class_areas()]
         lines += ["", f"Folder: {self.out}"] + [
             f"{key}: {path}" for key, path in self.files.items()

@@ -1,5 +1,6 @@
-"""The dock's results section: the last run's summary, with the model's caveat, kept on screen and
-copyable (the message bar's line is gone at the next message).
+"""The dock's results section: the last run's summary, with the model's caveat, the patches skipped
+by reason and the warnings of how the input was read, kept on screen and copyable (the message
+bar's line is gone at the next message).
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import html
 from qgis.core import QgsApplication
 from qgis.gui import QgsCollapsibleGroupBox
 
-from reo_plugin.model_card import ModelCard
+from reo_plugin.model_card import CAVEAT_COLOUR, ModelCard
 from reo_plugin.qt import QtCore, QtGui, QtWidgets
+from reo_plugin.reading import WARNING_MARK
 from reo_plugin.results import EstimateOutcome
 
 VISIBLE_LINES = 4  # the caveat and the summary line without scrolling; the details scroll
@@ -42,11 +44,16 @@ class ResultsPanel(QgsCollapsibleGroupBox):
         self.hide()
 
     def show_outcome(self, outcome: EstimateOutcome, card: ModelCard) -> None:
-        """Show a finished run: the caveat first (if the model has one), then the summary."""
+        """Show a finished run: the caveat first (if the model has one), then the summary, the
+        input's warnings in the caveat's colour."""
         self._plain = "\n".join(filter(None, [card.caveat_text(), outcome.details_text()]))
-        body = html.escape(outcome.details_text()).replace("\n", "<br>")
+        lines = []
+        for line in outcome.details_text().split("\n"):
+            text = html.escape(line)
+            warned = line.startswith(WARNING_MARK)
+            lines.append(f'<span style="color:{CAVEAT_COLOUR}">{text}</span>' if warned else text)
         caveat = f"<p>{card.caveat_html()}</p>" if card.has_caveat else ""
-        self.text.setHtml(f"{caveat}<p>{body}</p>")
+        self.text.setHtml(f"{caveat}<p>{'<br>'.join(lines)}</p>")
         self.setTitle(f"Results — {outcome.out.name}")
         self.setCollapsed(False)
         self.show()

@@ -15,8 +15,9 @@ from qgis.core import QgsTask
 from reo_core.errors import ReoError
 from reo_plugin import log
 from reo_plugin.model_card import model_card
-from reo_plugin.parameters import AskParameters, EstimateParameters
+from reo_plugin.parameters import AskParameters, EstimateParameters, InspectParameters
 from reo_plugin.qt import Signal
+from reo_plugin.reading import Reading
 from reo_plugin.results import AskAnswer, EstimateOutcome
 from reo_plugin.run_folders import RunFolder
 from reo_plugin.styling import add_outcome_layers
@@ -85,8 +86,11 @@ class WorkerTask(QgsTask):
             self.messageChanged.emit(message)
 
     def _fail(self, error: ReoError) -> None:
-        log.critical(f"{self.description()}: {error}")
+        self.log_failure(f"{self.description()}: {error}")
         self.failed.emit(error)
+
+    def log_failure(self, text: str) -> None:
+        log.critical(text)
 
 
 class EstimateTask(WorkerTask):
@@ -132,6 +136,25 @@ class AskTask(WorkerTask):
 
     def on_success(self, result: dict) -> AskAnswer:
         return AskAnswer.from_result(result, self.parameters.question)
+
+
+class InspectTask(WorkerTask):
+    """How the worker would read the inputs (``inspect``): no model is loaded or run."""
+
+    def __init__(self, parameters: InspectParameters, pool: WorkerPool) -> None:
+        self.parameters = parameters
+
+        def job(progress: Progress, is_canceled: IsCanceled) -> dict:
+            return pool.run("inspect", parameters.request_fields(), None, "auto", progress,
+                            is_canceled)  # fmt: skip
+
+        super().__init__("REO: how the inputs are read", job)
+
+    def on_success(self, result: dict) -> Reading:
+        return Reading.from_inspect(result)
+
+    def log_failure(self, text: str) -> None:
+        log.info(text)  # inputs that cannot be read yet: the dock shows why; no failure of REO
 
 
 class InfoTask(WorkerTask):

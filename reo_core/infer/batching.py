@@ -95,3 +95,38 @@ def _release_memory() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+# Share of the free device memory a batch may fill: the rest absorbs the allocator's fragmentation
+# and answers longer than the probe's.
+MEMORY_HEADROOM = 0.8
+MAX_AUTO_BATCH = 512
+
+
+def batch_size_for_memory(
+    free_bytes: int,
+    peak_one: int,
+    peak_many: int,
+    many: int,
+    headroom: float = MEMORY_HEADROOM,
+    limit: int = MAX_AUTO_BATCH,
+) -> int:
+    """The largest batch whose peak memory fits ``headroom`` of the free memory.
+
+    Peak memory is taken as linear in the batch size, from two measured batches: ``peak_one``
+    bytes above the idle model for one patch and ``peak_many`` for ``many`` patches. The result is
+    rounded down to a multiple of 8 (tensor-core friendly) when it is at least 8.
+
+    >>> batch_size_for_memory(80 * 2**30, 3 * 2**30, 6 * 2**30, 4)
+    64
+    """
+    if many < 2 or peak_many < peak_one:
+        raise ValueError(
+            f"need two probes with peak_many >= peak_one, got {peak_one} and {peak_many} ({many})"
+        )
+    per_patch = max((peak_many - peak_one) / (many - 1), 1.0)
+    fixed = max(peak_one - per_patch, 0.0)
+    fits = int((free_bytes * headroom - fixed) // per_patch)
+    if fits >= 8:
+        fits -= fits % 8
+    return max(1, min(fits, limit))

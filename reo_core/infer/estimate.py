@@ -14,7 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,8 +182,9 @@ def _read_error(error: Exception) -> InputError:
 def _one_process(engine, reader: PatchReader, writers, progress, is_canceled) -> SummaryAccumulator:
     tracker = _Tracker(progress, reader.n_patches)
     summary = SummaryAccumulator(_cell_area_ha(reader), reader.n_patches)
-    with writers:
-        for block in _read(reader):
+    # engine.read_ahead: the next block is read and composited while the device answers this one
+    with writers, closing(engine.read_ahead(_read(reader))) as blocks:
+        for block in blocks:
             check_canceled(is_canceled)
             block_patches = block.keep.size
             result = engine.predict_block(block, is_canceled, tracker.on_batch(block_patches))
@@ -207,8 +208,8 @@ def _several_processes(
     )
     failure = None
     try:
-        with part_writers:
-            for block in _read(reader, mine):
+        with part_writers, closing(engine.read_ahead(_read(reader, mine))) as blocks:
+            for block in blocks:
                 result = engine.predict_block(block, None, tracker.on_batch(block.keep.size))
                 part_writers.write(result)
                 tracker.block_done(block.keep.size, int(block.keep.sum()))

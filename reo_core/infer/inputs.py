@@ -20,9 +20,8 @@ from reo_core.raster import CloudOptions, Extent, PatchReader, open_sar, open_se
 from reo_core.raster.clouds import MASK_KINDS
 from reo_core.raster.grid import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
-from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN
+from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, BOA_OFFSETS
 
-BOA_OFFSETS = (0, BOA_ADD_OFFSET_DN)  # the offsets a user may insist on
 _BAND_ARGUMENT = re.compile(r"^(?P<band>[^=]+)=(?P<path>.+?)(?::(?P<index>\d+))?$")
 
 

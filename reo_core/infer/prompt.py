@@ -14,8 +14,6 @@ from reo_core.instruct.templates import IMAGE_TOKEN, TEMPLATES_BY_ID
 
 ESTIMATE_TEMPLATE_ID = "agb-001"
 ESTIMATE_QUESTION = TEMPLATES_BY_ID[ESTIMATE_TEMPLATE_ID].question
-# Words that make a question an AGB question, answered by the regression head.
-_AGB_WORDS = re.compile(r"\b(?:biomass|agb|carbon)\b|mg\s*/\s*ha", re.IGNORECASE)
 
 
 def prompt_messages(question: str) -> list[dict[str, str]]:
@@ -27,8 +25,10 @@ def prompt_messages(question: str) -> list[dict[str, str]]:
 
 
 def is_agb_question(question: str) -> bool:
-    """True when the question asks for biomass or carbon (biomass, AGB, Mg/ha, carbon)."""
-    return bool(_AGB_WORDS.search(question))
+    """True when the question asks for biomass or carbon (reo_core.infer.answer_types)."""
+    from reo_core.infer.answer_types import AnswerType, question_type
+
+    return question_type(question).type is AnswerType.AGB
 
 
 def mentions_carbon(question: str) -> bool:

@@ -1,10 +1,14 @@
-"""Asking about one patch: the patch under a point, answered by the regression head or by generation.
+"""Asking about one patch: the patch under a point, answered the way the map answers it.
 
 The patch is the one of the patch grid whose cell holds the point (``PatchGrid.patch_at``): the grid
 of all of the Sentinel-2 imagery, or of an estimate's extent when it is given, so a click on an
-estimate's raster asks about the patch that made that cell. AGB questions (biomass, AGB, Mg/ha,
-carbon) are answered by the regression head after the estimate's own AGB question, so the number is
-the one the map holds; any other question is answered by generation.
+estimate's raster asks about the patch that made that cell.
+
+Each question gets an answer type (``reo_core.infer.answer_types``). AGB questions are answered by
+the regression head after the estimate's own question, land-cover and patch-count questions by the
+class and count of that same answer, so the chat says what the map holds for the patch. Yes/no and
+other template questions are answered by generation held to the answers of their type; questions
+of no known type by free generation.
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 from pyproj import Transformer
 
-from reo_core.answers import parse_land_cover
 from reo_core.errors import ExtentError, InputError
-from reo_core.infer.engine import InferenceEngine
+from reo_core.infer.answer_types import FROM_ESTIMATE, AnswerType, question_type
+from reo_core.infer.engine import COUNT_NODATA, UNKNOWN_CLASS, InferenceEngine, PatchPredictions
 from reo_core.infer.inputs import InputSpec, open_reader
 from reo_core.infer.products import IPCC_CARBON_FRACTION
-from reo_core.infer.prompt import is_agb_question, mentions_carbon
+from reo_core.infer.prompt import mentions_carbon
 from reo_core.landcover import CLASSES
 from reo_core.raster import Extent, skips
 from reo_core.raster.extent import parse_crs
@@ -72,16 +77,10 @@ def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
     s2, sar = engine.block_patches(block)
     patch = {"row": row, "col": col, "bounds": list(bounds), "crs": grid.pixels.crs.to_string(),
              "valid_fraction": round(valid, 4)}  # fmt: skip
-    if is_agb_question(request.question):
-        return {
-            "question": request.question,
-            **_agb_answer(engine, s2, sar, request),
-            "patch": patch,
-        }
-    out = engine.answer(s2, sar, request.question, request.max_new_tokens)
-    text = out.texts[0]
-    return {"question": request.question, "kind": "text", "answer": text, "generated": text,
-            "patch": patch}  # fmt: skip
+    answer = answer_patches(
+        engine, s2, sar, request.question, request.max_new_tokens, request.carbon_fraction
+    )[0]
+    return {"question": request.question, **answer, "patch": patch}
 
 
 def _skipped_patch(request: AskRequest, reader, bounds, block) -> ExtentError:
@@ -114,27 +113,74 @@ def _fmt(bounds) -> str:
     return "(" + ", ".join(f"{v:.1f}" for v in bounds) + ")"
 
 
-def _agb_answer(engine: InferenceEngine, s2, sar, request: AskRequest) -> dict:
-    predictions = engine.predict_patches(s2, sar)
-    agb = float(predictions.agb[0])
-    std = None if predictions.agb_std is None else float(predictions.agb_std[0])
-    text = predictions.texts[0]
+def answer_patches(
+    engine: InferenceEngine,
+    s2: np.ndarray,
+    sar: np.ndarray | None,
+    question: str,
+    max_new_tokens: int = DEFAULT_ANSWER_TOKENS,
+    carbon_fraction: float = IPCC_CARBON_FRACTION,
+    via_estimate: bool = True,
+) -> list[dict]:
+    """The answer to ``question`` about each of N patches (s2 (N, bands, 25, 25), sar or None).
+
+    ``kind`` says what answered: "agb" (the regression head), "land_cover" / "count" (the map's
+    own answer for the patch), "text" (generation). ``via_estimate`` False answers land-cover and
+    count questions by their own generation instead (how REO 1.0 answered; for comparisons).
+    """
+    kind = question_type(question)
+    if kind.type is AnswerType.AGB or (via_estimate and kind.type in FROM_ESTIMATE):
+        predictions = engine.predict_patches(s2, sar)
+        make = {
+            AnswerType.AGB: lambda i: _agb_answer(predictions, i, question, carbon_fraction),
+            AnswerType.LAND_COVER: lambda i: _land_cover_answer(predictions, i),
+            AnswerType.COUNT: lambda i: _count_answer(predictions, i),
+        }[kind.type]
+        answers = [make(i) for i in range(s2.shape[0])]
+    else:
+        texts = engine.answer(s2, sar, question, max_new_tokens).texts
+        answers = [{"kind": "text", "answer": text, "generated": text} for text in texts]
+    return [{**answer, "answer_type": kind.type.value} for answer in answers]
+
+
+def _agb_answer(predictions: PatchPredictions, i: int, question: str, carbon: float) -> dict:
+    agb = float(predictions.agb[i])
+    std = None if predictions.agb_std is None else float(predictions.agb_std[i])
+    text = predictions.texts[i]
     answer = f"Above-ground biomass: {agb:.1f}" + (f" ± {std:.1f}" if std is not None else "")
     answer += " Mg/ha."
     result = {"kind": "agb", "agb": agb, "agb_std": std, "unit": "Mg/ha"}
-    if mentions_carbon(request.question):
-        carbon = agb * request.carbon_fraction
-        answer += f" Carbon: {carbon:.1f} Mg C/ha (carbon fraction {request.carbon_fraction})."
-        result |= {"carbon": carbon, "carbon_unit": "Mg C/ha"}
-    code = parse_land_cover(text)
+    if mentions_carbon(question):
+        answer += f" Carbon: {agb * carbon:.1f} Mg C/ha (carbon fraction {carbon})."
+        result |= {"carbon": agb * carbon, "carbon_unit": "Mg C/ha"}
     if text:
         answer += f" {text}"
-    result |= {
-        "answer": answer,
-        "generated": text,
-        "land_cover": None if code is None else {"code": code, "name": CLASSES[code].name},
-    }
-    return result
+    return result | {"answer": answer, "generated": text, "land_cover": _class(predictions, i)}
+
+
+def _land_cover_answer(predictions: PatchPredictions, i: int) -> dict:
+    """The class the map holds for the patch, as the land-cover answer."""
+    land_cover, text = _class(predictions, i), predictions.texts[i]
+    answer = (
+        f"{land_cover['name']}." if land_cover else f"No land-cover class could be read: {text}"
+    )
+    return {"kind": "land_cover", "answer": answer, "generated": text, "land_cover": land_cover}
+
+
+def _count_answer(predictions: PatchPredictions, i: int) -> dict:
+    """The patch count the map holds for the patch, as the count answer."""
+    count, text = int(predictions.patch_count[i]), predictions.texts[i]
+    if count == COUNT_NODATA:
+        answer, count = f"No patch count could be read: {text}", None
+    else:
+        answer = f"{count} ecological patch{'' if count == 1 else 'es'}."
+    return {"kind": "count", "answer": answer, "generated": text, "patch_count": count,
+            "land_cover": _class(predictions, i)}  # fmt: skip
+
+
+def _class(predictions: PatchPredictions, i: int) -> dict | None:
+    code = int(predictions.land_cover[i])
+    return None if code == UNKNOWN_CLASS else {"code": code, "name": CLASSES[code].name}
 
 
 def _to_grid_crs(point, crs: str, target) -> tuple[float, float]:

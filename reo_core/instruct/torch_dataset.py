@@ -65,6 +65,7 @@ class InstructDataset(Dataset):
             "id": record["id"],
             "task": record["task"],
             "images": images,
+            "spectral": self.processor.spectral(s2[None], None if sar is None else sar[None]),
             "encoded": self.processor.encode_dialogue(record["messages"]),
             "agb": agb,
             "record": record,
@@ -87,8 +88,9 @@ class InstructDataset(Dataset):
         """Stack items into a right-padded training batch."""
         pixels = self.processor.pixel_values(np.stack([item["images"] for item in items]))
         return self.processor.collate(
-            [item["encoded"] for item in items], pixels, agb=[item["agb"] for item in items]
-        )
+            [item["encoded"] for item in items], pixels, agb=[item["agb"] for item in items],
+            spectral=[item["spectral"] for item in items],
+        )  # fmt: skip
 
     def _check_bands(self) -> None:
         manifest = self.folder / "manifest.json"

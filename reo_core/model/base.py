@@ -2,8 +2,8 @@
 
 Real checkpoints (``llava-hf/llava-1.5-7b-hf``) and the small models made here share one layout and
 one loading path: ``LlavaForConditionalGeneration.from_pretrained`` on a folder with ``config.json``,
-safetensors weights, tokenizer files and ``preprocessor_config.json``. Nothing is downloaded at run
-time unless the base is a hub id and the machine can reach the hub.
+safetensors weights, tokenizer files and ``preprocessor_config.json``. Nothing is ever downloaded
+while loading (``reo_core.model.hub``; ``python -m reo_core.model.download`` fetches a hub base).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from transformers import (
     LlavaForConditionalGeneration,
 )
 
+from reo_core.errors import InputError
 from reo_core.model.tokenizer import IMAGE_TOKEN, build_tokenizer
+from reo_core.model.weights import check_base_weights
 
 
 @dataclass
@@ -91,22 +93,38 @@ TINY_BASE = BaseSpec(
 
 
 def build_base(
-    folder: str | Path, spec: BaseSpec, corpus: list[str] | None = None, seed: int = 0
+    folder: str | Path,
+    spec: BaseSpec,
+    corpus: list[str] | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    full_vocabulary: bool = False,
 ) -> Path:
     """Make a randomly initialised base and save it in the llava-hf folder layout.
 
-    The tokenizer is trained offline on ``corpus`` (a byte-level BPE, so any text encodes).
+    The tokenizer is trained offline on ``corpus`` (a byte-level BPE, so any text encodes). The
+    weights are made in ``dtype`` on ``device`` (a 7B base: bf16 on a GPU takes seconds, float32
+    on a CPU minutes). ``full_vocabulary``: the LM head as wide as ``spec.vocab_size`` (the real
+    model's cost) rather than the tokenizer's size.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(corpus or [])
+    vocab = max(spec.vocab_size, len(tokenizer)) if full_vocabulary else len(tokenizer)
     config = spec.llava_config(
         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
-        vocab_size=len(tokenizer),
+        vocab_size=vocab,
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = LlavaForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(default)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     (folder / "preprocessor_config.json").write_text(
@@ -134,15 +152,40 @@ def clip_preprocessor(size: int) -> dict:
 
 
 def load_base(
-    name_or_folder: str | Path,
+    folder: str | Path,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    attention: str | None = None,
 ):
-    """(model, tokenizer) of a llava-hf base; safetensors only, never remote code."""
-    model = LlavaForConditionalGeneration.from_pretrained(
-        str(name_or_folder), dtype=dtype, use_safetensors=True, trust_remote_code=False
-    )
-    tokenizer = AutoTokenizer.from_pretrained(str(name_or_folder), trust_remote_code=False)
+    """(model, tokenizer) of the llava-hf base in ``folder``; safetensors only, no remote code,
+    no network (``reo_core.model.checkpoint.resolve_base`` finds the folder of a hub id).
+
+    ``attention``: "sdpa" (torch's fused attention) or "eager"; None = transformers' default.
+    """
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise InputError(
+            f"The base model folder {folder} has no config.json; it is not a llava-hf base."
+        )
+    check_base_weights(folder)
+    extra = {} if attention is None else {"attn_implementation": attention}
+    try:
+        model = LlavaForConditionalGeneration.from_pretrained(
+            str(folder), dtype=dtype, use_safetensors=True, trust_remote_code=False,
+            local_files_only=True, **extra,
+        )  # fmt: skip
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder), trust_remote_code=False, local_files_only=True
+        )
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        lines = [
+            line for line in str(error).splitlines() if line.strip() and "weights_only" not in line
+        ]
+        raise InputError(
+            f"The base model in {folder} cannot be loaded: {lines[0] if lines else type(error).__name__}. "
+            "Copy the base folder again (llava-hf layout: config.json, *.safetensors, tokenizer).",
+            details="\n".join(lines),
+        ) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
     return model.to(device), tokenizer

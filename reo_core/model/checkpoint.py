@@ -1,7 +1,7 @@
 """Creating, saving and loading REO-VLM models.
 
 A checkpoint is a folder: ``reo_config.json``, the LoRA adapter (peft's ``adapter_config.json`` and
-``adapter_model.safetensors``), ``heads.safetensors`` (reverse projection and regression head), the
+``adapter_model.safetensors``), ``heads.safetensors`` (reverse projection, spectral channel, regression head), the
 tokenizer, ``preprocessor_config.json`` and a model card ``README.md``. The base model is referenced
 by ``base_model`` in the config, never copied. No pickle anywhere; no remote code.
 """
@@ -9,6 +9,7 @@ by ``base_model`` in the config, never copied. No pickle anywhere; no remote cod
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -23,13 +24,17 @@ from reo_core.atomic import replace_folder
 from reo_core.errors import InputError
 from reo_core.model.base import clip_preprocessor, load_base
 from reo_core.model.config import CONFIG_NAME, ReoConfig
+from reo_core.model.hub import is_hub_id, local_copy, missing_base_error
 from reo_core.model.model_card import model_card
 from reo_core.model.processor import ImageSpec, ReoProcessor
+from reo_core.model.reo_vlm import HEAD_MODULES as HEAD_PREFIXES
 from reo_core.model.reo_vlm import ReoVLM
+from reo_core.model.weights import COPY_AGAIN, check_base_weights, check_safetensors, read_json
 
 HEADS_FILE = "heads.safetensors"
+ADAPTER_FILE = "adapter_model.safetensors"
+ATTENTION_CHOICES = ("sdpa", "eager")  # torch's fused attention, or the plain matmuls
 _PIL_RESAMPLE = {"bilinear": 2, "bicubic": 3}
-HEAD_PREFIXES = ("reverse_projection.", "regression_head.")
 
 
 @dataclass
@@ -44,7 +49,8 @@ def create_model(
     config: ReoConfig, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> LoadedModel:
     """A fresh REO-VLM on ``config.base_model``: LoRA adapters and heads newly initialised."""
-    base, tokenizer = load_base(config.base_model, dtype=dtype, device=device)
+    base_folder = resolve_base(config.base_model, Path.cwd())
+    base, tokenizer = load_base(base_folder, dtype=dtype, device=device)
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -54,7 +60,7 @@ def create_model(
     )
     model = ReoVLM(config, get_peft_model(base, lora), tokenizer).to(device)
     _keep_heads_float32(model)
-    return LoadedModel(model, _processor(config, model, tokenizer, config.base_model))
+    return LoadedModel(model, _processor(config, model, tokenizer, base_folder))
 
 
 def save_checkpoint(
@@ -104,31 +110,76 @@ def load_checkpoint(
     dtype: torch.dtype = torch.float32,
     bands: tuple[str, ...] | None = None,
     modality: str | None = None,
+    attention: str | None = None,
 ) -> LoadedModel:
-    """Load a checkpoint; ``bands`` / ``modality`` are what the caller's data has (checked)."""
+    """Load a checkpoint; ``bands`` / ``modality`` are what the caller's data has (checked);
+    ``attention`` one of ATTENTION_CHOICES (None: transformers' default)."""
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file():
         raise InputError(f"{folder} is not a REO model folder: it has no {CONFIG_NAME}.")
     config = ReoConfig.load(folder)
     check_compatible(config, folder, bands, modality)
-    # In memory the base is where it was found; saving turns it back into a reference.
-    config = ReoConfig.from_dict(
-        {**config.to_dict(), "base_model": resolve_base(config.base_model, folder)}
-    )
-    base, _ = load_base(config.base_model, dtype=dtype, device=device)
-    peft = PeftModel.from_pretrained(base, str(folder), is_trainable=False)
+    base_folder = resolve_base(config.base_model, folder)
+    if not _names_hub_model(config.base_model, base_folder):
+        # In memory a base folder is where it was found; saving turns it back into a reference.
+        config = ReoConfig.from_dict({**config.to_dict(), "base_model": str(base_folder)})
+    _check_files(folder)
+    base, _ = load_base(base_folder, dtype=dtype, device=device, attention=attention)
+    peft = _loaded(
+        lambda: PeftModel.from_pretrained(base, str(folder), is_trainable=False),
+        folder / ADAPTER_FILE, "the LoRA adapter",
+    )  # fmt: skip
     tokenizer = _load_tokenizer(folder)
     model = ReoVLM(config, peft, tokenizer).to(device)
     state = load_file(str(folder / HEADS_FILE), device=str(device))
     missing = {k for k in model.state_dict() if k.startswith(HEAD_PREFIXES)} - set(state)
     if missing:
         raise InputError(
-            f"{folder / HEADS_FILE} lacks {sorted(missing)[:3]}...; the checkpoint is incomplete."
+            f"{folder / HEADS_FILE} lacks {sorted(missing)[:3]}...; the model folder is "
+            f"incomplete; {COPY_AGAIN}."
         )
-    model.load_state_dict(state, strict=False)
+    _loaded(lambda: model.load_state_dict(state, strict=False), folder / HEADS_FILE,
+            "the regression head")  # fmt: skip
     _keep_heads_float32(model)
     model.eval()
     return LoadedModel(model, _processor(config, model, tokenizer, folder))
+
+
+def _check_files(folder: Path) -> None:
+    """The adapter and head files are there and readable, before anything loads them."""
+    read_json(folder / "adapter_config.json", "the LoRA adapter's configuration")
+    check_safetensors(folder / ADAPTER_FILE, "the LoRA adapter")
+    check_safetensors(folder / HEADS_FILE, "the regression head and reverse projection")
+
+
+def _loaded(load, path: Path, what: str):
+    """``load()``, with a failure of a checked file turned into one message about that file."""
+    try:
+        return load()
+    except (OSError, RuntimeError, ValueError, KeyError) as error:
+        raise InputError(
+            f"{path} ({what}) cannot be used: {_first_line(error)}; {COPY_AGAIN}.",
+            details=_without_pickle_hints(str(error)),
+        ) from None
+
+
+def _names_hub_model(base_model: str, base_folder: Path) -> bool:
+    return is_hub_id(base_model) and not Path(base_model).is_dir()
+
+
+def base_parameter_count(folder: str | Path) -> int:
+    """Parameters of a checkpoint's base, read from its safetensors headers (nothing loaded)."""
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    base = resolve_base(ReoConfig.load(folder).base_model, folder)
+    check_base_weights(base)
+    count = 0
+    for path in base.glob("*.safetensors"):
+        with safe_open(str(path), framework="pt") as weights:
+            for key in weights.keys():  # noqa: SIM118 (safe_open has no __iter__)
+                count += math.prod(weights.get_slice(key).get_shape())
+    return count
 
 
 def check_compatible(
@@ -162,17 +213,35 @@ def base_reference(base_model: str, checkpoint: Path) -> str:
     return str(base)
 
 
-def resolve_base(base_model: str, checkpoint: Path) -> str:
-    """A relative base path is taken relative to the checkpoint folder first (a model shipped with
-    its base beside it, e.g. ``../base``), then to the working directory; a hub id stays as it is."""
-    beside = (checkpoint / base_model).resolve()
+def resolve_base(base_model: str, checkpoint: Path) -> Path:
+    """The local folder of a checkpoint's base, or an InputError that says where to put it.
+
+    A relative path is taken relative to the checkpoint folder first (a model shipped with its base
+    beside it, e.g. ``../base``), then to the working directory; a hub id is looked up on this
+    machine only (``reo_core.model.hub``): nothing is downloaded.
+    """
+    beside = checkpoint / base_model
     if not Path(base_model).is_absolute() and (beside / "config.json").is_file():
-        return str(beside)
-    if Path(base_model).is_dir() and not (Path(base_model) / "config.json").is_file():
-        raise InputError(
-            f"The base model folder {base_model} has no config.json; it is not a llava-hf base."
-        )
-    return base_model
+        return beside.resolve()
+    path = Path(base_model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(
+                f"The base model folder {base_model} has no config.json; it is not a llava-hf base."
+            )
+        return path
+    name = "The model " + "/".join(checkpoint.resolve().parts[-2:])
+    if is_hub_id(base_model):
+        local = local_copy(base_model)
+        if local is None:
+            raise missing_base_error(base_model, name)
+        return local
+    looked = beside.resolve() if not Path(base_model).is_absolute() else path
+    raise InputError(
+        f"{name} needs its base model folder {base_model}, which is missing (looked at {looked}). "
+        "A model shipped as <bundle>/model needs its <bundle>/base beside it: copy the whole "
+        f"bundle, or set base_model in {checkpoint / CONFIG_NAME} to where the base is."
+    )
 
 
 def lora_target_pattern(config: ReoConfig) -> str:
@@ -192,10 +261,25 @@ def _processor(
 def _load_tokenizer(folder: Path):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    tokenizer = _loaded(
+        lambda: AutoTokenizer.from_pretrained(
+            str(folder), trust_remote_code=False, local_files_only=True
+        ),
+        folder / "tokenizer.json", "the tokenizer",
+    )  # fmt: skip
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
     return tokenizer
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in _without_pickle_hints(str(error)).splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(error).__name__
+
+
+def _without_pickle_hints(text: str) -> str:
+    """An error text without torch's advice to load pickles (``weights_only=False``)."""
+    return "\n".join(line for line in text.splitlines() if "weights_only" not in line)
 
 
 def _write_preprocessor(processor: ReoProcessor, staging: Path) -> None:
@@ -212,6 +296,8 @@ def _keep_heads_float32(model: ReoVLM) -> None:
     # The head and reverse projection stay in float32 under bf16 bases: they are tiny and regress.
     model.reverse_projection.float()
     model.regression_head.float()
+    if model.spectral_encoder is not None:
+        model.spectral_encoder.float()
 
 
 def _parameter_counts(model: ReoVLM) -> dict[str, int]:

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from reo_core.errors import InputError
 from reo_core.landcover import CLASSES
 from reo_core.sensors.composites import MODALITY_IMAGES, bands_needed
 
+logger = logging.getLogger(__name__)
+
 CONFIG_NAME = "reo_config.json"
-TOKEN_STRATEGIES = ("last", "every2", "half", "half_deep", "all")
+# Vision layers feeding the regression head: the paper's table 5 by the names of its rows
+# (reo_core.model.visual_tokens.select_layers says which layers each picks), then REO's own.
+PAPER_TOKEN_STRATEGIES = ("last_layer", "half_layers", "half_layers_deep", "all_layers")
+TOKEN_STRATEGIES = (*PAPER_TOKEN_STRATEGIES, "even_spread")
+# Names saved by REO 1.0 checkpoints -> the strategy that selects the same layers (even depths).
+LEGACY_TOKEN_STRATEGIES = {
+    "last": "last_layer",
+    "every2": "half_layers",
+    "half": "even_spread",
+    "half_deep": "half_layers_deep",
+    "all": "all_layers",
+}
 UNCERTAINTY_MODES = ("none", "gaussian")
 PROMPT_FORMATS = ("llava-1.5",)
 FULL_MODULES = ("embed_tokens", "lm_head", "multi_modal_projector")
@@ -39,7 +54,7 @@ class ReoConfig:
     prompt_format: str = "llava-1.5"  # how dialogues become the LLM's text
     # --- visual tokens -------------------------------------------------------------------------
     visual_token_pool: int = 1  # LLM tokens per image: (grid / pool)^2; 1 = the paper's 576
-    token_strategy: str = "half"  # vision layers feeding the regression head (paper's ablation)
+    token_strategy: str = "half_layers"  # vision layers feeding the head (paper, table 5)
     head_grid: int = 2  # per selected layer and image: CLS + head_grid^2 pooled patch tokens
     # --- regression head -----------------------------------------------------------------------
     head_depth: int = 4  # MLP-Mixer-like layers
@@ -48,6 +63,10 @@ class ReoConfig:
     head_token_hidden: int = 256  # hidden size of the token-mixing MLP
     head_text_tokens: int = 4  # domain-text states are pooled to this many head tokens
     uncertainty: str = "none"  # none | gaussian (predicts a spread, trained by Gaussian NLL)
+    # Spectral channel (beyond the paper; reo_core.model.spectral): the patch's full-precision band
+    # statistics -> a linear layer -> this many extra head tokens. 0 = off, as in the paper.
+    spectral_tokens: int = 0
+    spectral_conv: bool = False  # also a small convolution over the reflectances (needs tokens)
     agb_mean: float = 66.97  # target scaling: the head predicts (AGB - mean) / std (AGBD's stats)
     agb_std: float = 98.67
     agb_max: float = 500.0  # predictions are clipped to [0, agb_max] Mg/ha
@@ -74,6 +93,12 @@ class ReoConfig:
 
     def validate(self) -> None:
         _choice("modality", self.modality, tuple(MODALITY_IMAGES))
+        if self.token_strategy in LEGACY_TOKEN_STRATEGIES:
+            raise ValueError(
+                f"token_strategy '{self.token_strategy}' is an old name: say "
+                f"'{LEGACY_TOKEN_STRATEGIES[self.token_strategy]}' (same layers); the paper's best, "
+                "'Half layers' (every second layer from the top), is 'half_layers'"
+            )
         _choice("token_strategy", self.token_strategy, TOKEN_STRATEGIES)
         _choice("uncertainty", self.uncertainty, UNCERTAINTY_MODES)
         _choice("prompt_format", self.prompt_format, PROMPT_FORMATS)
@@ -91,6 +116,10 @@ class ReoConfig:
                      "lora_r", "lora_alpha", "max_text_tokens"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.spectral_tokens < 0:
+            raise ValueError(f"spectral_tokens must be >= 0 (0 = off), got {self.spectral_tokens}")
+        if self.spectral_conv and not self.spectral_tokens:
+            raise ValueError("spectral_conv needs spectral_tokens >= 1 (its summary feeds them)")
         for name in ("head_width", "head_channel_hidden"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = automatic), got {getattr(self, name)}")
@@ -129,10 +158,42 @@ class ReoConfig:
 
     @classmethod
     def load(cls, folder: str | Path) -> ReoConfig:
+        """The config saved in a model folder; a damaged or foreign file is an InputError."""
         path = Path(folder) / CONFIG_NAME
         if not path.is_file():
-            raise FileNotFoundError(f"{folder} is not a REO checkpoint: it has no {CONFIG_NAME}")
-        return cls.from_dict(json.loads(path.read_text()))
+            raise InputError(f"{folder} is not a REO model folder: it has no {CONFIG_NAME}.")
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError(
+                f"{path} is not valid JSON ({error}); the model folder is damaged: copy it again."
+            ) from None
+        if not isinstance(values, dict):
+            raise InputError(
+                f"{path} holds no JSON object; the model folder is damaged: copy it again."
+            )
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(
+                f"{path} has key(s) {unknown} that this REO does not know: the model was saved by a "
+                "newer REO or the file was edited. Update REO, or remove those keys."
+            )
+        try:
+            return cls.from_dict(migrate_saved(values, path))
+        except (TypeError, ValueError) as error:  # InputError too: say which file
+            raise InputError(f"{path} holds an invalid REO config: {error}.") from None
+
+
+def migrate_saved(values: dict, source: Path | str = CONFIG_NAME) -> dict:
+    """A config saved by an older REO, with old names turned into the names of today."""
+    strategy = values.get("token_strategy")
+    if strategy in LEGACY_TOKEN_STRATEGIES:
+        renamed = LEGACY_TOKEN_STRATEGIES[strategy]
+        logger.info(
+            "%s: token_strategy '%s' is read as '%s' (same layers)", source, strategy, renamed
+        )
+        values = {**values, "token_strategy": renamed}
+    return values
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -25,7 +25,7 @@ A REO-VLM (vision-language model for above-ground biomass and land cover) on the
 | Sentinel-2 bands | {", ".join(config.bands)} |
 | scaling statistics | {config.statistics if isinstance(config.statistics, str) else config.statistics.get("name", "custom")} |
 | visual tokens | pool {config.visual_token_pool} x {config.visual_token_pool}; head strategy `{config.token_strategy}` |
-| regression head | {config.head_depth} mixer layers; uncertainty `{config.uncertainty}` |
+| regression head | {config.head_depth} mixer layers; uncertainty `{config.uncertainty}`; spectral tokens {config.spectral_tokens or "none"}{" (with convolution)" if config.spectral_conv else ""} |
 | LoRA | r={config.lora_r}, alpha={config.lora_alpha}, targets {", ".join(config.lora_targets)} |
 | template version | {config.template_version or "-"} |
 | parameters | {parameters.get("total", 0):,} in all; {parameters.get("lora", 0):,} LoRA; {parameters.get("heads", 0):,} in the heads |

@@ -25,7 +25,7 @@ LLAVA_15_7B_PARAMETERS = 7_063_427_072  # llava-hf/llava-1.5-7b-hf, model.safete
 PAPER_CONFIG = ReoConfig(
     base_model="llava-hf/llava-1.5-7b-hf",
     modality="ms",
-    token_strategy="half",
+    token_strategy="half_layers",
     lora_r=128,
     lora_alpha=256,
 )

@@ -9,7 +9,6 @@ the last answer's tokens are the domain text the regression head reads.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from reo_core.model.config import ReoConfig
+from reo_core.model.spectral import band_statistics, standardised_reflectance
+from reo_core.model.weights import read_json
 from reo_core.sensors.composites import modality_images
 from reo_core.sensors.statistics import DatasetStatistics, load_statistics
 
@@ -38,12 +39,7 @@ class ImageSpec:
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> ImageSpec:
-        path = Path(folder) / "preprocessor_config.json"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{folder} has no preprocessor_config.json; save the base model's processor there"
-            )
-        values = json.loads(path.read_text())
+        values = read_json(Path(folder) / "preprocessor_config.json", "the image settings")
         crop = values.get("crop_size") or values.get("size") or {}
         size = crop.get("height") or crop.get("shortest_edge") if isinstance(crop, dict) else crop
         return cls(
@@ -64,6 +60,8 @@ class ReoBatch:
     labels: torch.Tensor | None = None  # (B, L), IGNORE_INDEX outside assistant answers
     context_mask: torch.Tensor | None = None  # (B, L) bool: the domain-text tokens for the head
     agb: torch.Tensor | None = None  # (B,) Mg/ha, NaN where a sample has no AGB target
+    spectral: torch.Tensor | None = None  # (B, F) float32 band statistics (spectral channel)
+    reflectance: torch.Tensor | None = None  # (B, bands, 25, 25) float32 (spectral_conv)
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> ReoBatch:
         moved = {
@@ -121,17 +119,31 @@ class ReoProcessor:
         )
         return np.stack([by_name[name] for name in self.config.images], axis=1)
 
-    def pixel_values(self, images: np.ndarray) -> torch.Tensor:
-        """uint8 (B, n_images, 3, h, w) -> normalised float (B * n_images, 3, S, S)."""
-        tensor = torch.from_numpy(np.ascontiguousarray(images)).flatten(0, 1).float() / 255.0
+    def pixel_values(
+        self,
+        images: np.ndarray,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> torch.Tensor:
+        """uint8 (B, n_images, 3, h, w) -> normalised (B * n_images, 3, S, S).
+
+        With ``device``, the uint8 images travel there first and are resized and normalised on
+        it: 25 x 25 x 3 bytes per image cross the bus instead of 336 x 336 x 3 floats (x 720).
+        Resizing runs in float32 wherever it runs; ``dtype`` is the result's.
+        """
+        tensor = torch.from_numpy(np.ascontiguousarray(images))
+        if device is not None:
+            tensor = tensor.to(device)
+        tensor = tensor.flatten(0, 1).float() / 255.0
         size = self.image_spec.size
         resized = F.interpolate(
             tensor, size=(size, size), mode=self.image_spec.resample, align_corners=False
         )
         resized = resized.clamp(0.0, 1.0)
-        mean = torch.tensor(self.image_spec.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.image_spec.std).view(1, 3, 1, 1)
-        return (resized - mean) / std
+        mean = torch.tensor(self.image_spec.mean, device=resized.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.image_spec.std, device=resized.device).view(1, 3, 1, 1)
+        values = (resized - mean) / std
+        return values if dtype is None else values.to(dtype)
 
     def _check_patches(self, s2: np.ndarray, sar_db: np.ndarray | None) -> None:
         expected_bands = len(self.config.bands)
@@ -156,6 +168,22 @@ class ReoProcessor:
             raise ValueError(
                 f"PALSAR-2 patches must be {(s2.shape[0], 2, *s2.shape[2:])}, got {tuple(sar_db.shape)}"
             )
+
+    def spectral(self, s2: np.ndarray, sar_db: np.ndarray | None = None) -> dict | None:
+        """Inputs of the spectral channel of B patches; None when the model has none.
+
+        Returns:
+            ``{"spectral": (B, F) float32}`` and, with ``spectral_conv``, ``"reflectance":
+            (B, bands, 25, 25) float32`` (``reo_core.model.spectral``).
+        """
+        config = self.config
+        if not config.spectral_tokens:
+            return None
+        self._check_patches(s2, sar_db)
+        inputs = {"spectral": band_statistics(s2, config.bands, self.statistics, sar_db)}
+        if config.spectral_conv:
+            inputs["reflectance"] = standardised_reflectance(s2, config.bands, self.statistics)
+        return inputs
 
     # --- text ----------------------------------------------------------------------------------
     def encode_dialogue(self, messages: list[dict], generation: bool = False) -> dict[str, list]:
@@ -215,8 +243,12 @@ class ReoProcessor:
         pixel_values: torch.Tensor,
         agb: list[float] | None = None,
         padding_side: str = "right",
+        spectral: dict | list[dict | None] | None = None,
     ) -> ReoBatch:
-        """Pad encoded dialogues into a batch (left padding for generation)."""
+        """Pad encoded dialogues into a batch (left padding for generation).
+
+        ``spectral``: :meth:`spectral` of the batch's patches, or a list of one per item.
+        """
         length = max(len(e["input_ids"]) for e in encoded)
         pad = self.tokenizer.pad_token_id
 
@@ -235,7 +267,8 @@ class ReoProcessor:
             if agb is None
             else torch.tensor([np.nan if a is None else a for a in agb], dtype=torch.float32)
         )
-        return ReoBatch(pixel_values, input_ids, attention, labels, context, targets)
+        extra = _spectral_tensors(spectral)
+        return ReoBatch(pixel_values, input_ids, attention, labels, context, targets, **extra)
 
 
 def _check_roles(messages: list[dict], generation: bool) -> None:
@@ -251,3 +284,16 @@ def _check_roles(messages: list[dict], generation: bool) -> None:
         raise ValueError("for generation the dialogue must end with a user message")
     if not generation and messages[-1]["role"] != "assistant":
         raise ValueError("for training the dialogue must end with an assistant answer")
+
+
+def _spectral_tensors(spectral: dict | list[dict | None] | None) -> dict[str, torch.Tensor]:
+    """Batch tensors of the spectral inputs (one dict, or one per item to stack)."""
+    if isinstance(spectral, list):
+        if all(item is None for item in spectral):
+            return {}
+        if any(item is None for item in spectral):
+            raise ValueError("some items of the batch have spectral inputs and others not")
+        spectral = {key: np.concatenate([item[key] for item in spectral]) for key in spectral[0]}
+    if not spectral:
+        return {}
+    return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in spectral.items()}

@@ -9,6 +9,7 @@ tokens by the head. Generation uses the LLM's LM head with the KV cache.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -16,8 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from reo_core.model.config import ReoConfig
+from reo_core.model.decoding import Constraint, DecodeOptions, LeanDecoder, answer_mask
 from reo_core.model.processor import IGNORE_INDEX, ReoBatch
 from reo_core.model.regression_head import HeadOutput, RegressionHead
+from reo_core.model.spectral import SpectralEncoder, feature_names
 from reo_core.model.visual_tokens import (
     head_tokens,
     pool_patch_tokens,
@@ -26,6 +29,8 @@ from reo_core.model.visual_tokens import (
 )
 
 GAUSSIAN_NLL_EPS = 1e-6
+# What stage 2 trains (and a checkpoint's heads.safetensors holds), by parameter-name prefix.
+HEAD_MODULES = ("reverse_projection.", "spectral_encoder.", "regression_head.")
 
 
 @dataclass
@@ -65,8 +70,20 @@ class ReoVLM(nn.Module):
         tokens_per_layer = len(config.images) * (1 + config.head_grid**2)  # CLIP has a CLS token
         width = config.head_width or vision_width
         self.reverse_projection = nn.Linear(text_width, vision_width)
+        self.spectral_encoder = (
+            SpectralEncoder(
+                len(feature_names(config.bands, config.modality == "ms+sar")),
+                config.spectral_tokens,
+                vision_width,
+                len(config.bands) if config.spectral_conv else 0,
+            )
+            if config.spectral_tokens
+            else None
+        )
         self.regression_head = RegressionHead(
-            num_tokens=len(self.head_layers) * tokens_per_layer + config.head_text_tokens,
+            num_tokens=len(self.head_layers) * tokens_per_layer
+            + config.head_text_tokens
+            + config.spectral_tokens,
             in_width=vision_width,
             width=width,
             depth=config.head_depth,
@@ -76,6 +93,8 @@ class ReoVLM(nn.Module):
         )
         for module in (llava.model.vision_tower, llava.model.multi_modal_projector):
             module.requires_grad_(False)
+        # Run the vision tower only up to the deepest layer read (False: all layers, for tests).
+        self.truncate_vision = True
 
     # --- the parts of the base ------------------------------------------------------------------
     @property
@@ -88,6 +107,21 @@ class ReoVLM(nn.Module):
     def grid(self) -> int:
         vision = self.llava.config.vision_config
         return vision.image_size // vision.patch_size
+
+    @property
+    def feature_layer(self) -> int:
+        """The vision layer the projector reads (1 = first), from LLaVA's ``vision_feature_layer``."""
+        layer = self.llava.config.vision_feature_layer
+        if not isinstance(layer, int):
+            raise ValueError(f"vision_feature_layer must be one layer, got {layer}")
+        return (
+            layer if layer >= 0 else self.llava.config.vision_config.num_hidden_layers + 1 + layer
+        )
+
+    @property
+    def vision_depth(self) -> int:
+        """The deepest vision layer anything reads: the projector's and the head's layers."""
+        return max([self.feature_layer, *self.head_layers])
 
     @property
     def tokens_per_image(self) -> int:
@@ -116,12 +150,13 @@ class ReoVLM(nn.Module):
             raise ValueError(
                 f"pixel_values must be ({expected}, 3, {size}, {size}) for {batch_size} patches, got {tuple(pixel_values.shape)}"
             )
-        with torch.no_grad():  # the vision tower is frozen
+        depth = self.vision_depth if self.truncate_vision else None
+        with torch.no_grad(), _encoder_depth(llava.model.vision_tower, depth):  # frozen tower
             vision = llava.model.vision_tower(
                 pixel_values, output_hidden_states=True, return_dict=True
             )
         hidden = vision.hidden_states  # embeddings + one entry per layer, each (N, 1 + G*G, Dv)
-        feature = hidden[llava.config.vision_feature_layer]
+        feature = hidden[self.feature_layer]
         if llava.config.vision_feature_select_strategy == "default":
             feature = feature[:, 1:]
         projector = llava.model.multi_modal_projector
@@ -159,7 +194,8 @@ class ReoVLM(nn.Module):
         lm_loss = _lm_loss(out.logits, batch.labels) if batch.labels is not None else None
         agb = agb_std = agb_loss = None
         if wants_agb:
-            prediction = self.regress(head_visual, out.hidden_states[-1], batch.context_mask)
+            states, spectral = out.hidden_states[-1], (batch.spectral, batch.reflectance)
+            prediction = self.regress(head_visual, states, batch.context_mask, *spectral)
             agb, agb_std = self.to_agb(prediction)
             agb_loss = self._agb_loss(prediction, batch.agb)
         losses = [loss for loss in (lm_loss, agb_loss) if loss is not None]
@@ -168,13 +204,41 @@ class ReoVLM(nn.Module):
         )
 
     def regress(
-        self, head_visual: torch.Tensor, text_states: torch.Tensor, context_mask: torch.Tensor
+        self,
+        head_visual: torch.Tensor,
+        text_states: torch.Tensor,
+        context_mask: torch.Tensor,
+        spectral: torch.Tensor | None = None,
+        reflectance: torch.Tensor | None = None,
     ) -> HeadOutput:
-        """Regression head over visual tokens and the pooled, reverse-projected domain text."""
+        """Regression head over visual tokens, the pooled, reverse-projected domain text and, with
+        the spectral channel, the tokens of the patches' band statistics.
+
+        Every input is a tensor with the batch first (or None), so what the head reads can be
+        recorded per sample (stage 2 trains on exactly these inputs).
+
+        Args:
+            spectral: (B, F) band statistics; reflectance: (B, bands, 25, 25) (``spectral_conv``).
+        """
         text = pool_sequence(text_states.float(), context_mask, self.config.head_text_tokens)
         text = self.reverse_projection(text.to(self.reverse_projection.weight.dtype))
-        tokens = torch.cat([head_visual.to(text.dtype), text], dim=1)
-        return self.regression_head(tokens)
+        tokens = [head_visual.to(text.dtype), text]
+        if self.spectral_encoder is not None:
+            tokens.append(self._spectral_tokens(spectral, reflectance).to(text.dtype))
+        return self.regression_head(torch.cat(tokens, dim=1))
+
+    def _spectral_tokens(
+        self, spectral: torch.Tensor | None, reflectance: torch.Tensor | None
+    ) -> torch.Tensor:
+        """(B, spectral_tokens, vision width) from the patches' spectral inputs."""
+        if spectral is None:
+            raise ValueError(
+                "this model's head reads the patches' band statistics (spectral_tokens "
+                f"{self.config.spectral_tokens}); make the batch with ReoProcessor.spectral inputs"
+            )
+        weight = self.spectral_encoder.project.weight
+        reflectance = None if reflectance is None else reflectance.to(weight)
+        return self.spectral_encoder(spectral.to(weight), reflectance)
 
     def to_agb(self, prediction: HeadOutput) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Normalised head output -> Mg/ha, clipped to [0, agb_max]; std when the head has one."""
@@ -197,58 +261,102 @@ class ReoVLM(nn.Module):
 
     # --- generation -----------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, batch: ReoBatch, max_new_tokens: int = 24) -> GenerationOutput:
-        """Answer left-padded prompts; the regression head reads the answers' hidden states."""
+    def generate(
+        self,
+        batch: ReoBatch,
+        max_new_tokens: int = 24,
+        options: DecodeOptions | None = None,
+        constraint: Constraint | None = None,
+    ) -> GenerationOutput:
+        """Answer left-padded prompts greedily; the regression head reads the answers' states.
+
+        Args:
+            options: which decoder (the lean one by default; ``hf`` is transformers' generate).
+            constraint: restricts the tokens of each step (reo_core.model.constrained).
+        """
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        options = options or DecodeOptions()
         batch_size = batch.input_ids.shape[0]
         image_embeds, head_visual = self.encode_images(batch.pixel_values, batch_size)
+        embeds = self.embed(batch.input_ids, image_embeds)
+        if options.decoder == "hf":
+            tokens, states = self._hf_generate(
+                embeds, batch.attention_mask, max_new_tokens, constraint, options.min_new_tokens
+            )
+        else:
+            decoder = LeanDecoder(
+                self.llava, self.tokenizer.eos_token_id, self.tokenizer.pad_token_id, options
+            )
+            decoded = decoder.decode(embeds, batch.attention_mask, max_new_tokens, constraint)
+            tokens, states = decoded.tokens, decoded.states
+        mask = answer_mask(tokens, states.shape[1], self.tokenizer.eos_token_id)
+        prediction = self.regress(head_visual, states, mask, batch.spectral, batch.reflectance)
+        agb, agb_std = self.to_agb(prediction)
+        texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
+        return GenerationOutput(tokens, [t.strip() for t in texts], agb, agb_std)
+
+    def _hf_generate(
+        self,
+        embeds: torch.Tensor,
+        attention_mask: torch.Tensor,
+        max_new_tokens: int,
+        constraint: Constraint | None,
+        min_new_tokens: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """transformers' generate: (tokens (B, n), last-layer states (B, n, D)) of the answers.
+
+        Step 0 of ``hidden_states`` holds the prompt (its last position is the ``ASSISTANT:``
+        cue); step k >= 1 holds the state of the token generated at step k - 1, fed back as input.
+        """
         generated = self.base.generate(
-            inputs_embeds=self.embed(batch.input_ids, image_embeds),
-            attention_mask=batch.attention_mask,
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
             max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens or None,
             do_sample=False,
             output_hidden_states=True,
             return_dict_in_generate=True,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
+            logits_processor=None if constraint is None else [constraint],
         )
-        tokens = (
-            generated.sequences[:, -len(generated.hidden_states) :]
-            if generated.sequences.shape[1]
-            else generated.sequences
-        )
-        states, mask = self._answer_states(generated.hidden_states, tokens)
-        prediction = self.regress(head_visual, states, mask)
-        agb, agb_std = self.to_agb(prediction)
-        texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
-        return GenerationOutput(tokens, [t.strip() for t in texts], agb, agb_std)
-
-    def _answer_states(
-        self, step_states: tuple, tokens: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Last-layer states of the cue and of each generated token before the first EOS.
-
-        Step 0 holds the prompt (its last position is the ``ASSISTANT:`` cue); step k >= 1 holds
-        the state of the token generated at step k - 1, fed back as input.
-        """
-        cue = step_states[0][-1][:, -1:]  # (B, 1, D)
-        fed = [step[-1][:, -1:] for step in step_states[1:]]  # states of tokens 0 .. n-2
-        states = torch.cat([cue, *fed], dim=1)  # (B, n, D)
-        is_eos = tokens[:, : states.shape[1] - 1] == self.tokenizer.eos_token_id
-        before_eos = torch.cumsum(is_eos.long(), dim=1) == 0  # (B, n-1)
-        cue_counts = before_eos.new_ones((tokens.shape[0], 1))  # even when EOS came first
-        mask = torch.cat([cue_counts, before_eos], dim=1)
-        return states, mask
+        steps = generated.hidden_states
+        tokens = generated.sequences[:, -len(steps) :]
+        states = torch.cat([step[-1][:, -1:] for step in steps], dim=1)  # (B, n, D)
+        return tokens, states
 
     # --- training stages ------------------------------------------------------------------------
     def set_stage(self, stage: int) -> None:
         """Stage 1: only LoRA learns (cross-entropy), with any ``lora_full_modules``. Stage 2: only
-        reverse projection and head (MSE or NLL)."""
+        reverse projection, spectral channel and head (MSE or NLL)."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         for name, parameter in self.named_parameters():
             is_lora = "lora_" in name or ".modules_to_save." in name
-            is_head = name.startswith(("reverse_projection.", "regression_head."))
+            is_head = name.startswith(HEAD_MODULES)
             parameter.requires_grad_(is_lora if stage == 1 else is_head)
+
+
+@contextmanager
+def _encoder_depth(tower: nn.Module, depth: int | None):
+    """Within the block, the vision tower's encoder runs only its first ``depth`` layers.
+
+    Layers past the deepest one read cost time and give nothing; the tower's own forward (and its
+    ``hidden_states``: embeddings, then one entry per layer run) is otherwise unchanged.
+    """
+    encoder = getattr(tower, "encoder", None) or getattr(
+        getattr(tower, "vision_model", None), "encoder", None
+    )
+    layers = getattr(encoder, "layers", None)
+    if depth is None or layers is None or depth >= len(layers):
+        yield
+        return
+    encoder.layers = nn.ModuleList(list(layers)[:depth])
+    try:
+        yield
+    finally:
+        encoder.layers = layers
 
 
 def _lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:

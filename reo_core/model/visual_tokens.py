@@ -4,8 +4,8 @@ Token budget for the LLM: each image's grid of patch tokens (24 x 24 = 576 for C
 336 px) is average-pooled ``pool`` x ``pool`` after the projector, so the LLM reads (24/pool)^2
 tokens per image; speed at map scale depends on it (docs/benchmarks.md).
 
-Token selection for the regression head (paper, ablation table 5): hidden states of several encoder
-layers, from the same vision forward pass that feeds the LLM.
+Token selection for the regression head (paper, section 5.5 and table 5): hidden states of several
+encoder layers, from the same vision forward pass that feeds the LLM.
 """
 
 from __future__ import annotations
@@ -16,44 +16,54 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reo_core.model.config import TOKEN_STRATEGIES
+
 
 def select_layers(strategy: str, num_layers: int) -> list[int]:
     """Encoder layers (1 = first, ``num_layers`` = last) whose outputs feed the regression head.
 
-    - ``last``: the last layer only.
-    - ``every2``: every second layer, 2, 4, ..., L.
-    - ``half``: L/2 layers spread evenly over the depth, shallow and deep alike (the paper's best).
-    - ``half_deep``: L/2 layers, a third of them in the shallow half, two thirds in the deep half.
-    - ``all``: every layer.
+    The paper's four strategies (its section 5.5 and table 5, named as the table names them):
+
+    - ``last_layer``: the last layer only ("Last layer").
+    - ``half_layers``: every second layer counted from the top, L, L-2, ..., L/2 layers in all
+      ("extract features from every two layers"; table 5's "Half layers", the paper's best).
+    - ``half_layers_deep``: L/2 layers, sparse in the shallow half and dense in the deep half: a
+      third of them spread over layers 1..L/2, two thirds over L/2+1..L ("Half layers (deep)").
+    - ``all_layers``: every layer ("All layer").
+
+    And one that is not the paper's, kept so that models trained with it read what their head learned:
+
+    - ``even_spread``: L/2 layers spread evenly from the first to the last (REO's first reading of
+      "half layers", saved as ``half`` by REO 1.0).
     """
     if num_layers < 1:
         raise ValueError(f"the vision encoder needs at least 1 layer, got {num_layers}")
     half = max(1, num_layers // 2)
-    if strategy == "last":
+    if strategy == "last_layer":
         layers = [num_layers]
-    elif strategy == "every2":
-        layers = list(range(2, num_layers + 1, 2)) or [num_layers]
-    elif strategy == "half":
-        layers = np.round(np.linspace(1, num_layers, half)).astype(int).tolist()
-    elif strategy == "half_deep":
+    elif strategy == "half_layers":
+        layers = list(range(num_layers, 0, -2))[:half]
+    elif strategy == "half_layers_deep":
         shallow_end = num_layers // 2
         n_shallow = half // 3
-        shallow = (
-            np.round(np.linspace(1, max(shallow_end, 1), n_shallow)).astype(int).tolist()
-            if n_shallow
-            else []
-        )
-        deep = (
-            np.round(np.linspace(shallow_end + 1, num_layers, half - n_shallow))
-            .astype(int)
-            .tolist()
-        )
-        layers = shallow + deep
-    elif strategy == "all":
+        shallow = _spread(1, max(shallow_end, 1), n_shallow)
+        layers = shallow + _spread(shallow_end + 1, num_layers, half - n_shallow)
+    elif strategy == "all_layers":
         layers = list(range(1, num_layers + 1))
+    elif strategy == "even_spread":
+        layers = _spread(1, num_layers, half)
     else:
-        raise ValueError(f"unknown token strategy '{strategy}'")
+        raise ValueError(
+            f"unknown token strategy '{strategy}'; choose one of {', '.join(TOKEN_STRATEGIES)}"
+        )
     return sorted(set(layers))
+
+
+def _spread(first: int, last: int, count: int) -> list[int]:
+    """``count`` layers spread evenly over ``first..last`` (rounded to the nearest layer)."""
+    if count < 1:
+        return []
+    return np.round(np.linspace(first, last, count)).astype(int).tolist()
 
 
 def grid_side(num_tokens: int) -> int:

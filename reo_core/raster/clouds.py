@@ -26,7 +26,7 @@ from reo_core.errors import InputError
 from reo_core.raster.sources import BandRef
 from reo_core.sensors import cloud_screening, sentinel2
 
-MASK_KINDS = ("scl", "fmask", "binary", "probability")
+MASK_KINDS = sentinel2.CLOUD_MASK_KINDS
 SCL_CLOUD, SCL_SHADOW = sentinel2.SCL_CLOUD_CLASSES, sentinel2.SCL_SHADOW_CLASSES
 SCL_NO_DATA = sentinel2.SCL_NO_DATA_CLASSES
 FMASK_CLOUD, FMASK_SHADOW, FMASK_NO_DATA = (4,), (2,), (255,)

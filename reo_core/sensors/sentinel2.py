@@ -77,6 +77,7 @@ COMMON_NAMES: dict[str, str] = {
 QUANTIFICATION_VALUE = 10000.0
 # Processing baseline 04.00 (from 2022-01-25) adds this offset to every L2A digital number.
 BOA_ADD_OFFSET_DN = 1000
+BOA_OFFSETS = (0, BOA_ADD_OFFSET_DN)  # the offsets a user may insist on (else "auto")
 FIRST_OFFSET_BASELINE = (4, 0)
 OFFSET_START_DATE = date(2022, 1, 25)  # first products of baseline 04.00
 # ESA's processing baselines so far are 02.xx to 05.xx; other values in a name (N9999 from a
@@ -97,6 +98,9 @@ SCL_NO_DATA_CLASSES: tuple[int, ...] = (0, 1)
 SCL_MASKED_CLASSES: frozenset[int] = frozenset(
     SCL_CLOUD_CLASSES + SCL_SHADOW_CLASSES + SCL_NO_DATA_CLASSES
 )
+# What the values of a cloud mask raster a user gives mean (reo_core.raster.clouds reads them).
+# Here, not there, so that the QGIS plugin can offer them without importing rasterio.
+CLOUD_MASK_KINDS: tuple[str, ...] = ("scl", "fmask", "binary", "probability")
 _SCL_IN_FILE_NAME = re.compile(r"(?:^|[_\-.])SCL(?=$|[_\-.])", re.IGNORECASE)
 
 # B2, B02, b8a, 'band 8a', B08_10m, B8A_20m (a .SAFE's file suffix), 'B4, central wavelength 665 nm'

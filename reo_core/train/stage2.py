@@ -251,15 +251,12 @@ def _producer(config: TrainConfig, loaded: LoadedModel, plan: RecordingPlan, acc
     dtype, device = training_dtype(accelerator), model_device(accelerator)
     model, dataset = loaded.model, plan.dataset
     if plan.mode == "generated":
-        from reo_core.infer.engine import InferenceEngine
+        from reo_core.infer.engine import EngineOptions, InferenceEngine
 
-        engine = InferenceEngine(
-            loaded,
-            device,
-            dtype,
-            batch_size=config.eval_batch_size,
-            max_new_tokens=config.max_new_tokens,
+        options = EngineOptions(
+            batch_size=config.eval_batch_size, max_new_tokens=config.max_new_tokens
         )
+        engine = InferenceEngine(loaded, device, dtype, options)
 
         def generated(items: list[int]) -> list[dict]:
             arrays = [dataset.patch_arrays(i) for i in items]

@@ -54,7 +54,9 @@ def predict_dialogues(
         items = [dataset[i] for i in indices[start : start + batch_size]]
         prompts = [processor.encode_dialogue(_question(item), generation=True) for item in items]
         pixels = processor.pixel_values(np.stack([item["images"] for item in items]))
-        batch = processor.collate(prompts, pixels, padding_side="left").to(device, dtype)
+        spectral = [item["spectral"] for item in items]  # the head's spectral channel, if any
+        batch = processor.collate(prompts, pixels, padding_side="left", spectral=spectral)
+        batch = batch.to(device, dtype)
         answers = model.generate(batch, max_new_tokens=max_new_tokens)
         for i, item in enumerate(items):
             is_agb = item["task"] == Task.AGB.value

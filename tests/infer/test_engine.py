@@ -81,11 +81,11 @@ def test_engine_retries_smaller_batches_with_the_same_answers(engines, monkeypat
     real_generate = engine.model.generate
     seen = []
 
-    def fake_oom_generate(batch, max_new_tokens):
+    def fake_oom_generate(batch, max_new_tokens, **decoding):
         seen.append(batch.input_ids.shape[0])
         if batch.input_ids.shape[0] > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
-        return real_generate(batch, max_new_tokens=max_new_tokens)
+        return real_generate(batch, max_new_tokens=max_new_tokens, **decoding)
 
     monkeypatch.setattr(engine.model, "generate", fake_oom_generate)
     engine.sizer.size = 8
@@ -103,9 +103,9 @@ def test_cancel_stops_before_the_next_batch(engines, monkeypatch):
     calls = []
     real_generate = engine.model.generate
 
-    def counting(batch, max_new_tokens):
+    def counting(batch, max_new_tokens, **decoding):
         calls.append(1)
-        return real_generate(batch, max_new_tokens=max_new_tokens)
+        return real_generate(batch, max_new_tokens=max_new_tokens, **decoding)
 
     monkeypatch.setattr(engine.model, "generate", counting)
     with pytest.raises(Canceled):

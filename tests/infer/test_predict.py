@@ -93,7 +93,7 @@ def natural_colour_stub(engine):
     n_images = len(engine.config.images)
     index = engine.config.images.index("natural_color")
 
-    def generate(batch, max_new_tokens):
+    def generate(batch, max_new_tokens, **decoding):
         n = batch.input_ids.shape[0]
         images = batch.pixel_values.float().reshape(n, n_images, *batch.pixel_values.shape[1:])
         value = images[:, index].mean(dim=(1, 2, 3))
@@ -187,8 +187,8 @@ def test_one_extent_whole_equals_its_four_quarters(engines, scene, tmp_path, mod
         assert (row, col) == (round((f - top) / 250), round((left - c) / 250)) != (0, 0)
         window = values[row : row + part.shape[0], col : col + part.shape[1]]
         # The patches are bitwise the same (tests/test_raster_reader.py); batches of other
-        # patches change the model's float rounding, in the 6th digit.
-        np.testing.assert_allclose(part, window, rtol=1e-5, err_msg=name)
+        # patches change the model's float rounding, in the 6th digit (1e-4 Mg/ha near zero).
+        np.testing.assert_allclose(part, window, rtol=1e-5, atol=1e-4, err_msg=name)
 
 
 def free_port() -> int:

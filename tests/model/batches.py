@@ -35,11 +35,12 @@ def training_batch(loaded, count: int = 3, seed: int = 0):
     ]
     pixels = processor.pixel_values(processor.images(s2, sar))
     agb = [50.0 + 40 * i for i in range(count)]
-    return processor.collate(encoded, pixels, agb=agb)
+    return processor.collate(encoded, pixels, agb=agb, spectral=processor.spectral(s2, sar))
 
 
 def prompt_batch(loaded, s2, sar=None):
     processor = loaded.processor
     encoded = [processor.encode_dialogue([QUESTION], generation=True) for _ in range(s2.shape[0])]
     pixels = processor.pixel_values(processor.images(s2, sar))
-    return processor.collate(encoded, pixels, padding_side="left")
+    spectral = processor.spectral(s2, sar)
+    return processor.collate(encoded, pixels, padding_side="left", spectral=spectral)

@@ -115,6 +115,8 @@ def work(jobs, cancels, send, args) -> None:
                 value = {"folder": folder, "modality": "ms", "bands": ["B02", "B03", "B04"],
                          "uncertainty": "none", "visual_token_pool": 1, "device": "cpu",
                          "dtype": "float32"}  # fmt: skip
+            elif request.op == "inspect":
+                value = inspect(request)
             elif request.op == "estimate":
                 value = estimate(request, cancels[request.id], send, args)
                 if args.old_result:  # what a protocol-1 worker might send: files at the top
@@ -181,6 +183,14 @@ def estimate(request, cancel, send, args) -> dict:
                "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6], "width": grid.width, "height": grid.height},
                "files": {"agb": "agb.tif", "land_cover": "land_cover.tif"}}  # fmt: skip
     return {"out": str(out), "paths": {k: str(v) for k, v in paths.items()}, "summary": summary}
+
+
+def inspect(request) -> dict:
+    """The real decision of reo_core (as the worker's inspect), for the fake model's bands."""
+    from reo_core.infer.inputs import inspect_inputs
+    from reo_core.model.config import ReoConfig
+
+    return inspect_inputs(ReoConfig(), input_spec(request.body))
 
 
 def ask(request) -> dict:

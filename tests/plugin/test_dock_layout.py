@@ -18,6 +18,7 @@ from plugin_helpers import add_raster, set_extent
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 from reo_plugin.model_card import ModelCard, model_card
 from reo_plugin.qt import QtCore, QtGui
+from reo_plugin.reading import Reading
 from reo_plugin.results import EstimateOutcome
 
 DOCK_SIZE = QtCore.QSize(420, 560)
@@ -60,6 +61,30 @@ def a_finished_run(dock, card: ModelCard) -> None:
     dock.show_outcome(EstimateOutcome(out, {"agb": out / "agb.tif"}, summary), card)
 
 
+def a_long_reading() -> Reading:
+    """A decision with the longest line and two warnings of the kind the worker gives."""
+    product = "S2B_MSIL2A_20230615T101559_N0509_R065_T32TNN_20230615T130000"
+    decision = {
+        "product": product,
+        "level": {"value": "L2A", "source": "product name", "detail": f"'{product}' in ..."},
+        "boa_offset": {"value": 1000, "source": "product name", "detail": "baseline 05.09"},
+        "units": {"/data/B02.tif": {"kind": "reflectance", "reason": "float data"}},
+        "clouds": {"kind": "mask", "mask_kind": "probability", "detail": "probability mask"},
+        "bands": {
+            b: {"file": f"/data/{b}.tif", "band": 1, "identified_by": "band mapping", "read": True}
+            for b in AGBD_BAND_ORDER
+        },
+        "warnings": [
+            "product name gives BOA offset 1000 (baseline 05.09 in the product name), but the "
+            "dark bands lie below 1000 DN in 93.0% of the sampled pixels: the data carry no "
+            "offset; read with offset 0. Pass --boa-offset to insist.",
+            "B02.tif is float32 but holds values up to 4500: read as digital numbers, not "
+            "reflectance. Check how the file was exported.",
+        ],
+    }
+    return Reading(decision, patches=1024)
+
+
 @pytest.fixture
 def per_band_dock(dock, project, scene_per_band, qtbot):
     """The dock in per-band mode with the per-band layers of a scene (the widest layout)."""
@@ -75,17 +100,26 @@ def per_band_dock(dock, project, scene_per_band, qtbot):
 def test_every_section_fits_beside_the_results_on_a_1366x768_screen(
     per_band_dock, project, scene, qtbot, model_dir, mode
 ):
+    """The fullest state of each mode: a cloud probability mask (its threshold row), the band
+    order row (multi-band), a long reading with two warnings, the results of a run."""
     dock = per_band_dock
+    mask = add_raster(project, next((scene / "s2").glob("*_SCL.tif")), "mask")
+    dock.cloud_mask.layer.setLayer(mask)
+    dock.cloud_mask.set_kind("probability")
     if mode == "multiband":
         stack = next(p for p in (scene / "s2").glob("*.tif") if not p.stem.endswith("_SCL"))
         dock.multiband_radio.setChecked(True)
         dock.s2_layer.setLayer(add_raster(project, stack, "Sentinel-2"))
-    dock.set_reading("L2A, BOA offset 1000 DN from the product name (N0400), cloud mask from SCL")
+        dock.band_order.set_order("agbd")
+    dock.reading_panel.show_reading(a_long_reading())
     a_finished_run(dock, model_card(model_dir))
     for section in dock.sections.values():
         section.setCollapsed(False)
     settle(qtbot)
     assert not dock.results.isHidden() and not dock.reading.isHidden()
+    assert not dock.cloud_mask.threshold.isHidden()
+    assert dock.band_order.isHidden() == (mode == "per_band")
+    assert len(dock.reading_panel.issue_texts) == 2
     body = dock.widget().minimumSizeHint()
     assert body.width() <= DOCK_SIZE.width() and body.height() <= DOCK_SIZE.height(), body
     viewport = dock.scroll.viewport().size()
@@ -119,14 +153,35 @@ def test_the_sar_row_shows_only_for_models_that_read_sar(dock, qtbot):
     dock.modality.setCurrentText("ms")
 
 
-def test_the_reading_line_has_its_place_under_inputs(dock, qtbot):
+def test_an_error_of_the_worker_fits_in_the_reading_section(dock, qtbot):
+    """The longest message the worker gives about an input (Level-1C refused), with the hint."""
     place(dock, qtbot)
-    assert dock.reading.isHidden()
+    dock.reading_panel.show_error(
+        "The input is a Level-1C product (band B10 in Forest_1.tif (L2A products have no B10)): "
+        "top-of-atmosphere reflectance. REO's models read surface reflectance (Level-2A, "
+        "atmospherically corrected), and top-of-atmosphere values give biased biomass. Use the L2A "
+        "product of the same acquisition, or run anyway with --allow-l1c (the result is marked as "
+        "L1C).\nIn the dock: Advanced ▸ Allow Level-1C (--allow-l1c)."
+    )
+    a_finished_run(dock, ModelCard())
+    settle(qtbot)
+    viewport = dock.scroll.viewport().size()
+    height = section_height(dock.reading_panel, viewport.width())
+    assert not dock.reading_panel.isHidden() and dock.reading.isHidden()
+    assert height <= viewport.height(), f"the error needs {height} px, {viewport.height()} shown"
+
+
+def test_the_reading_has_its_place_right_under_inputs(dock, qtbot):
+    place(dock, qtbot)
+    assert dock.reading_panel.isHidden()
     dock.set_reading("L2A, BOA offset 1000 DN (N0400)")
-    assert dock.reading.isVisible() and dock.reading.text().startswith("How REO reads this:")
-    assert dock.sections["inputs"].isAncestorOf(dock.reading)
+    assert dock.reading.isVisible() and dock.reading_panel.text().startswith("How REO reads this:")
+    assert list(dock.sections)[:2] == ["inputs", "reading"]
+    assert dock.reading_panel.title() == "How REO reads this"
+    below = dock.reading_panel.geometry().top() - dock.sections["inputs"].geometry().bottom()
+    assert 0 < below <= 10, "the reading follows the band grid"
     dock.set_reading("")
-    assert dock.reading.isHidden()
+    assert dock.reading.isHidden() and dock.reading_panel.isHidden()
 
 
 def test_after_a_run_the_results_stay_in_view_and_copy(qtbot, project, s2_layer, dock, controller):

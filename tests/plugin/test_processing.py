@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingParameterDefinition,
     QgsProcessingUtils,
     QgsSingleBandPseudoColorRenderer,
 )
@@ -56,6 +57,12 @@ def test_the_algorithm_is_registered(processing):
     names = [p.name() for p in algorithm.parameterDefinitions()]
     assert names[:3] == ["SENTINEL2", "PALSAR2", "MODEL"]
     assert {"OUTPUT_AGB", "OUTPUT_LAND_COVER", "EXTENT", "STRIDE", "DEVICE"} <= set(names)
+    reading = {"CLOUD_MASK", "CLOUD_MASK_KIND", "CLOUD_THRESHOLD", "BAND_ORDER", "BOA_OFFSET",
+               "ALLOW_L1C"}  # fmt: skip
+    assert reading <= set(names)
+    optional = QgsProcessingParameterDefinition.Flag.FlagOptional
+    for name in reading:  # all optional: the shortest call stays valid
+        assert algorithm.parameterDefinition(name).flags() & optional, name
 
 
 def test_processing_run_gives_the_same_rasters_as_the_dock(
@@ -217,3 +224,126 @@ def test_cancel_leaves_no_output_and_no_folder(processing, shared_real_pool, sce
     assert feedback.isCanceled()
     assert result == {} or not ok
     assert set(temporary.glob("reo-*")) == before, "a canceled run must leave no folder"
+
+
+# -- how the input is read: the same overrides as the dock ------------------------------------------
+
+
+def unnamed_copy(stack: Path, target: Path) -> Path:
+    """The stack as an export without band names or metadata (e.g. Google Earth Engine's S2_SR)."""
+    import rasterio
+
+    with rasterio.open(stack) as src:
+        profile, data = src.profile, src.read()
+    with rasterio.open(target, "w", **profile) as dst:
+        dst.write(data)
+    return target
+
+
+def half_cloudy_probability(stack: Path, target: Path) -> Path:
+    """A cloud probability raster (0-100) on the stack's grid: 90 west of the small extent's
+    middle, 5 east of it."""
+    import rasterio
+
+    with rasterio.open(stack) as src:
+        profile = {**src.profile, "count": 1, "dtype": "uint8", "nodata": 255}
+        columns = np.arange(src.width)[None, :] * src.transform.a + src.transform.c
+        rows = np.ones((src.height, 1))
+    middle = (SMALL_EXTENT[0] + SMALL_EXTENT[2]) / 2
+    values = np.where(rows * columns < middle, 90, 5).astype(np.uint8)
+    with rasterio.open(target, "w", **profile) as dst:
+        dst.write(values, 1)
+    return target
+
+
+def test_the_documented_reading_overrides_run_as_written(
+    processing, shared_real_pool, scene, tmp_path
+):
+    """docs/plugin.md's second example: a cloud mask with its kind, the BOA offset, Level-1C."""
+    scl = next((scene / "s2").glob("*_SCL.tif"))
+    result = processing.run("reo:estimate_agb", {
+        "SENTINEL2": [str(s2_file(scene))], "EXTENT": EXTENT_TEXT,
+        "CLOUD_MASK": str(scl), "CLOUD_MASK_KIND": "scl",
+        "BOA_OFFSET": "1000", "ALLOW_L1C": False,
+    })  # fmt: skip
+    summary = check_result(result)
+    decision = summary["inputs"]["sentinel2"]
+    assert (decision["boa_offset"]["value"], decision["boa_offset"]["source"]) == (1000, "user")
+    assert decision["clouds"]["kind"] == "mask" and decision["clouds"]["mask_kind"] == "scl"
+    skipped = summary["patches"]["skipped_by_reason"]
+    assert skipped["cloud"] + skipped["shadow"] >= 1
+
+
+def test_a_probability_mask_with_its_threshold(processing, shared_real_pool, scene, tmp_path):
+    mask = half_cloudy_probability(s2_file(scene), tmp_path / "cloud_probability.tif")
+    result = processing.run("reo:estimate_agb", {
+        "SENTINEL2": [str(s2_file(scene))], "EXTENT": EXTENT_TEXT, "CLOUD_MASK": str(mask),
+        "CLOUD_MASK_KIND": "probability", "CLOUD_THRESHOLD": 50,
+    })  # fmt: skip
+    summary = check_result(result)
+    assert summary["inputs"]["sentinel2"]["clouds"]["threshold"] == 50
+    assert summary["patches"]["skipped_by_reason"]["cloud"] == 2  # the western half
+    assert summary["patches"]["done"] == 2
+
+
+def test_an_unnamed_stack_needs_its_band_order(processing, shared_real_pool, scene, tmp_path):
+    stack = unnamed_copy(s2_file(scene), tmp_path / "gee_export.tif")
+    with pytest.raises(QgsProcessingException) as refused:
+        processing.run("reo:estimate_agb", {"SENTINEL2": [str(stack)], "EXTENT": EXTENT_TEXT})
+    assert "12 bands without band names" in str(refused.value)
+    assert "In Processing: BAND_ORDER (--band-order)" in str(refused.value)
+    result = processing.run(
+        "reo:estimate_agb",
+        {"SENTINEL2": [str(stack)], "EXTENT": EXTENT_TEXT, "BAND_ORDER": "agbd"},
+    )
+    bands = check_result(result)["inputs"]["sentinel2"]["bands"]
+    assert bands["B8A"] == {"file": str(stack), "band": 9, "identified_by": "band order 'agbd'",
+                            "read": True}  # fmt: skip
+
+
+def test_a_level_1c_product_is_refused_unless_allowed(
+    processing, shared_real_pool, project, tmp_path
+):
+    from s2_products import product_name, reflectance, write_band_folder
+
+    from reo_core.sensors.sentinel2 import L1C_BAND_ORDER
+
+    folder = write_band_folder(tmp_path / product_name("L1C", "N0509"), reflectance(), 1000,
+                               names=L1C_BAND_ORDER)  # fmt: skip
+    files = [str(path) for path in sorted(folder.glob("B*.tif"))]
+    with pytest.raises(QgsProcessingException) as refused:
+        processing.run("reo:estimate_agb", {"SENTINEL2": files})
+    assert "Level-1C product" in str(refused.value)
+    assert "In Processing: ALLOW_L1C (--allow-l1c)" in str(refused.value)
+    feedback = Recorder()
+    result = processing.run(
+        "reo:estimate_agb", {"SENTINEL2": files, "ALLOW_L1C": True}, feedback=feedback
+    )
+    decision = json.loads(result["SUMMARY"])["inputs"]["sentinel2"]
+    assert decision["level"]["value"] == "L1C"
+    assert any("Level-1C input read as if it were Level-2A" in w for w in decision["warnings"])
+    assert any("Level-1C input read" in text for text in feedback.warnings)  # in the log too
+    assert any(text.startswith("How REO read the input: L1C") for text in feedback.infos)
+
+
+def test_a_number_for_an_enum_is_refused_not_read_as_an_index(processing, scene):
+    """BOA_OFFSET takes "0", "1000" or "auto": 0 could otherwise mean the first option."""
+    with pytest.raises(QgsProcessingException, match="BOA_OFFSET"):
+        processing.run("reo:estimate_agb", {"SENTINEL2": [str(s2_file(scene))], "BOA_OFFSET": 0})
+
+
+class Recorder(QgsProcessingFeedback):
+    """Keeps what the algorithm logs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.infos: list[str] = []
+        self.warnings: list[str] = []
+
+    def pushInfo(self, text: str) -> None:
+        super().pushInfo(text)
+        self.infos.append(text)
+
+    def pushWarning(self, text: str) -> None:
+        super().pushWarning(text)
+        self.warnings.append(text)

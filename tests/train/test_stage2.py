@@ -119,7 +119,7 @@ def test_stage_two_alone_takes_head_settings_and_keeps_stage_one(
         "stage": 2,
         "stage1_checkpoint": stage1_model,
         "steps": 2,
-        "model.token_strategy": "last",
+        "model.token_strategy": "last_layer",
         "model.head_depth": 2,
         "model.lora_r": 9,
     }
@@ -129,7 +129,7 @@ def test_stage_two_alone_takes_head_settings_and_keeps_stage_one(
         )
     )
     saved = json.loads((final / "reo_config.json").read_text())
-    assert saved["token_strategy"] == "last" and saved["head_depth"] == 2
+    assert saved["token_strategy"] == "last_layer" and saved["head_depth"] == 2
     assert saved["lora_r"] == json.loads((stage1_model / "reo_config.json").read_text())["lora_r"]
     assert "stage 2 keeps the stage-1 model's" in caplog.text and "lora_r=4" in caplog.text
     model = load_checkpoint(final).model
