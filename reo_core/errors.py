@@ -6,6 +6,8 @@ values that were compared) for logs and the plugin's "details" box.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 
 class ReoError(Exception):
     """Base of all REO errors: ``message`` is for the user, ``details`` for the curious."""
@@ -35,6 +37,12 @@ class OutputError(InputError):
 
 class Canceled(ReoError):  # noqa: N818 (the protocol's error kind is "Canceled")
     """The user canceled the work; nothing that looks finished was written."""
+
+
+def check_choice(name: str, value: object, allowed: Collection[str]) -> None:
+    """Raise an InputError (a ValueError) naming the allowed values unless ``value`` is one."""
+    if value not in allowed:
+        raise InputError(f"{name} must be one of {', '.join(allowed)}; got '{value}'.")
 
 
 def exit_status(error: ReoError, logger) -> int:

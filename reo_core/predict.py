@@ -27,7 +27,7 @@ from pathlib import Path
 
 from reo_core.errors import InputError, ReoError, exit_status
 from reo_core.infer.inputs import add_imagery_arguments
-from reo_core.raster.grid import PATCH_SIZE
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
 
 logger = logging.getLogger("reo_core.predict")
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"))
     add("--extent-crs", help="CRS of --extent, e.g. EPSG:4326")
     add("--aoi", type=Path, help="GeoJSON polygon(s) of the area of interest")
-    add("--stride", type=int, default=PATCH_SIZE, help="pixels between patches (default 25)")
+    add("--stride", type=int, default=PATCH_SIZE, help=f"pixels between patches (default {PATCH_SIZE})")
     add("--model", type=Path, required=True, help="REO model folder")
     add("--out", type=Path, required=True, help="output folder")
     add("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")

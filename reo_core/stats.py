@@ -20,7 +20,12 @@ from pathlib import Path
 from reo_core.agbd.record import SPLITS
 from reo_core.atomic import write_json
 from reo_core.errors import InputError, exit_status
-from reo_core.instruct.store import STATISTICS_NAME, STATISTICS_SPLIT, split_statistics
+from reo_core.instruct.store import (
+    MANIFEST_NAME,
+    STATISTICS_NAME,
+    STATISTICS_SPLIT,
+    split_statistics,
+)
 from reo_core.sensors.statistics import DEFAULT_STATISTICS, DatasetStatistics, load_statistics
 
 logger = logging.getLogger("reo_core.stats")
@@ -49,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if not (args.data / "manifest.json").is_file():
+        if not (args.data / MANIFEST_NAME).is_file():
             raise InputError(
-                f"--data {args.data} is not a REO-Instruct build (no manifest.json); make one "
+                f"--data {args.data} is not a REO-Instruct build (no {MANIFEST_NAME}); make one "
                 "with python -m reo_core.build_instruct."
             )
         statistics = split_statistics(args.data, args.split)

@@ -27,7 +27,8 @@ from qgis.gui import (
 )
 
 from reo_core.errors import ExtentError, InputError, ReoError
-from reo_core.sensors.composites import bands_needed
+from reo_core.patch_lattice import PATCH_SIZE
+from reo_core.sensors.composites import MODALITIES, bands_needed, reads_sar
 from reo_core.sensors.sentinel2 import is_scl_file_name
 from reo_plugin.band_table import BandTable, LayerBox, compact
 from reo_plugin.chat import ChatPanel
@@ -45,7 +46,6 @@ from reo_plugin.model_card import ModelCard
 from reo_plugin.option_hints import BAND_ORDER_OPTION, DOCK, options_named, with_hint
 from reo_plugin.parameters import (
     DEVICES,
-    MODALITIES,
     AskParameters,
     EstimateParameters,
     ExtentParameter,
@@ -243,10 +243,11 @@ class ReoDock(QgsDockWidget):
         )
         self.stride = QtWidgets.QSpinBox()
         self.stride.setObjectName("reoStride")
-        self.stride.setRange(1, 25)
+        self.stride.setRange(1, PATCH_SIZE)
         self.stride.setSuffix(" px")
         self.stride.setToolTip(
-            "Pixels between patches: 25 = adjacent 250 m patches; smaller = finer map, slower."
+            f"Pixels between patches: {PATCH_SIZE} = adjacent 250 m patches; smaller = finer map, "
+            "slower."
         )
         self.batch_size = QtWidgets.QSpinBox()
         self.batch_size.setObjectName("reoBatchSize")
@@ -358,7 +359,7 @@ class ReoDock(QgsDockWidget):
         sar = [
             layer for layer in (self.hh_layer.currentLayer(), self.hv_layer.currentLayer()) if layer
         ]
-        if self.modality.currentText() != "ms+sar":
+        if not reads_sar(self.modality.currentText()):
             sar = []
         mask = self.cloud_mask.path_layer()
         return InputParameters(
@@ -659,7 +660,7 @@ class ReoDock(QgsDockWidget):
         self._save()
 
     def _modality_changed(self) -> None:
-        self.sar_row.setVisible(self.modality.currentText() == "ms+sar")
+        self.sar_row.setVisible(reads_sar(self.modality.currentText()))
         self.band_table.set_required(self.required_bands())
         self._save()
 

@@ -34,6 +34,7 @@ from qgis.core import (
 )
 
 from reo_core.errors import ReoError
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.sensors.sentinel2 import BAND_ORDERS, CLOUD_MASK_KINDS
 from reo_plugin.compat import (
     ADVANCED_PARAMETER,
@@ -164,11 +165,11 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.STRIDE,
-                "Stride (pixels between patches; 25 = adjacent 250 m patches)",
+                f"Stride (pixels between patches; {PATCH_SIZE} = adjacent 250 m patches)",
                 INTEGER_NUMBER,
-                defaultValue=25,
+                defaultValue=PATCH_SIZE,
                 minValue=1,
-                maxValue=25,
+                maxValue=PATCH_SIZE,
             )
         )
         self._add_reading_parameters()

@@ -25,7 +25,7 @@ from qgis.core import (
 from qgis.gui import QgsMapCanvas, QgsMapToolEmitPoint, QgsRubberBand
 
 from reo_core.errors import ExtentError, ReoError
-from reo_core.patch_lattice import PatchLayout, patch_layout
+from reo_core.patch_lattice import PATCH_SIZE, PatchLayout, patch_layout
 from reo_plugin.compat import POLYGON_GEOMETRY
 from reo_plugin.qt import QtCore, QtGui, Signal
 
@@ -125,7 +125,7 @@ def s2_patch_grid(
     layers: list[QgsRasterLayer],
     extent: QgsRectangle | None = None,
     extent_crs: QgsCoordinateReferenceSystem | None = None,
-    stride: int = 25,
+    stride: int = PATCH_SIZE,
 ) -> tuple[PatchLayout, QgsCoordinateReferenceSystem]:
     """The patch grid of Sentinel-2 ``layers`` (all in one CRS), cut to ``extent`` if given."""
     layers = [layer for layer in layers if layer is not None and layer.isValid()]

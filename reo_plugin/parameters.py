@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reo_core.errors import InputError
-from reo_core.sensors.composites import MODALITY_IMAGES, bands_needed
+from reo_core.model.config import CONFIG_NAME
+from reo_core.patch_lattice import PATCH_SIZE
+from reo_core.sensors.composites import MODALITIES, bands_needed, reads_sar
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_OFFSETS, CLOUD_MASK_KINDS
 
-MODALITIES: tuple[str, ...] = tuple(MODALITY_IMAGES)  # rgb, ms, ms+sar
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-PATCH_SIZE = 25
-MODEL_CONFIG_NAME = "reo_config.json"
 AUTO = "auto"
 BOA_OFFSET_CHOICES: tuple[str, ...] = (AUTO, *map(str, BOA_OFFSETS))  # "auto", "0", "1000"
 
@@ -215,11 +214,11 @@ class AskParameters:
 
 def check_modality_inputs(modality: str, inputs: InputParameters) -> None:
     """PALSAR-2 is given exactly when the modality reads it."""
-    if modality == "ms+sar" and len(inputs.sar) < 2:
+    if reads_sar(modality) and len(inputs.sar) < 2:
         raise InputError(
             "The modality 'ms+sar' reads PALSAR-2 HH and HV: choose both layers, or the modality 'ms'."
         )
-    if modality != "ms+sar" and inputs.sar:
+    if not reads_sar(modality) and inputs.sar:
         raise InputError(
             f"The modality '{modality}' reads no PALSAR-2: clear the PALSAR-2 layers, or choose 'ms+sar'."
         )
@@ -232,21 +231,21 @@ def required_bands(modality: str) -> tuple[str, ...]:
 
 def read_model_config(folder: str | Path) -> dict:
     """The model's ``reo_config.json`` (plain JSON: no torch); InputError if it is not a model."""
-    path = Path(folder) / MODEL_CONFIG_NAME
+    path = Path(folder) / CONFIG_NAME
     if not Path(folder).is_dir():
         raise InputError(
             f"The model folder {folder} does not exist. Choose a REO model folder (one with "
-            f"{MODEL_CONFIG_NAME}), e.g. the built-in demo model."
+            f"{CONFIG_NAME}), e.g. the built-in demo model."
         )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(
-            f"{folder} is not a REO model folder: it has no {MODEL_CONFIG_NAME}. Choose the folder "
-            f"that holds {MODEL_CONFIG_NAME}."
+            f"{folder} is not a REO model folder: it has no {CONFIG_NAME}. Choose the folder "
+            f"that holds {CONFIG_NAME}."
         ) from None
     except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"The model's {MODEL_CONFIG_NAME} cannot be read: {error}") from None
+        raise InputError(f"The model's {CONFIG_NAME} cannot be read: {error}") from None
 
 
 def _check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:

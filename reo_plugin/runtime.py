@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reo_core.errors import check_choice
 from reo_plugin.locations import PLUGIN_DIR, REQUIREMENTS_PATH, venv_python
 
 # Variables set for QGIS's embedded Python that must not leak into another interpreter.
@@ -170,10 +171,7 @@ def setup_steps(
         pip_arguments: extra pip options, e.g. ``--proxy http://host:3128`` or ``--index-url URL``.
         requirements: the plugin's requirements.txt.
     """
-    if torch_build not in TORCH_INDEXES:
-        raise ValueError(
-            f"torch_build must be one of {', '.join(TORCH_INDEXES)}, got '{torch_build}'"
-        )
+    check_choice("torch_build", torch_build, TORCH_INDEXES)
     target = str(venv_python(runtime_dir))
     pip = ("-m", "pip", "--disable-pip-version-check", "install", *pip_arguments)
     steps = [

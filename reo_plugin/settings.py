@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 from qgis.core import QgsSettings
 
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_plugin.locations import DEMO_MODEL_DIR, PLUGIN_DIR, venv_python
 
 PREFIX = "reo/"
@@ -55,7 +56,7 @@ class DockSettings:
     modality: str = "ms"
     model: str = str(DEMO_MODEL_DIR)
     device: str = "auto"
-    stride: int = 25
+    stride: int = PATCH_SIZE
     batch_size: int = 32
     out_dir: str = ""
 

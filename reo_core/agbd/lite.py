@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reo_core.agbd.raw import DEFAULT_CHUNK, check_group, group_windows, open_h5
 from reo_core.agbd.record import SPLITS, AgbdWindow
-from reo_core.errors import InputError
+from reo_core.errors import InputError, check_choice
 
 LITE_NAME = re.compile(r"AGBD-Lite-(train|val|test)\b", re.IGNORECASE)
 
@@ -27,8 +27,8 @@ def split_from_name(path: str | Path) -> str | None:
 
 def lite_split(path: Path, split: str | None) -> str:
     """The split of a Lite file: ``split`` if given, else from its name; they must agree."""
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split is not None:
+        check_choice("split", split, SPLITS)
     named = split_from_name(path)
     if split is not None and named is not None and split != named:
         raise InputError(

@@ -22,7 +22,7 @@ from reo_core.agbd.lite import lite_windows
 from reo_core.agbd.parquet import parquet_windows
 from reo_core.agbd.raw import DEFAULT_CHUNK, TILE_NAME, open_h5, raw_windows
 from reo_core.agbd.record import SPLITS, AgbdPatch, AgbdWindow
-from reo_core.errors import InputError
+from reo_core.errors import InputError, check_choice
 
 LAYOUTS: tuple[str, ...] = ("raw", "lite", "parquet")
 SPLITS_RESOURCE = "agbd_tile_splits.json"
@@ -82,6 +82,7 @@ def agbd_windows(
         layout: one of :data:`LAYOUTS`; default: :func:`detect_layout`.
     """
     layout = layout or detect_layout(path)
+    check_choice("layout", layout, LAYOUTS)
     if layout == "raw":
         if split is not None:
             raise InputError(
@@ -91,9 +92,7 @@ def agbd_windows(
         return raw_windows(path, chunk_size, read_splits())
     if layout == "lite":
         return lite_windows(path, chunk_size, split)
-    if layout == "parquet":
-        return parquet_windows(path, chunk_size, split)
-    raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return parquet_windows(path, chunk_size, split)
 
 
 def open_agbd(
@@ -105,7 +104,7 @@ def open_agbd(
         path: an AGBD file.
         split: for Lite and parquet files, their split if the file name does not say it.
     """
-    if split is not None and split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split is not None:
+        check_choice("split", split, SPLITS)
     for window in agbd_windows(path, chunk_size, split):
         yield from window.read(images=True).patches()

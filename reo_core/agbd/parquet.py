@@ -49,7 +49,7 @@ from reo_core.errors import InputError
 from reo_core.landcover import CLASSES, NODATA_CODE
 from reo_core.sensors.palsar2 import POLARISATIONS, db_to_dn
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, QUANTIFICATION_VALUE
-from reo_core.sensors.statistics import DEFAULT_STATISTICS, load_statistics
+from reo_core.sensors.statistics import BUILTIN_STATISTICS, DEFAULT_STATISTICS, load_statistics
 
 N_CHANNELS = 24
 S2, LAT_COS, LAT_SIN, LON_COS, LON_SIN = slice(0, 12), 12, 13, 14, 15
@@ -126,7 +126,7 @@ def decode_inputs(inputs: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _dem_statistics() -> dict[str, float]:
-    resource = resources.files("reo_core.resources") / "agbd_statistics_2019-2020.json"
+    resource = resources.files("reo_core.resources") / BUILTIN_STATISTICS[DEFAULT_STATISTICS]
     return json.loads(resource.read_text())["statistics"]["DEM"]
 
 

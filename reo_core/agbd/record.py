@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from reo_core.agbd.offset import OFFSET_SOURCES
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.sensors.sentinel2 import dn_to_reflectance
 
-PATCH_SIZE = 25  # pixels a side, 10 m each
 CENTRE = PATCH_SIZE // 2  # the GEDI footprint's pixel, [12, 12]
 SPLITS: tuple[str, ...] = ("train", "val", "test")  # AGBD's split names
 

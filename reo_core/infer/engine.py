@@ -66,7 +66,9 @@ from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.constrained import GrammarConstraint, VocabularyTrie, longest_answer_tokens
 from reo_core.model.processor import ReoProcessor
 from reo_core.model.reo_vlm import GenerationOutput
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.reader import PatchBlock
+from reo_core.sensors.composites import reads_sar
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +272,7 @@ class InferenceEngine:
                 f"{list(self.config.bands)}. Open the input with the model's bands."
             ) from None
         s2 = block.s2[block.keep][:, index]
-        wants_sar = self.config.modality == "ms+sar"
+        wants_sar = reads_sar(self.config.modality)
         sar = block.sar[block.keep] if wants_sar and block.sar is not None else None
         return s2, sar
 
@@ -279,7 +281,7 @@ class InferenceEngine:
         """The host's inputs of N patches: uint8 composites (N, n_images, 3, 25, 25) and the
         spectral channel's full-precision inputs (None when the model has none)."""
         if s2.shape[0] == 0:
-            empty = np.zeros((0, len(self.config.images), 3, 25, 25), np.uint8)
+            empty = np.zeros((0, len(self.config.images), 3, PATCH_SIZE, PATCH_SIZE), np.uint8)
             return empty, None
         return self.processor.images(s2, sar), self.processor.spectral(s2, sar)
 
@@ -337,10 +339,10 @@ class InferenceEngine:
         torch.cuda.synchronize(self.device)
         idle = torch.cuda.memory_allocated(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
-        s2 = np.full((patches, len(self.config.bands), 25, 25), 0.1, np.float32)
+        s2 = np.full((patches, len(self.config.bands), PATCH_SIZE, PATCH_SIZE), 0.1, np.float32)
         sar = (
-            np.full((patches, 2, 25, 25), -12.0, np.float32)
-            if self.config.modality == "ms+sar"
+            np.full((patches, 2, PATCH_SIZE, PATCH_SIZE), -12.0, np.float32)
+            if reads_sar(self.config.modality)
             else None
         )
         images, spectral = self._inputs(s2, sar)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from reo_core.errors import InputError
+from reo_core.errors import InputError, check_choice
 from reo_core.model.checkpoint import ATTENTION_CHOICES
 from reo_core.model.decoding import DECODERS, DecodeOptions
 
@@ -46,12 +46,8 @@ class EngineOptions:
             raise InputError(f"visual_token_pool must be >= 1, got {self.visual_token_pool}.")
         if self.threads is not None and self.threads < 1:
             raise InputError(f"threads must be >= 1, got {self.threads}.")
-        if self.decoder not in DECODERS:
-            raise InputError(f"decoder must be one of {', '.join(DECODERS)}, got '{self.decoder}'.")
-        if self.attention not in ATTENTION_CHOICES:
-            raise InputError(
-                f"attention must be one of {', '.join(ATTENTION_CHOICES)}, got '{self.attention}'."
-            )
+        check_choice("decoder", self.decoder, DECODERS)
+        check_choice("attention", self.attention, ATTENTION_CHOICES)
         if self.read_ahead < 0:
             raise InputError(f"read_ahead must be >= 0, got {self.read_ahead}.")
         try:

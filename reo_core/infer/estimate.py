@@ -43,8 +43,8 @@ from reo_core.infer.products import (
 )
 from reo_core.infer.prompt import ESTIMATE_QUESTION
 from reo_core.infer.quicklook import write_quicklook
+from reo_core.patch_lattice import REFERENCE_RESOLUTION_M
 from reo_core.raster import PatchReader
-from reo_core.raster.grid import REFERENCE_RESOLUTION_M
 from reo_core.raster.reader import PatchBlock
 from reo_core.raster.skips import SkipCounts
 from reo_core.raster.writer import write_error

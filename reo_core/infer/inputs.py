@@ -16,10 +16,11 @@ from pathlib import Path
 
 from reo_core.errors import InputError
 from reo_core.model.config import ReoConfig
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster import CloudOptions, Extent, PatchReader, open_sar, open_sentinel2
 from reo_core.raster.clouds import MASK_KINDS
-from reo_core.raster.grid import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
+from reo_core.sensors.composites import reads_sar
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, BOA_OFFSETS
 
 _BAND_ARGUMENT = re.compile(r"^(?P<band>[^=]+)=(?P<path>.+?)(?::(?P<index>\d+))?$")
@@ -70,7 +71,7 @@ class InputSpec:
 
 def open_reader(config: ReoConfig, spec: InputSpec, model_name: str = "the model") -> PatchReader:
     """A PatchReader over ``spec`` that yields what ``config``'s model reads."""
-    wants_sar = config.modality == "ms+sar"
+    wants_sar = reads_sar(config.modality)
     if wants_sar and not spec.sar:
         raise InputError(
             f"{model_name} reads Sentinel-2 and PALSAR-2 (modality 'ms+sar'); give the PALSAR-2 "

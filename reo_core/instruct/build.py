@@ -55,6 +55,7 @@ from reo_core.instruct.sampling import DEFAULT_ALPHA, balanced_sample, check_alp
 from reo_core.instruct.store import (
     ARRAY_INFO,
     DEFAULT_SHARD_SIZE,
+    MANIFEST_NAME,
     STATISTICS_NAME,
     STATISTICS_SPLIT,
     ShardWriter,
@@ -444,7 +445,7 @@ def build_instruct(config: BuildConfig) -> dict[str, Any]:
         )
         if STATISTICS_SPLIT in plans:
             write_json(temporary / STATISTICS_NAME, split_statistics(temporary).to_dict())
-        write_json(temporary / "manifest.json", _manifest(config, inventory, stats))
+        write_json(temporary / MANIFEST_NAME, _manifest(config, inventory, stats))
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

@@ -37,6 +37,7 @@ from reo_core.sensors.statistics import (
 )
 
 DEFAULT_SHARD_SIZE = 4096
+MANIFEST_NAME = "manifest.json"  # what a build holds: settings, counts, band order, templates
 STATISTICS_NAME = "statistics.json"
 STATISTICS_SPLIT = "train"  # models scale their input with the statistics of what they learn from
 ARRAYS = ("s2", "sar", "lc")

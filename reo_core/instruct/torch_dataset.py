@@ -17,9 +17,10 @@ import torch
 from torch.utils.data import Dataset
 
 from reo_core.errors import InputError
-from reo_core.instruct.store import PatchStore, s2_reflectance
+from reo_core.instruct.store import MANIFEST_NAME, PatchStore, s2_reflectance
 from reo_core.jsonl import read_jsonl
 from reo_core.model.processor import ReoBatch, ReoProcessor
+from reo_core.sensors.composites import reads_sar
 from reo_core.sensors.palsar2 import dn_to_db
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 from reo_core.tasks import Task
@@ -81,7 +82,7 @@ class InstructDataset(Dataset):
         in the model's band order, and PALSAR-2 dB (2, 25, 25) for modality ms+sar, else None."""
         arrays = self.store.get(*self.patch_key(index))
         s2 = s2_reflectance(np.asarray(arrays["s2"])[self._band_index])
-        wants_sar = self.processor.config.modality == "ms+sar"
+        wants_sar = reads_sar(self.processor.config.modality)
         return s2, dn_to_db(np.asarray(arrays["sar"])) if wants_sar else None
 
     def collate(self, items: list[dict[str, Any]]) -> ReoBatch:
@@ -93,7 +94,7 @@ class InstructDataset(Dataset):
         )  # fmt: skip
 
     def _check_bands(self) -> None:
-        manifest = self.folder / "manifest.json"
+        manifest = self.folder / MANIFEST_NAME
         if not manifest.is_file():
             return
         order = json.loads(manifest.read_text()).get("band_order")

@@ -22,6 +22,7 @@ from transformers import (
 )
 
 from reo_core.errors import InputError
+from reo_core.model.hub import IMAGE_SETTINGS_NAME, check_base_folder
 from reo_core.model.tokenizer import IMAGE_TOKEN, build_tokenizer
 from reo_core.model.weights import check_base_weights
 
@@ -127,7 +128,7 @@ def build_base(
         torch.set_default_dtype(default)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
-    (folder / "preprocessor_config.json").write_text(
+    (folder / IMAGE_SETTINGS_NAME).write_text(
         json.dumps(clip_preprocessor(spec.image_size), indent=2) + "\n"
     )
     return folder
@@ -163,10 +164,7 @@ def load_base(
     ``attention``: "sdpa" (torch's fused attention) or "eager"; None = transformers' default.
     """
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise InputError(
-            f"The base model folder {folder} has no config.json; it is not a llava-hf base."
-        )
+    check_base_folder(folder)
     check_base_weights(folder)
     extra = {} if attention is None else {"attn_implementation": attention}
     try:

@@ -24,7 +24,14 @@ from reo_core.atomic import replace_folder
 from reo_core.errors import InputError
 from reo_core.model.base import clip_preprocessor, load_base
 from reo_core.model.config import CONFIG_NAME, ReoConfig
-from reo_core.model.hub import is_hub_id, local_copy, missing_base_error
+from reo_core.model.hub import (
+    BASE_CONFIG_NAME,
+    IMAGE_SETTINGS_NAME,
+    check_base_folder,
+    is_hub_id,
+    local_copy,
+    missing_base_error,
+)
 from reo_core.model.model_card import model_card
 from reo_core.model.processor import ImageSpec, ReoProcessor
 from reo_core.model.reo_vlm import HEAD_MODULES as HEAD_PREFIXES
@@ -221,14 +228,11 @@ def resolve_base(base_model: str, checkpoint: Path) -> Path:
     machine only (``reo_core.model.hub``): nothing is downloaded.
     """
     beside = checkpoint / base_model
-    if not Path(base_model).is_absolute() and (beside / "config.json").is_file():
+    if not Path(base_model).is_absolute() and (beside / BASE_CONFIG_NAME).is_file():
         return beside.resolve()
     path = Path(base_model).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise InputError(
-                f"The base model folder {base_model} has no config.json; it is not a llava-hf base."
-            )
+        check_base_folder(path, base_model)
         return path
     name = "The model " + "/".join(checkpoint.resolve().parts[-2:])
     if is_hub_id(base_model):
@@ -289,7 +293,7 @@ def _write_preprocessor(processor: ReoProcessor, staging: Path) -> None:
     settings.update(
         image_mean=list(spec.mean), image_std=list(spec.std), resample=_PIL_RESAMPLE[spec.resample]
     )
-    (staging / "preprocessor_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    (staging / IMAGE_SETTINGS_NAME).write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _keep_heads_float32(model: ReoVLM) -> None:

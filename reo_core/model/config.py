@@ -7,7 +7,7 @@ import logging
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from reo_core.errors import InputError
+from reo_core.errors import InputError, check_choice
 from reo_core.landcover import CLASSES
 from reo_core.sensors.composites import MODALITY_IMAGES, bands_needed
 
@@ -92,16 +92,16 @@ class ReoConfig:
         self.validate()
 
     def validate(self) -> None:
-        _choice("modality", self.modality, tuple(MODALITY_IMAGES))
+        check_choice("modality", self.modality, tuple(MODALITY_IMAGES))
         if self.token_strategy in LEGACY_TOKEN_STRATEGIES:
             raise ValueError(
                 f"token_strategy '{self.token_strategy}' is an old name: say "
                 f"'{LEGACY_TOKEN_STRATEGIES[self.token_strategy]}' (same layers); the paper's best, "
                 "'Half layers' (every second layer from the top), is 'half_layers'"
             )
-        _choice("token_strategy", self.token_strategy, TOKEN_STRATEGIES)
-        _choice("uncertainty", self.uncertainty, UNCERTAINTY_MODES)
-        _choice("prompt_format", self.prompt_format, PROMPT_FORMATS)
+        check_choice("token_strategy", self.token_strategy, TOKEN_STRATEGIES)
+        check_choice("uncertainty", self.uncertainty, UNCERTAINTY_MODES)
+        check_choice("prompt_format", self.prompt_format, PROMPT_FORMATS)
         missing = [b for b in bands_needed(self.modality) if b not in self.bands]
         if missing:
             raise ValueError(
@@ -196,6 +196,3 @@ def migrate_saved(values: dict, source: Path | str = CONFIG_NAME) -> dict:
     return values
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got '{value}'")

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from reo_core.errors import check_choice
+
 DECODERS = ("lean", "hf")
 # ``constraint(generated (B, n), scores (B, V)) -> scores``: the logits-processor signature of
 # transformers, so one constraint serves both decoders (reo_core.model.constrained).
@@ -48,8 +50,7 @@ class DecodeOptions:
     min_new_tokens: int = 0  # EOS is not allowed before this many tokens (equal work in benchmarks)
 
     def __post_init__(self) -> None:
-        if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}; got '{self.decoder}'")
+        check_choice("decoder", self.decoder, DECODERS)
         if self.compile and not self.static_cache:
             raise ValueError("compile needs static_cache (CUDA graphs need fixed shapes)")
         if self.decoder == "hf" and (self.static_cache or self.compile):

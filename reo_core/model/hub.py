@@ -17,9 +17,20 @@ from pathlib import Path
 from reo_core.errors import InputError
 
 BASES_ENV = "REO_BASES"
+BASE_CONFIG_NAME = "config.json"  # transformers' model config: a folder with it is a base
+IMAGE_SETTINGS_NAME = "preprocessor_config.json"  # transformers' image processor settings
 # The files of a llava-hf base REO needs (no pickles: *.bin and *.pt are never fetched).
 BASE_FILES = ("*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_base_folder(folder: Path, name: object = None) -> None:
+    """InputError unless ``folder`` holds a transformers base (``name``: how the user named it)."""
+    if not (Path(folder) / BASE_CONFIG_NAME).is_file():
+        raise InputError(
+            f"The base model folder {name or folder} has no {BASE_CONFIG_NAME}; it is not a "
+            "llava-hf base."
+        )
 
 
 def bases_folder() -> Path:
@@ -46,7 +57,7 @@ def local_copy(repo_id: str) -> Path | None:
     """The folder of ``repo_id`` on this machine (REO's bases folder, then the Hugging Face
     cache), found without a network request; None when it is in neither."""
     folder = download_folder(repo_id)
-    if (folder / "config.json").is_file():
+    if (folder / BASE_CONFIG_NAME).is_file():
         return folder
     try:
         from huggingface_hub import snapshot_download
@@ -56,7 +67,7 @@ def local_copy(repo_id: str) -> Path | None:
         )
     except Exception:  # not cached (LocalEntryNotFoundError) or an unreadable cache: not here
         return None
-    return cached if (cached / "config.json").is_file() else None
+    return cached if (cached / BASE_CONFIG_NAME).is_file() else None
 
 
 def missing_base_error(repo_id: str, model: str) -> InputError:

@@ -18,6 +18,7 @@ from reo_core.model.config import ReoConfig
 from reo_core.model.cost import patch_cost, token_budgets
 from reo_core.model.regression_head import RegressionHead
 from reo_core.model.visual_tokens import select_layers
+from reo_core.sensors.composites import MODALITIES
 
 PAPER_BASE = BaseSpec()  # CLIP ViT-L/14-336 + Vicuna-7B, as llava-hf/llava-1.5-7b-hf
 LLAVA_15_7B_PARAMETERS = 7_063_427_072  # llava-hf/llava-1.5-7b-hf, model.safetensors index
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--modality", default="ms", choices=["rgb", "ms", "ms+sar"])
+    parser.add_argument("--modality", default="ms", choices=MODALITIES)
     parser.add_argument("--text-tokens", type=int, default=64, help="prompt text tokens per patch")
     parser.add_argument("--new-tokens", type=int, default=16, help="generated tokens per patch")
     args = parser.parse_args(argv)

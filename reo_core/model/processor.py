@@ -17,14 +17,15 @@ import torch
 import torch.nn.functional as F
 
 from reo_core.model.config import ReoConfig
+from reo_core.model.hub import IMAGE_SETTINGS_NAME
 from reo_core.model.spectral import band_statistics, standardised_reflectance
 from reo_core.model.weights import read_json
-from reo_core.sensors.composites import modality_images
+from reo_core.patch_lattice import PATCH_SIZE
+from reo_core.sensors.composites import modality_images, reads_sar
 from reo_core.sensors.statistics import DatasetStatistics, load_statistics
 
 IMAGE_PLACEHOLDER = "<image>"
 IGNORE_INDEX = -100
-PATCH_SIZE_PX = 25
 _RESAMPLE_MODES = {2: "bilinear", 3: "bicubic"}  # PIL codes used in image processor configs
 
 
@@ -39,7 +40,7 @@ class ImageSpec:
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> ImageSpec:
-        values = read_json(Path(folder) / "preprocessor_config.json", "the image settings")
+        values = read_json(Path(folder) / IMAGE_SETTINGS_NAME, "the image settings")
         crop = values.get("crop_size") or values.get("size") or {}
         size = crop.get("height") or crop.get("shortest_edge") if isinstance(crop, dict) else crop
         return cls(
@@ -151,11 +152,11 @@ class ReoProcessor:
             raise ValueError(
                 f"Sentinel-2 patches must be (B, {expected_bands}, 25, 25) for bands {list(self.config.bands)}; got {tuple(s2.shape)}"
             )
-        if s2.shape[2:] != (PATCH_SIZE_PX, PATCH_SIZE_PX):
+        if s2.shape[2:] != (PATCH_SIZE, PATCH_SIZE):
             raise ValueError(
-                f"patches must be {PATCH_SIZE_PX} x {PATCH_SIZE_PX} pixels, got {s2.shape[2]} x {s2.shape[3]}"
+                f"patches must be {PATCH_SIZE} x {PATCH_SIZE} pixels, got {s2.shape[2]} x {s2.shape[3]}"
             )
-        wants_sar = self.config.modality == "ms+sar"
+        wants_sar = reads_sar(self.config.modality)
         if wants_sar and sar_db is None:
             raise ValueError(
                 "this model reads modality 'ms+sar' and needs PALSAR-2 patches (B, 2, 25, 25)"

@@ -27,6 +27,7 @@ from reo_core.model.visual_tokens import (
     pool_sequence,
     select_layers,
 )
+from reo_core.sensors.composites import reads_sar
 
 GAUSSIAN_NLL_EPS = 1e-6
 # What stage 2 trains (and a checkpoint's heads.safetensors holds), by parameter-name prefix.
@@ -72,7 +73,7 @@ class ReoVLM(nn.Module):
         self.reverse_projection = nn.Linear(text_width, vision_width)
         self.spectral_encoder = (
             SpectralEncoder(
-                len(feature_names(config.bands, config.modality == "ms+sar")),
+                len(feature_names(config.bands, reads_sar(config.modality))),
                 config.spectral_tokens,
                 vision_width,
                 len(config.bands) if config.spectral_conv else 0,

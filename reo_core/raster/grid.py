@@ -24,7 +24,7 @@ from reo_core.patch_lattice import (
 )
 from reo_core.raster.extent import Extent, parse_crs
 
-__all__ = ["PATCH_SIZE", "REFERENCE_RESOLUTION_M", "PatchGrid", "PixelGrid", "reference_grid"]
+__all__ = ["PatchGrid", "PixelGrid", "reference_grid"]
 
 
 @dataclass(frozen=True)

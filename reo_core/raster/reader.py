@@ -23,9 +23,10 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
 from reo_core.errors import ExtentError, InputError
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.clouds import MASK, SCL, SCREENING, classify_mask
 from reo_core.raster.extent import Extent, parse_crs
-from reo_core.raster.grid import PATCH_SIZE, PatchGrid, reference_grid
+from reo_core.raster.grid import PatchGrid, reference_grid
 from reo_core.raster.product import Sentinel2Input
 from reo_core.raster.skips import SkipCounts, no_usable_patch, skip_reasons
 from reo_core.raster.sources import FLOAT_FILL, BandRef, SarInput

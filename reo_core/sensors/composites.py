@@ -44,6 +44,12 @@ MODALITY_IMAGES: dict[str, tuple[str, ...]] = {
     "ms": tuple(SPECTRAL_COMPOSITES),
     "ms+sar": (*SPECTRAL_COMPOSITES, SAR_COMPOSITE_NAME),
 }
+MODALITIES: tuple[str, ...] = tuple(MODALITY_IMAGES)  # rgb, ms, ms+sar
+
+
+def reads_sar(modality: str) -> bool:
+    """Whether a model of ``modality`` reads PALSAR-2 HH/HV (its images include the SAR one)."""
+    return SAR_COMPOSITE_NAME in MODALITY_IMAGES.get(modality, ())
 
 
 def bands_needed(modality: str) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from rasterio.transform import Affine
 
 from reo_core.errors import InputError
 from reo_core.landcover import CLASSES, NODATA_CODE, count_patches, dominant_class
+from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.grid import PatchGrid, PixelGrid
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 from reo_core.synth.atmosphere import (
@@ -53,7 +54,6 @@ from reo_core.synth.season import DAYS_IN_YEAR, Acquisition, acquisition
 from reo_core.synth.structure import allometric_agb, simulate_structure
 from reo_core.synth.terrain import illumination, simulate_elevation
 
-PATCH_SIZE = 25  # AGBD patch: 25 x 25 pixels of 10 m
 MIN_SIZE_KM, MAX_SIZE_KM = 0.25, 20.0  # one patch .. what fits comfortably in memory
 MAX_CLOUD_FRACTION = 0.9
 LC100_FACTOR = 10  # 100 m land-cover pixels hold 10 x 10 pixels of 10 m

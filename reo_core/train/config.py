@@ -15,14 +15,13 @@ from pathlib import Path
 
 import yaml
 
-from reo_core.errors import InputError
+from reo_core.errors import InputError, check_choice
 from reo_core.model.config import ReoConfig
 
 STAGES = ("1", "2", "both")
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 DEVICES = ("auto", "cpu")
 SCHEDULES = ("cosine", "linear", "constant")
-BASE_SPECS = ("tiny", "demo")
 # generated: the head learns from the states of the text the stage-1 model generates for the
 # estimate question, as at inference. reference: from the dialogue's true answer (teacher forcing).
 STAGE2_TEXTS = ("generated", "reference")
@@ -89,13 +88,16 @@ class TrainConfig:
     def validate(self) -> None:
         check_types(TrainConfig, self.to_dict(), "")
         check_types(ReoConfig, self.model, "model.")
-        _choice("stage", self.stage, STAGES)
-        _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("device", self.device, DEVICES)
-        _choice("stage2_text", self.stage2_text, STAGE2_TEXTS)
+        check_choice("stage", self.stage, STAGES)
+        check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("device", self.device, DEVICES)
+        check_choice("stage2_text", self.stage2_text, STAGE2_TEXTS)
         if self.build_base:
-            _choice("build_base", self.build_base, BASE_SPECS)
+            # The shapes live with the code that builds them (it loads torch: only when asked).
+            from reo_core.train.presets import BASE_SPECS
+
+            check_choice("build_base", self.build_base, tuple(BASE_SPECS))
         for name in (
             "steps",
             "batch_size",
@@ -252,6 +254,3 @@ def _set(values: dict, dotted: str, value: object) -> None:
     node[leaf] = value
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"{name} must be one of {', '.join(allowed)}; got '{value}'.")

@@ -6,6 +6,9 @@ import csv
 import math
 from pathlib import Path
 
+METRICS_FILE = "metrics.csv"
+LOSS_PLOT, VALIDATION_PLOT = "loss.png", "validation.png"
+
 COLUMNS = ("stage", "step", "kind", "name", "value")
 
 
@@ -13,7 +16,7 @@ class Logbook:
     """Appends rows ``stage, step, kind (train|val), name, value`` to ``metrics.csv``."""
 
     def __init__(self, output: Path, enabled: bool = True) -> None:
-        self.path = Path(output) / "metrics.csv"
+        self.path = Path(output) / METRICS_FILE
         self.enabled = enabled
         if enabled and not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +59,8 @@ def plot_curves(logbook: Logbook, output: Path) -> list[Path]:
     rows = logbook.read()
     written = []
     for kind, filename, title in (
-        ("train", "loss.png", "training loss"),
-        ("val", "validation.png", "validation"),
+        ("train", LOSS_PLOT, "training loss"),
+        ("val", VALIDATION_PLOT, "validation"),
     ):
         series: dict[str, list[tuple[int, float]]] = {}
         for row in rows:

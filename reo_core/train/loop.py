@@ -34,7 +34,7 @@ from reo_core.train.distributed import (
 from reo_core.train.logbook import Logbook, plot_curves
 from reo_core.train.run import RunFolder, StageResult
 from reo_core.train.stage1 import stage1_work
-from reo_core.train.stage2 import stage2_work
+from reo_core.train.stage2 import CACHE_FOLDER, stage2_work
 from reo_core.train.state import (
     TrainerState,
     keep_trainable_only,
@@ -44,7 +44,7 @@ from reo_core.train.state import (
     remove_checkpoints,
     save_training_state,
 )
-from reo_core.train.validation import headline_metrics, write_validation
+from reo_core.train.validation import VALIDATION_FOLDER, headline_metrics, write_validation
 from reo_core.train.work import StageWork
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _finish_stage(run: RunFolder, stage: int, result: StageResult) -> None:
     run.save_stage_result(stage, result)
     remove_checkpoints(run.path, stage)
     if stage == 2:
-        shutil.rmtree(run.path / "stage2-inputs", ignore_errors=True)
+        shutil.rmtree(run.path / CACHE_FOLDER, ignore_errors=True)
 
 
 def _finish_run(run: RunFolder, logbook: Logbook, results: dict[int, StageResult]) -> None:
@@ -255,7 +255,7 @@ def _validate(model, work: StageWork, config, accelerator, logbook, step) -> dic
     def write() -> None:
         logbook.log(work.stage, step, "val", headline_metrics(metrics))
         name = f"stage{work.stage}-step{step:07d}"
-        write_validation(Path(config.output) / "validation", name, metrics, records)
+        write_validation(Path(config.output) / VALIDATION_FOLDER, name, metrics, records)
 
     on_main(accelerator, write)
     return metrics

@@ -16,25 +16,35 @@ from pathlib import Path
 
 from reo_core.atomic import write_json
 from reo_core.errors import InputError
+from reo_core.model.config import CONFIG_NAME
 from reo_core.train.config import CONFIG_FILE, EXECUTION_SETTINGS, TrainConfig
+from reo_core.train.logbook import LOSS_PLOT, METRICS_FILE, VALIDATION_PLOT
+from reo_core.train.stage2 import CACHE_FOLDER
+from reo_core.train.state import CHECKPOINTS_FOLDER
+from reo_core.train.validation import VALIDATION_FOLDER
 
 logger = logging.getLogger(__name__)
 
 SUMMARY = "summary.json"
 STAGE_MODELS = {1: "stage1-model", 2: "model"}
+
+
+def stage_result_file(stage: int) -> str:
+    """The file that marks stage ``stage`` as finished (its model folder, steps and metrics)."""
+    return f"stage{stage}.json"
+
+
 # Everything a run writes into its folder (and nothing else is deleted by --force).
 RUN_FILES = (
-    "checkpoints",
-    "validation",
-    "stage2-inputs",
-    "stage1-model",
-    "model",
-    "metrics.csv",
-    "loss.png",
-    "validation.png",
+    CHECKPOINTS_FOLDER,
+    VALIDATION_FOLDER,
+    CACHE_FOLDER,
+    *STAGE_MODELS.values(),
+    METRICS_FILE,
+    LOSS_PLOT,
+    VALIDATION_PLOT,
     SUMMARY,
-    "stage1.json",
-    "stage2.json",
+    *map(stage_result_file, STAGE_MODELS),
     CONFIG_FILE,
 )
 
@@ -66,8 +76,8 @@ class RunFolder:
 
     def stage_result(self, stage: int) -> StageResult | None:
         """The result of stage ``stage`` if it finished in this folder, else None."""
-        path = self.path / f"stage{stage}.json"
-        if not path.is_file() or not (self.model_folder(stage) / "reo_config.json").is_file():
+        path = self.path / stage_result_file(stage)
+        if not path.is_file() or not (self.model_folder(stage) / CONFIG_NAME).is_file():
             return None
         values = json.loads(path.read_text())
         return StageResult(
@@ -79,7 +89,7 @@ class RunFolder:
 
     def save_stage_result(self, stage: int, result: StageResult) -> None:
         write_json(
-            self.path / f"stage{stage}.json",
+            self.path / stage_result_file(stage),
             {**asdict(result), "model_folder": str(result.model_folder)},
         )
 

@@ -14,10 +14,11 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
-from reo_core.instruct.store import resolve_statistics
+from reo_core.instruct.store import MANIFEST_NAME, resolve_statistics
 from reo_core.instruct.torch_dataset import InstructDataset
 from reo_core.model.checkpoint import LoadedModel, create_model, save_checkpoint
 from reo_core.model.config import ReoConfig
+from reo_core.model.hub import BASE_CONFIG_NAME
 from reo_core.model.processor import ReoBatch
 from reo_core.model.reo_vlm import ReoVLM
 from reo_core.train.config import TrainConfig
@@ -118,7 +119,7 @@ def stage1_work(config: TrainConfig, accelerator: Accelerator) -> StageWork:
 
 def _with_template_version(model_config: ReoConfig, data: Path) -> ReoConfig:
     """The checkpoint records the REO-Instruct template version it learned from."""
-    manifest = data / "manifest.json"
+    manifest = data / MANIFEST_NAME
     if model_config.template_version or not manifest.is_file():
         return model_config
     version = json.loads(manifest.read_text()).get("template_version", "")
@@ -137,7 +138,7 @@ def _with_data_statistics(model_config: ReoConfig, config: TrainConfig) -> ReoCo
 def ensure_base(config: TrainConfig) -> None:
     """Build the tiny / demo base where the config says it lives, if it is not there yet."""
     base = Path(config.model_config.base_model)
-    if not config.build_base or (base / "config.json").is_file():
+    if not config.build_base or (base / BASE_CONFIG_NAME).is_file():
         return
     from reo_core.instruct.templates import TEMPLATES
     from reo_core.model.base import build_base

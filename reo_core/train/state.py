@@ -43,8 +43,11 @@ class CheckpointError(ReoError):
     """A checkpoint could not be written; the previous one is still the latest."""
 
 
+CHECKPOINTS_FOLDER = "checkpoints"
+
+
 def checkpoint_root(output: Path) -> Path:
-    return Path(output) / "checkpoints"
+    return Path(output) / CHECKPOINTS_FOLDER
 
 
 def save_training_state(accelerator, state: TrainerState, output: Path, keep: int) -> Path:

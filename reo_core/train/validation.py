@@ -111,6 +111,9 @@ def validate(
     return evaluate_records(records), records
 
 
+VALIDATION_FOLDER = "validation"  # a run folder's validation metrics and predictions
+
+
 def write_validation(folder: Path, name: str, metrics: dict, records: list[dict]) -> None:
     """``<name>.json`` (metrics) and ``<name>.predictions.jsonl`` (for python -m reo_core.evaluate)."""
     folder.mkdir(parents=True, exist_ok=True)
