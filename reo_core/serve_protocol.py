@@ -30,6 +30,7 @@ from reo_core.typed_json import REQUIRED, FieldError, check_required, from_json,
 PROTOCOL_VERSION = 2
 CANCELED_KIND = "Canceled"  # the error kind of a canceled request (the class name of Canceled)
 INTERNAL_KIND = "InternalError"  # an unexpected failure in the worker: a bug
+TYPE_KEY = "type"  # the key of a reply line that names its class (ready, progress, result, error)
 
 RequestId = Union[str, int, float]  # noqa: UP007 (evaluated at run time, also on Python 3.9)
 BandFile = Union[str, tuple[str, int]]  # noqa: UP007 a file, or [file, 1-based band index]
@@ -358,13 +359,13 @@ def reply_line(reply: Ready | Progress | Result | ErrorReply) -> str:
     """The line of a reply: strict JSON, NaN and infinities as null."""
     data = to_json(reply)
     head = {"id": data.pop("id")} if "id" in data else {}
-    return json_text({**head, "type": reply.type, **data}, indent=None, sort_keys=False)
+    return json_text({**head, TYPE_KEY: reply.type, **data}, indent=None, sort_keys=False)
 
 
 def parse_reply(line: str | bytes) -> Ready | Progress | Result | ErrorReply:
     """A reply from the worker; ProtocolError for anything else (e.g. a stray print)."""
     value = _parse_object(line, "reply", "as reo_core.serve_protocol defines")
-    kind = value.pop("type", None)
+    kind = value.pop(TYPE_KEY, None)
     cls = REPLY_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"Not a worker reply (no known type): {str(line)[:80]}")

@@ -456,7 +456,7 @@ def _claims_ready(line: str) -> bool:
         value = json.loads(line)
     except ValueError:
         return False
-    return isinstance(value, dict) and value.get("type") == "ready"
+    return isinstance(value, dict) and value.get(protocol.TYPE_KEY) == protocol.Ready.type
 
 
 def _missing_module(text: str) -> str | None:

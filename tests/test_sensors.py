@@ -234,3 +234,29 @@ def test_product_names_say_level_date_and_baseline(text, level, acquired, baseli
 def test_only_baselines_esa_used_are_believed():
     assert sentinel2.is_known_baseline((4, 0)) and sentinel2.is_known_baseline((2, 14))
     assert not sentinel2.is_known_baseline((99, 99)) and not sentinel2.is_known_baseline(None)
+
+
+def test_one_offset_check_judges_products_and_patches_alike():
+    """The darkest values decide: far below 1000 DN rules the offset out, just above shows it."""
+    from reo_core.agbd.offset import data_verdicts
+    from reo_core.sensors.offset_check import MIN_PIXELS, dark_shares
+
+    rng = np.random.default_rng(0)
+    n = MIN_PIXELS + 25
+    rows = np.stack(
+        [
+            rng.integers(100, 400, n),  # dark surfaces without the offset
+            rng.integers(1050, 1400, n),  # the same with it
+            rng.integers(2500, 4000, n),  # bright ground: undecided
+        ]
+    )
+    shares = dark_shares(rows, np.ones_like(rows, bool))
+    assert shares.no_offset.tolist() == [True, False, False]
+    assert shares.has_offset.tolist() == [False, True, False]
+    too_few = dark_shares(rows[:, : MIN_PIXELS - 1], np.ones((3, MIN_PIXELS - 1), bool))
+    assert not too_few.no_offset.any() and not too_few.has_offset.any()
+    # AGBD patches (N, 15, 15, 12): every band of a pixel set to its row's darkest value
+    patches = np.repeat(rows[:, :225].reshape(3, 15, 15, 1), 12, axis=-1).astype(np.uint16)
+    has, none, valid = data_verdicts(patches)
+    assert none.tolist() == [True, False, False] and has.tolist() == [False, True, False]
+    assert valid.tolist() == [1.0, 1.0, 1.0]

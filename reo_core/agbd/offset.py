@@ -7,14 +7,11 @@ reprocessed product carries the offset with the flag at 0 (notes/AGBD_FORMAT.md,
 Removing an offset that is not there clips dark pixels to 0; keeping one that is there makes
 everything 0.1 too bright.
 
-The values decide by the same data check, with the same bands and thresholds, that reads a user's
-product (:mod:`reo_core.raster.radiometry`), applied to each patch's pixels: for each pixel the
-darkest of B02, B04, B11 and B12 (the visible bands are dark over vegetation, the short-wave
-infrared over water and snow). Without the offset, a tenth of the pixels or more lie far below
-1000 DN (below 500: reflectance under -0.05 if the offset were there): ``no offset``. With it,
-almost none lie below 1000 DN and a quarter or more just above (1000..1500 DN, dark surfaces):
-``offset``. Bright patches (dry grass, bare soil, clouds) are undecided, and so is a patch with too
-few valid pixels: the metadata decide them (the flag, or a processing baseline >= 04.00).
+The values decide by the data check that reads a user's product
+(:func:`reo_core.sensors.offset_check.dark_shares`), applied to each patch's pixels: the darkest of
+B02, B04, B11 and B12 far below 1000 DN rules the offset out, just above it shows it. Bright
+patches (dry grass, bare soil, clouds) are undecided, and so is a patch with too few valid pixels:
+the metadata decide them (the flag, or a processing baseline >= 04.00).
 
 One product (a tile, or a Lite region, on one acquisition date) has one offset, so a builder that
 sees whole files pools the patches' votes (:func:`product_offsets`): where at least
@@ -29,15 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reo_core.raster.radiometry import (
-    DARK_BANDS,
-    FAR_BELOW_DN,
-    JUST_ABOVE_DN,
-    MIN_PIXELS,
-    NO_OFFSET_SHARE,
-    OFFSET_MAX_BELOW,
-    OFFSET_MIN_JUST_ABOVE,
-)
+from reo_core.sensors.offset_check import DARK_BANDS, dark_shares
 from reo_core.sensors.sentinel2 import (
     AGBD_BAND_ORDER,
     BOA_ADD_OFFSET_DN,
@@ -90,21 +79,8 @@ def data_verdicts(s2_dn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     n = dn.shape[0]
     valid = (dn != NODATA_DN).all(axis=-1).reshape(n, -1)  # (N, H*W)
     darkest = dn[..., _DARK].min(axis=-1).reshape(n, -1).astype(np.int64)
-    n_valid = valid.sum(axis=1)
-    counted = np.maximum(n_valid, 1)
-
-    def share(mask: np.ndarray) -> np.ndarray:
-        return (mask & valid).sum(axis=1) / counted
-
-    below = share(darkest < BOA_ADD_OFFSET_DN)
-    far_below = share(darkest < BOA_ADD_OFFSET_DN - FAR_BELOW_DN)
-    just_above = share(
-        (darkest >= BOA_ADD_OFFSET_DN) & (darkest < BOA_ADD_OFFSET_DN + JUST_ABOVE_DN)
-    )
-    enough = n_valid >= MIN_PIXELS
-    none = enough & (far_below >= NO_OFFSET_SHARE)
-    some = enough & ~none & (below <= OFFSET_MAX_BELOW) & (just_above >= OFFSET_MIN_JUST_ABOVE)
-    return some, none, (n_valid / valid.shape[1]).astype(np.float32)
+    shares = dark_shares(darkest, valid)
+    return shares.has_offset, shares.no_offset, (shares.pixels / valid.shape[1]).astype(np.float32)
 
 
 def decide_offset(

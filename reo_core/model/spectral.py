@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.statistics import DatasetStatistics
 
 NDVI_BANDS = ("B08", "B04")  # (NIR, red)
-SAR_BANDS = ("HH", "HV")
 CONV_FEATURES = 64  # width of the convolution's summary
 
 
@@ -33,7 +33,7 @@ def feature_names(bands: tuple[str, ...], with_sar: bool) -> list[str]:
         names += ["ndvi_mean", "ndvi_spread"]
     names.append("valid_fraction")
     if with_sar:
-        names += [f"{pol}_{kind}" for pol in SAR_BANDS for kind in ("mean", "spread")]
+        names += [f"{pol}_{kind}" for pol in POLARISATIONS for kind in ("mean", "spread")]
     return names
 
 
@@ -71,8 +71,8 @@ def band_statistics(
     if sar_db is not None:
         sar = sar_db.reshape(sar_db.shape[0], 2, -1).astype(np.float64)
         sar_mean, sar_spread = _masked_moments(sar)
-        sar_scale = np.array([statistics.sar[p].std for p in SAR_BANDS])
-        sar_centre = np.array([statistics.sar[p].mean for p in SAR_BANDS])
+        sar_scale = np.array([statistics.sar[p].std for p in POLARISATIONS])
+        sar_centre = np.array([statistics.sar[p].mean for p in POLARISATIONS])
         sar_columns = [(sar_mean - sar_centre) / sar_scale, sar_spread / sar_scale]
         parts.append(np.stack(sar_columns, axis=2).reshape(sar.shape[0], -1))
     return np.nan_to_num(np.concatenate(parts, axis=1), nan=0.0).astype(np.float32)

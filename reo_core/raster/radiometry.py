@@ -13,11 +13,11 @@ The offset is decided in this order, the first source that answers winning:
 5. a product name anywhere in the path, with a baseline ESA uses (``N0400`` and later);
 6. the acquisition date (from 2022-01-25).
 
-Then the data always get a say. For each sampled pixel the darkest of B02, B04, B11 and B12 is
-taken (the visible bands are dark over vegetation, the short-wave infrared over water and snow).
-With the offset, that darkest value sits just above 1000 DN and hardly ever far below (that would
-be reflectance under -0.05); without it, most dark surfaces lie below 500 DN. A source the data
-contradict is overruled with a warning; the user's choice is kept, with a warning.
+Then the data always get a say (:mod:`reo_core.sensors.offset_check`, the check AGBD patches get
+too): for each sampled pixel the darkest of B02, B04, B11 and B12. With the offset, that darkest
+value sits just above 1000 DN and hardly ever far below (that would be reflectance under -0.05);
+without it, most dark surfaces lie below 500 DN. A source the data contradict is overruled with a
+warning; the user's choice is kept, with a warning.
 """
 
 from __future__ import annotations
@@ -33,15 +33,9 @@ from reo_core.raster.sampling import sample_band, sample_shape, valid_values
 from reo_core.raster.sources import BandRef
 from reo_core.raster.units import DN, FileUnits
 from reo_core.sensors import sentinel2
+from reo_core.sensors.offset_check import DARK_BANDS, FAR_BELOW_DN, MIN_PIXELS, dark_shares
 
 OFFSET = sentinel2.BOA_ADD_OFFSET_DN
-DARK_BANDS = ("B02", "B04", "B11", "B12")
-FAR_BELOW_DN = OFFSET // 2  # below 500 DN the offset would mean reflectance under -0.05
-JUST_ABOVE_DN = OFFSET // 2  # 1000..1500 DN: dark surfaces with the offset
-NO_OFFSET_SHARE = 0.10  # this share of darkest values far below the offset rules the offset out
-OFFSET_MAX_BELOW = 0.02  # with the offset at most this share lies below it ...
-OFFSET_MIN_JUST_ABOVE = 0.25  # ... and this share of dark surfaces sits just above it
-MIN_PIXELS = 200  # fewer valid sampled pixels decide nothing
 DATE_KEYS = ("PRODUCT_START_TIME", "DATATAKE_1_DATATAKE_SENSING_START", "SENSING_TIME",
              "ACQUISITION_DATE", "DATE_ACQUIRED")  # fmt: skip
 
@@ -132,20 +126,19 @@ def data_check(bands: dict[str, BandRef], units: dict[str, FileUnits]) -> DataCh
         ok = valid_values(ref, values)
         valid = ok if valid is None else valid & ok
         stack.append(values * units[str(ref.path)].to_dn)
-    darkest = np.min(np.stack(stack), axis=0)[valid]
-    if darkest.size < MIN_PIXELS:
-        return DataCheck(dark, int(darkest.size), None, None, None, "undecided")
-    below = float(np.mean(darkest < OFFSET))
-    far_below = float(np.mean(darkest < OFFSET - FAR_BELOW_DN))
-    just_above = float(np.mean((darkest >= OFFSET) & (darkest < OFFSET + JUST_ABOVE_DN)))
-    if far_below >= NO_OFFSET_SHARE:
+    shares = dark_shares(np.min(np.stack(stack), axis=0).reshape(1, -1), valid.reshape(1, -1))
+    pixels = int(shares.pixels[0])
+    if pixels < MIN_PIXELS:
+        return DataCheck(dark, pixels, None, None, None, "undecided")
+    verdict = "undecided"
+    if shares.no_offset[0]:
         verdict = "no offset"
-    elif below <= OFFSET_MAX_BELOW and just_above >= OFFSET_MIN_JUST_ABOVE:
+    elif shares.has_offset[0]:
         verdict = "offset"
-    else:
-        verdict = "undecided"
-    return DataCheck(dark, int(darkest.size), round(below, 4), round(far_below, 4),
-                     round(just_above, 4), verdict)  # fmt: skip
+    below, far_below, just_above = (
+        round(float(share[0]), 4) for share in (shares.below, shares.far_below, shares.just_above)
+    )
+    return DataCheck(dark, pixels, below, far_below, just_above, verdict)
 
 
 def acquisition_date(bands: dict[str, BandRef], context: ProductContext) -> Finding | None:

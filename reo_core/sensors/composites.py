@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reo_core.errors import InputError
+from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 from reo_core.sensors.statistics import DatasetStatistics
 
@@ -36,7 +37,6 @@ SPECTRAL_COMPOSITES: dict[str, Composite] = {
     )
 }
 SAR_COMPOSITE_NAME = "sar_pseudo_rgb"
-SAR_POLARISATIONS = ("HH", "HV")
 
 # Which images a modality feeds the model, in order.
 MODALITY_IMAGES: dict[str, tuple[str, ...]] = {
@@ -97,7 +97,7 @@ def sar_pseudo_rgb(sar_db: np.ndarray, stats: DatasetStatistics) -> np.ndarray:
     Returns:
         uint8 image, shape (..., 3, H, W).
     """
-    if sar_db.shape[-3] != len(SAR_POLARISATIONS):
+    if sar_db.shape[-3] != len(POLARISATIONS):
         raise InputError(f"SAR input must have 2 bands (HH, HV), got {sar_db.shape[-3]}.")
     hh, hv = sar_db[..., 0, :, :], sar_db[..., 1, :, :]
     (hh_low, hh_high), (hv_low, hv_high) = stats.sar_range("HH"), stats.sar_range("HV")

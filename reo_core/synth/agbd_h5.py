@@ -35,6 +35,7 @@ from pyproj import Transformer
 from rasterio.warp import Resampling, reproject
 
 from reo_core.errors import InputError
+from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, boa_offset_for_baseline, reflectance_to_dn
 from reo_core.synth.location import SceneLocation
 from reo_core.synth.scene import PATCH_SIZE, Scene, centre_agb, simulate_scene
@@ -364,7 +365,7 @@ def _write_h5(
                 if key == "S2_bands":
                     dataset.attrs["order"] = list(AGBD_BAND_ORDER)
                 elif key == "ALOS_bands":
-                    dataset.attrs["order"] = ["HH", "HV"]
+                    dataset.attrs["order"] = list(POLARISATIONS)
     os.replace(temporary, path)
     logger.info("wrote %s", path)
 

@@ -16,7 +16,7 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.warp import Resampling, reproject, transform_bounds
 
-from reo_core.sensors.palsar2 import db_to_dn, db_to_linear, linear_to_db
+from reo_core.sensors.palsar2 import POLARISATIONS, db_to_dn, db_to_linear, linear_to_db
 from reo_core.synth.fields import gaussian_field
 
 PALSAR_PIXEL_DEG = 1.0 / 4500.0  # JAXA yearly mosaic grid (~25 m)
@@ -46,7 +46,7 @@ def backscatter_db(
     structure = 0.6 * gaussian_field(classes.shape, 8.0, rng)
     transmissivity = np.exp(-SAR_EXTINCTION * agb)  # two-way, through the canopy
     result = []
-    for pol in ("HH", "HV"):
+    for pol in POLARISATIONS:
         ground = np.full(256, SAR_SOIL_DB[pol], dtype=np.float32)
         for code, values in SAR_GROUND_DB.items():
             ground[code] = values[pol]
