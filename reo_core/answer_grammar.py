@@ -21,8 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-# _values is the one home of the placeholder values the dialogues fill in (it has no public name).
-from reo_core.instruct.dialogues import PatchFacts, _values
+from reo_core.instruct.dialogues import PatchFacts, template_values
 from reo_core.instruct.templates import PRESENCE_TARGETS, Template
 from reo_core.landcover import CLASSES, HUMAN_ACTIVITY_CODES
 
@@ -191,7 +190,7 @@ def _slot(field: str, class_codes: Sequence[int], target: int | None) -> list[li
 def placeholder_values(count: int = 2, activities: tuple[int, ...] = ()) -> dict:
     """The dialogues' placeholder values for a patch with ``count`` patches and ``activities``."""
     facts = PatchFacts(land_cover=20, share=50, count=count, activities=activities, agb=0.0)
-    return _values(facts)
+    return template_values(facts)
 
 
 @cache

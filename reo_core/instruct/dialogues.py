@@ -109,8 +109,9 @@ def facts_at(arrays: dict[str, np.ndarray], i: int) -> PatchFacts:
     )
 
 
-def _values(facts: PatchFacts) -> dict[str, Any]:
-    """Placeholder values of the templates (reo_core.instruct.templates)."""
+def template_values(facts: PatchFacts) -> dict[str, Any]:
+    """Placeholder values of the templates (reo_core.instruct.templates); the answer grammar
+    builds its answers from them too."""
     cls = CLASSES[facts.land_cover]
     one = facts.count == 1
     activities = facts.activity_text
@@ -179,7 +180,7 @@ def dialogue(
     rng: np.random.Generator,
 ) -> dict[str, Any]:
     """One single-turn dialogue of ``template`` about a patch (see the module doc for the format)."""
-    values = _values(facts)
+    values = template_values(facts)
     outcome, target = "", {}
     if template.task is Task.LAND_COVER:
         cls = CLASSES[facts.land_cover]
