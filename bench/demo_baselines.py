@@ -193,7 +193,7 @@ def score(name: str, records: list[dict], out: Path) -> dict:
     (out / f"{slug}.predictions.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
     )
-    metrics = evaluate_records(records)
+    metrics = evaluate_records(records).to_json()
     (out / f"{slug}.metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
     tasks = metrics["tasks"]
     agb, lc = tasks[Task.AGB.value], tasks[Task.LAND_COVER.value]

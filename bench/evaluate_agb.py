@@ -60,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             result = evaluate_file(path, Path(tmp) / "evaluation")
             times.append(time.perf_counter() - start)
-        agb = result["tasks"]["agb"]
+        agb = result.tasks["agb"]
     print(f"evaluate {args.n} AGB predictions: {min(times):.2f} s")
     print(
-        f"  runs {', '.join(f'{t:.2f}' for t in times)} s; RMSE {agb['rmse']:.2f} Mg/ha, "
-        f"R^2 {agb['r2']:.3f}, {agb['n_unparsable']} unparsable"
+        f"  runs {', '.join(f'{t:.2f}' for t in times)} s; RMSE {agb.rmse:.2f} Mg/ha, "
+        f"R^2 {agb.r2:.3f}, {agb.n_unparsable} unparsable"
     )
     return 0
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from reo_core.atomic import json_text
 from reo_core.errors import InputError
 from reo_core.evaluate import evaluate_file, evaluate_records, main
+from reo_core.evaluation_scores import Evaluation
 from reo_core.tasks import Task
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -121,13 +123,15 @@ def test_evaluate_file_writes_every_artefact_with_hand_computed_metrics(tmp_path
     path = writer(tmp_path / f"predictions{suffix}", ROWS)
     result = evaluate_file(path)
     out = tmp_path / "predictions_evaluation"  # the default: <stem>_evaluation beside the file
-    assert result["out_dir"] == str(out)
+    assert result.out_dir == str(out)
     assert sorted(p.name for p in out.iterdir()) == [
         "agb_scatter.png", "confusion_matrix.png", "metrics.json", "report.md",
     ]  # fmt: skip
-    assert_hand_computed(result)
+    assert_hand_computed(result.to_json())
     written = json.loads((out / "metrics.json").read_text())
     assert_hand_computed(written)
+    assert written == json.loads(json_text(result.to_json()))  # the document is the scores
+    assert written["source"] == str(path)
     assert (out / "agb_scatter.png").read_bytes().startswith(PNG_MAGIC)
     assert (out / "confusion_matrix.png").read_bytes().startswith(PNG_MAGIC)
     report = (out / "report.md").read_text()
@@ -141,7 +145,11 @@ def test_evaluate_file_writes_every_artefact_with_hand_computed_metrics(tmp_path
 def test_evaluate_records_matches_the_file(tmp_path):
     records = [{**row, "task": Task(row["task"])} for row in ROWS]  # enum members work too
     result = evaluate_records(records)
-    assert_hand_computed(result)
+    assert_hand_computed(result.to_json())
+    assert result.tasks["agb"].rmse == pytest.approx(10.0)  # typed scores
+    assert [c.code for c in result.tasks["land_cover"].per_class] == [20, 40, 50, 112]
+    again = Evaluation.from_json(json.loads(json_text(result.to_json())))
+    assert json_text(again.to_json()) == json_text(result.to_json())  # read back as written
     assert list(tmp_path.iterdir()) == []  # the API writes nothing
 
 
@@ -155,11 +163,11 @@ def test_perfect_predictions(tmp_path):
         {"id": 6, "task": "patch_count", "truth": 3, "prediction": "3"},
         {"id": 7, "task": "human_activity", "truth": "yes", "prediction": "Yes."},
     ]
-    tasks = evaluate_file(write_jsonl(tmp_path / "p.jsonl", rows))["tasks"]
-    assert tasks["land_cover"]["overall_accuracy"] == tasks["land_cover"]["macro_f1"] == 1.0
-    assert (tasks["agb"]["rmse"], tasks["agb"]["r2"]) == (0.0, 1.0)
-    assert tasks["patch_count"]["exact_match_accuracy"] == 1.0
-    assert tasks["human_activity"]["accuracy"] == 1.0
+    tasks = evaluate_file(write_jsonl(tmp_path / "p.jsonl", rows)).tasks
+    assert tasks["land_cover"].overall_accuracy == tasks["land_cover"].macro_f1 == 1.0
+    assert (tasks["agb"].rmse, tasks["agb"].r2) == (0.0, 1.0)
+    assert tasks["patch_count"].exact_match_accuracy == 1.0
+    assert tasks["human_activity"].accuracy == 1.0
 
 
 def test_all_predictions_unparsable(tmp_path):
@@ -193,8 +201,8 @@ def test_all_predictions_unparsable(tmp_path):
 def test_constant_truth_r2_is_reported_undefined(tmp_path):
     rows = [{"id": i, "task": "agb", "truth": 50, "prediction": 50 + i} for i in range(3)]
     result = evaluate_file(write_jsonl(tmp_path / "p.jsonl", rows))
-    assert math.isnan(result["tasks"]["agb"]["r2"])
-    assert "truth is constant" in result["tasks"]["agb"]["note"]
+    assert math.isnan(result.tasks["agb"].r2)
+    assert "truth is constant" in result.tasks["agb"].note
     written = json.loads((tmp_path / "p_evaluation" / "metrics.json").read_text())
     assert written["tasks"]["agb"]["r2"] is None
 
@@ -221,7 +229,7 @@ def test_csv_with_bom_and_extra_columns(tmp_path):
     path.write_text(
         "\ufeffid,model,task,truth,prediction\n1,m,agb,100,90 Mg/ha\n", encoding="utf-8"
     )
-    assert evaluate_file(path)["tasks"]["agb"]["rmse"] == pytest.approx(10.0)
+    assert evaluate_file(path).tasks["agb"].rmse == pytest.approx(10.0)
 
 
 # --- errors: a message naming file and line, and nothing written ------------------------------

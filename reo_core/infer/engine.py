@@ -97,14 +97,16 @@ class InferenceEngine:
         question: str = ESTIMATE_QUESTION,
         folder: Path | None = None,
     ) -> None:
-        self.loaded = loaded
-        self.device, self.dtype = device, dtype
+        self.checkpoint = loaded  # as loaded: its own token budget
         self.options = options or EngineOptions()
+        pool = self.options.visual_token_pool
+        self.loaded = loaded if pool is None else with_token_pool(loaded, pool)
+        self.device, self.dtype = device, dtype
         self.sizer = BatchSizer(self.options.batch_size or DEFAULT_BATCH_SIZE)
         self.requested_new_tokens = self.options.max_new_tokens
         self.folder = folder
         self.question = question
-        self._prompt = loaded.processor.encode_dialogue(prompt_messages(question), generation=True)
+        self._prompt = self.processor.encode_dialogue(prompt_messages(question), generation=True)
         self._vocabulary: VocabularyTrie | None = None
         self._constraints: dict[int, GrammarConstraint] = {}  # by grammar, so caches persist
         self._longest: dict[int, int] = {}
@@ -134,7 +136,7 @@ class InferenceEngine:
 
     def set_token_pool(self, pool: int) -> None:
         """Use another visual token budget from now on (see :func:`with_token_pool`)."""
-        self.loaded = with_token_pool(self.loaded, pool)
+        self.loaded = with_token_pool(self.checkpoint, pool)
         self._prompt = self.processor.encode_dialogue(
             prompt_messages(self.question), generation=True
         )
@@ -382,8 +384,6 @@ def load_engine(
     _set_threads(options.threads, device, loaded.model)
     if hasattr(loaded.model.base, "merge_adapter"):
         loaded.model.base.merge_adapter()  # LoRA folded into the weights: ~20% faster, same answers
-    if options.visual_token_pool is not None:
-        loaded = with_token_pool(loaded, options.visual_token_pool)
     engine = InferenceEngine(loaded, device, dtype, options, question, folder)
     if options.batch_size is None:
         engine.sizer = BatchSizer(engine.auto_batch_size())
@@ -413,24 +413,19 @@ def check_model_folder(folder: str | Path) -> Path:
 
 
 def with_token_pool(loaded: LoadedModel, pool: int) -> LoadedModel:
-    """The same model with another visual token budget (``visual_token_pool``): faster when larger,
-    but a budget the model was not trained with changes its answers; measure accuracy before use."""
-    model = loaded.model
-    if pool == model.config.visual_token_pool:
+    """The model as loaded (``loaded`` is left as it is) with another visual token budget
+    (``visual_token_pool``): faster when larger, but a budget the model was not trained with
+    changes its answers; measure accuracy before use."""
+    trained = loaded.model.config.visual_token_pool
+    if pool == trained:
         return loaded
-    trained = getattr(model, "trained_visual_token_pool", model.config.visual_token_pool)
-    model.trained_visual_token_pool = trained
-    previous = model.config.visual_token_pool
-    model.config.visual_token_pool = pool
     try:
-        tokens = model.tokens_per_image
+        model = loaded.model.with_token_pool(pool)
     except ValueError as error:
-        model.config.visual_token_pool = previous
         raise InputError(f"visual_token_pool {pool} does not fit this model: {error}") from None
-    if pool != trained:
-        logger.warning("visual_token_pool %d overrides the trained %d", pool, trained)
+    logger.warning("visual_token_pool %d overrides the trained %d", pool, trained)
     old = loaded.processor
     processor = ReoProcessor(
-        model.config, old.tokenizer, old.image_spec, tokens, old.image_token_id
+        model.config, old.tokenizer, old.image_spec, model.tokens_per_image, old.image_token_id
     )
     return LoadedModel(model, processor)

@@ -9,6 +9,8 @@ tokens by the head. Generation uses the LLM's LM head with the KV cache.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -131,6 +133,15 @@ class ReoVLM(nn.Module):
                 f"visual_token_pool {self.config.visual_token_pool} does not divide the {self.grid} x {self.grid} token grid"
             )
         return (self.grid // self.config.visual_token_pool) ** 2
+
+    def with_token_pool(self, pool: int) -> ReoVLM:
+        """This model reading its images with another visual token budget: a new module over the
+        same submodules and weights, its own config; this one is left as it is. ValueError if
+        ``pool`` does not divide the token grid."""
+        view = copy.copy(self)  # a new object; submodules and parameters are shared, not copied
+        view.config = dataclasses.replace(self.config, visual_token_pool=pool)
+        _ = view.tokens_per_image  # raises if the budget does not fit the grid
+        return view
 
     # --- encoding -------------------------------------------------------------------------------
     def encode_images(

@@ -8,9 +8,10 @@ lists the known ones; a value of the wrong type (``steps=ten``) is an error that
 
 from __future__ import annotations
 
+import copy
 import json
 import typing
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -78,7 +79,9 @@ class TrainConfig:
     # Longest generated answer, in validation and in stage 2's generated text; at least as long
     # as the answers (inference generates up to 32 tokens).
     max_new_tokens: int = 24
-    model: dict = field(default_factory=dict)  # ReoConfig fields
+    model: dict = field(default_factory=dict)  # the ReoConfig fields given (others: defaults)
+    # ``model`` parsed and validated, once per validate(); not a setting (not saved).
+    model_config: ReoConfig = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.stage, int) and not isinstance(self.stage, bool):
@@ -130,13 +133,9 @@ class TrainConfig:
                 "stage-1 (or final) model>, or run stage=both."
             )
         try:
-            ReoConfig.from_dict(self.model)
+            self.model_config = ReoConfig.from_dict(self.model)
         except (TypeError, ValueError) as error:
             raise InputError(f"model: {error}") from None
-
-    @property
-    def model_config(self) -> ReoConfig:
-        return ReoConfig.from_dict(self.model)
 
     @property
     def stages(self) -> tuple[int, ...]:
@@ -147,7 +146,8 @@ class TrainConfig:
         return self.steps if stage == 1 or not self.stage2_steps else self.stage2_steps
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings (``model`` as given), as saved in train_config.json."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.init}
 
     def save(self, folder: Path) -> None:
         (folder / CONFIG_FILE).write_text(
@@ -176,7 +176,7 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
     for override in overrides:
         key, value = _parse_override(override)
         _set(values, key, value)
-    known = {f.name for f in fields(TrainConfig)}
+    known = {f.name for f in fields(TrainConfig) if f.init}
     unknown = sorted(set(values) - known)
     if unknown:
         raise InputError(f"Unknown training setting(s) {unknown}; known settings: {sorted(known)}.")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from reo_core.atomic import write_json
 from reo_core.errors import InputError
+from reo_core.evaluation_scores import Evaluation
 from reo_core.model.config import CONFIG_NAME
 from reo_core.train.config import CONFIG_FILE, EXECUTION_SETTINGS, TrainConfig
 from reo_core.train.logbook import LOSS_PLOT, METRICS_FILE, VALIDATION_PLOT
@@ -56,7 +57,7 @@ class StageResult:
     model_folder: Path
     steps: int
     samples_per_second: float
-    metrics: dict
+    metrics: Evaluation  # of the final validation
 
 
 class RunFolder:
@@ -84,13 +85,18 @@ class RunFolder:
             Path(values["model_folder"]),
             values["steps"],
             values["samples_per_second"],
-            values["metrics"],
+            Evaluation.from_json(values["metrics"]),
         )
 
     def save_stage_result(self, stage: int, result: StageResult) -> None:
         write_json(
             self.path / stage_result_file(stage),
-            {**asdict(result), "model_folder": str(result.model_folder)},
+            {
+                "model_folder": str(result.model_folder),
+                "steps": result.steps,
+                "samples_per_second": result.samples_per_second,
+                "metrics": result.metrics.to_json(),
+            },
         )
 
     def save_summary(self, results: dict[int, StageResult]) -> None:
@@ -101,7 +107,7 @@ class RunFolder:
                     "model": str(r.model_folder),
                     "steps": r.steps,
                     "samples_per_second": r.samples_per_second,
-                    "validation": r.metrics,
+                    "validation": r.metrics.to_json(),
                 }
                 for s, r in results.items()
             },

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from reo_core.atomic import write_json
-from reo_core.evaluate import evaluate_records
+from reo_core.evaluation_scores import Evaluation
 from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages
 from reo_core.instruct.torch_dataset import InstructDataset
 from reo_core.model.reo_vlm import ReoVLM
@@ -80,43 +80,25 @@ def _question(item: dict) -> list[dict]:
     return item["record"]["messages"][:1]
 
 
-def headline_metrics(metrics: dict) -> dict[str, float]:
+def headline_metrics(evaluation: Evaluation) -> dict[str, float]:
     """Flat ``{family/metric: value}`` of the numbers worth a curve."""
     flat = {}
-    for task, values in metrics.get("tasks", {}).items():
+    for task, scores in evaluation.tasks.items():
         for name in HEADLINES.get(task, ()):
-            value = _find(values, name)
-            if value is not None and math.isfinite(value):
+            value = float(getattr(scores, name))
+            if math.isfinite(value):
                 flat[f"{task}/{name}"] = value
     return flat
-
-
-def _find(values: dict, name: str) -> float | None:
-    """A metric by name anywhere in one family's (possibly nested) metrics."""
-    if name in values and isinstance(values[name], (int, float)):
-        return float(values[name])
-    for nested in values.values():
-        if isinstance(nested, dict):
-            found = _find(nested, name)
-            if found is not None:
-                return found
-    return None
-
-
-def validate(
-    model: ReoVLM, dataset: InstructDataset, batch_size: int, max_new_tokens: int
-) -> tuple[dict, list[dict]]:
-    """Metrics of ``reo_core.evaluate`` over the dataset, and the prediction records."""
-    records = predict_dialogues(model, dataset, batch_size, max_new_tokens)
-    return evaluate_records(records), records
 
 
 VALIDATION_FOLDER = "validation"  # a run folder's validation metrics and predictions
 
 
-def write_validation(folder: Path, name: str, metrics: dict, records: list[dict]) -> None:
+def write_validation(
+    folder: Path, name: str, evaluation: Evaluation, records: list[dict]
+) -> None:
     """``<name>.json`` (metrics) and ``<name>.predictions.jsonl`` (for python -m reo_core.evaluate)."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / f"{name}.json", metrics)
+    write_json(folder / f"{name}.json", evaluation.to_json())
     with (folder / f"{name}.predictions.jsonl").open("w") as lines:
         lines.writelines(json.dumps(record) + "\n" for record in records)

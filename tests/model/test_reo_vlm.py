@@ -140,6 +140,22 @@ def test_pooled_token_budget_shortens_the_sequence(make_model):
         _ = make_model(visual_token_pool=3).model.tokens_per_image
 
 
+def test_another_token_budget_leaves_the_loaded_model_as_it_is(make_model):
+    from reo_core.infer.engine import with_token_pool
+
+    loaded = make_model(visual_token_pool=1)
+    before = loaded.model.config.to_dict()
+    pooled = with_token_pool(loaded, 2)
+    assert pooled.model.config.visual_token_pool == 2 and pooled.model.tokens_per_image == 4
+    assert pooled.processor.tokens_per_image == 4
+    assert loaded.model.config.to_dict() == before and loaded.model.tokens_per_image == 16
+    assert vars(loaded.model).keys() == vars(pooled.model).keys()  # no attribute hung on either
+    assert all(a is b for a, b in zip(loaded.model.parameters(), pooled.model.parameters()))
+    with pytest.raises(InputError, match="visual_token_pool 3 does not fit"):
+        with_token_pool(loaded, 3)
+    assert loaded.model.config.to_dict() == before
+
+
 def test_wrong_inputs_state_the_numbers(make_model):
     loaded = make_model(modality="ms")
     processor = loaded.processor
