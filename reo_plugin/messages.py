@@ -8,12 +8,18 @@ from qgis.gui import QgsMessageBar
 from reo_plugin.qt import QtWidgets
 
 ERROR_COLOUR = "#b00020"  # dark red: what stops a run, in the dock and the chat
-SUCCESS_SECONDS = 0  # stays until closed: the summary is worth reading
+UNTIL_CLOSED = 0  # a message duration: it stays until closed (a run's summary is worth reading)
 TITLE = "REO"
 
 
-def push(bar: QgsMessageBar, text: str, level=Qgis.MessageLevel.Info, details: str | None = None,
-         title: str = TITLE, duration: int = 0) -> None:  # fmt: skip
+def push(
+    bar: QgsMessageBar,
+    text: str,
+    level: Qgis.MessageLevel = Qgis.MessageLevel.Info,
+    details: str | None = None,
+    title: str = TITLE,
+    duration: int = UNTIL_CLOSED,
+) -> None:
     """Show ``text`` in ``bar``; ``details`` go behind a button (a dialog with the full text)."""
     if not details:
         bar.pushMessage(title, text, level=level, duration=duration)

@@ -4,16 +4,11 @@
 out lazily read runs of patches for two-pass builders; ``read_splits`` is AGBD's tile split.
 """
 
-from reo_core.agbd.open import LAYOUTS, agbd_windows, detect_layout, open_agbd, read_splits
-from reo_core.agbd.record import PATCH_SIZE, SPLITS, AgbdBatch, AgbdPatch, AgbdWindow
+from reo_core.agbd.open import agbd_windows, detect_layout, open_agbd, read_splits
+from reo_core.agbd.record import AgbdPatch
 
 __all__ = [
-    "LAYOUTS",
-    "PATCH_SIZE",
-    "SPLITS",
-    "AgbdBatch",
     "AgbdPatch",
-    "AgbdWindow",
     "agbd_windows",
     "detect_layout",
     "open_agbd",

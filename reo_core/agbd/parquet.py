@@ -44,7 +44,7 @@ import numpy as np
 from reo_core.agbd.offset import METADATA
 from reo_core.agbd.quality import check_finite
 from reo_core.agbd.raw import DEFAULT_CHUNK
-from reo_core.agbd.record import PATCH_SIZE, SPLITS, AgbdBatch, AgbdWindow
+from reo_core.agbd.record import CENTRE, PATCH_SIZE, SPLITS, AgbdBatch, AgbdWindow
 from reo_core.errors import InputError
 from reo_core.landcover import CLASSES, NODATA_CODE
 from reo_core.sensors.palsar2 import POLARISATIONS, db_to_dn
@@ -113,7 +113,7 @@ def decode_inputs(inputs: np.ndarray) -> dict[str, np.ndarray]:
     )  # (N, 25, 25, 2) dB
     alos_dn = np.where(inputs[:, ALOS].transpose(0, 2, 3, 1) > 0, db_to_dn(alos_db), 0)
     dem = _dem_statistics()
-    c = PATCH_SIZE // 2
+    c = CENTRE
     return {
         "s2_dn": s2_dn.astype(np.uint16),
         "alos_dn": alos_dn.astype(np.uint16),

@@ -5,33 +5,22 @@ here"): :func:`simulate_scene` makes the arrays, :func:`write_scene` writes them
 out like real products plus scene.json, and :func:`write_agbd` writes AGBD-format HDF5 files.
 """
 
-from reo_core.synth.agbd_h5 import AGBD_TILES, AgbdTile, write_agbd
-from reo_core.synth.biomes import BIOMES, Biome
-from reo_core.synth.class_traits import CLASS_TRAITS, ClassTraits
+from reo_core.synth.agbd_h5 import AGBD_TILES, write_agbd
 from reo_core.synth.fields import block_mean, block_mode, gaussian_field
-from reo_core.synth.geotiff import palsar_tile_name, s2_product_name, write_scene
+from reo_core.synth.geotiff import write_scene
 from reo_core.synth.location import DEFAULT_LOCATION, SceneLocation
-from reo_core.synth.scene import Scene, patch_truth, simulate_scene
-from reo_core.synth.spectra import ENDMEMBERS, ndvi, spectrum
+from reo_core.synth.scene import patch_truth, simulate_scene
+from reo_core.synth.spectra import ndvi, spectrum
 
 __all__ = [
     "AGBD_TILES",
-    "BIOMES",
-    "CLASS_TRAITS",
     "DEFAULT_LOCATION",
-    "ENDMEMBERS",
-    "AgbdTile",
-    "Biome",
-    "ClassTraits",
-    "Scene",
     "SceneLocation",
     "block_mean",
     "block_mode",
     "gaussian_field",
     "ndvi",
-    "palsar_tile_name",
     "patch_truth",
-    "s2_product_name",
     "simulate_scene",
     "spectrum",
     "write_agbd",

@@ -13,16 +13,25 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, set_seed
-from torch.utils.data import DataLoader, RandomSampler
+from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from transformers import get_scheduler
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 from reo_core.errors import InputError
 from reo_core.evaluate import evaluate_records
+from reo_core.evaluation_scores import Evaluation
 from reo_core.instruct.torch_dataset import seeded_generator
 from reo_core.train.config import TrainConfig
 from reo_core.train.distributed import (
@@ -125,8 +134,9 @@ def train_stage(
         config.schedule, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=steps
     )
     model, optimizer, scheduler = _prepare(accelerator, work, optimizer, scheduler, micro_batch)
+    run = _StageRun(config, accelerator, logbook, work, model, optimizer, scheduler)
     hook = keep_trainable_only(accelerator)
-    state = _resume(config, stage, accelerator, logbook, model)
+    state = _resume(run)
     output = Path(config.output)
     started, samples = time.perf_counter(), 0
     progress = _progress(accelerator, steps, state.step, stage)
@@ -135,7 +145,7 @@ def train_stage(
         if state.batches_in_epoch:
             loader = accelerator.skip_first_batches(loader, state.batches_in_epoch)
         for batch in loader:
-            loss = _micro_step(model, batch, work, optimizer, scheduler, accelerator, config)
+            loss = _micro_step(run, batch)
             state.batches_in_epoch += 1
             samples += micro_batch
             if not accelerator.sync_gradients:
@@ -151,7 +161,7 @@ def train_stage(
             progress.update(1)
             progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.1f}")
             if config.eval_every and state.step % config.eval_every == 0 and state.step < steps:
-                _validate(model, work, config, accelerator, logbook, state.step)
+                _validate(run, state.step)
             if config.save_every and state.step % config.save_every == 0 and state.step < steps:
                 save_training_state(accelerator, state, output, config.keep_checkpoints)
             if state.step >= steps:
@@ -161,7 +171,7 @@ def train_stage(
     progress.close()
     rate = samples / max(time.perf_counter() - started, 1e-9)
     _log_peak_memory(accelerator, logbook, stage, state.step)
-    metrics = _validate(model, work, config, accelerator, logbook, state.step)
+    metrics = _validate(run, state.step)
     folder = RunFolder(output).model_folder(stage)
     work.save_model(model, folder)
     accelerator.wait_for_everyone()
@@ -178,7 +188,26 @@ def _stage_work(
     return stage2_work(config, accelerator, start_from)
 
 
-def _prepare(accelerator: Accelerator, work: StageWork, optimizer, scheduler, micro_batch: int):
+@dataclass(frozen=True)
+class _StageRun:
+    """A stage being trained: its settings, the prepared model with its optimiser and schedule."""
+
+    config: TrainConfig
+    accelerator: Accelerator
+    logbook: Logbook
+    work: StageWork
+    model: nn.Module
+    optimizer: Optimizer
+    scheduler: LRScheduler
+
+
+def _prepare(
+    accelerator: Accelerator,
+    work: StageWork,
+    optimizer: Optimizer,
+    scheduler: LRScheduler,
+    micro_batch: int,
+) -> tuple[nn.Module, Optimizer, LRScheduler]:
     """accelerate's prepare, told what it cannot see: DeepSpeed's micro-batch (no data loader is
     prepared with the model) and, for stage 2's small head, that FSDP has no layers to wrap."""
     state = accelerator.state
@@ -197,7 +226,8 @@ def _prepare(accelerator: Accelerator, work: StageWork, optimizer, scheduler, mi
             plugin.auto_wrap_policy = policy
 
 
-def _micro_step(model, batch, work: StageWork, optimizer, scheduler, accelerator, config) -> float:
+def _micro_step(run: _StageRun, batch: object) -> float:
+    model, work, accelerator = run.model, run.work, run.accelerator
     with accelerator.accumulate(model):
         loss = work.loss(model, batch)
         if loss is None:
@@ -205,15 +235,22 @@ def _micro_step(model, batch, work: StageWork, optimizer, scheduler, accelerator
                 f"A stage-{work.stage} batch had nothing to learn from (no answers or no AGB targets)."
             )
         accelerator.backward(loss)
-        if accelerator.sync_gradients and config.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad()
+        if accelerator.sync_gradients and run.config.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(model.parameters(), run.config.max_grad_norm)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad()
     return float(accelerator.reduce(loss.detach(), reduction="mean"))
 
 
-def _epoch_loader(config, dataset, stage, epoch, micro_batch, accelerator) -> DataLoader:
+def _epoch_loader(
+    config: TrainConfig,
+    dataset: Dataset,
+    stage: int,
+    epoch: int,
+    micro_batch: int,
+    accelerator: Accelerator,
+) -> DataLoader:
     """The data order of one epoch depends only on (seed, stage, epoch): resumable, process-independent."""
     sampler = RandomSampler(
         dataset, generator=seeded_generator(config.seed * 1000 + stage * 100 + epoch)
@@ -234,30 +271,30 @@ def _epoch_loader(config, dataset, stage, epoch, micro_batch, accelerator) -> Da
     return accelerator.prepare_data_loader(loader, device_placement=True)
 
 
-def _resume(
-    config: TrainConfig, stage: int, accelerator: Accelerator, logbook: Logbook, model
-) -> TrainerState:
-    folder = latest_checkpoint(Path(config.output), stage)
+def _resume(run: _StageRun) -> TrainerState:
+    stage = run.work.stage
+    folder = latest_checkpoint(Path(run.config.output), stage)
     if folder is None:
         return TrainerState(stage=stage)
-    load_training_state(accelerator, folder, model)
+    load_training_state(run.accelerator, folder, run.model)
     state = read_state(folder)
-    logbook.drop_after(stage, state.step)
+    run.logbook.drop_after(stage, state.step)
     logger.info("resumed stage %d from %s at step %d", stage, folder, state.step)
     return state
 
 
-def _validate(model, work: StageWork, config, accelerator, logbook, step) -> dict:
+def _validate(run: _StageRun, step: int) -> Evaluation:
     """Every process validates its share; the main one logs and writes the results."""
-    records = work.validate(model)
+    work = run.work
+    records = work.validate(run.model)
     metrics = evaluate_records(records)
 
     def write() -> None:
-        logbook.log(work.stage, step, "val", headline_metrics(metrics))
+        run.logbook.log(work.stage, step, "val", headline_metrics(metrics))
         name = f"stage{work.stage}-step{step:07d}"
-        write_validation(Path(config.output) / VALIDATION_FOLDER, name, metrics, records)
+        write_validation(Path(run.config.output) / VALIDATION_FOLDER, name, metrics, records)
 
-    on_main(accelerator, write)
+    on_main(run.accelerator, write)
     return metrics
 
 
@@ -271,7 +308,7 @@ def _log_peak_memory(accelerator: Accelerator, logbook: Logbook, stage: int, ste
     torch.cuda.reset_peak_memory_stats(accelerator.device)
 
 
-def _progress(accelerator: Accelerator, total: int, done: int, stage: int):
+def _progress(accelerator: Accelerator, total: int, done: int, stage: int) -> tqdm:
     from tqdm.auto import tqdm
 
     return tqdm(
