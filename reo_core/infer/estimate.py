@@ -74,6 +74,20 @@ class EstimateRequest:
             )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One estimate under way: what it runs, reads and writes, and whom it reports to."""
+
+    engine: InferenceEngine
+    request: EstimateRequest
+    reader: PatchReader
+    writers: ProductWriters
+    progress: Progress | None
+    is_canceled: IsCanceled | None
+    ranks: Ranks
+    started: float  # time.perf_counter() at the start
+
+
 class _Tracker:
     """Turns per-batch counts into progress(fraction, message) over all patches of the run."""
 
@@ -120,16 +134,15 @@ def run_estimate(
     folder = OutputFolder(request.out, request.overwrite) if ranks.is_main else None
     with _staging(folder, ranks) as staging:
         writers = ProductWriters(staging, reader.patch_grid.grid, keys, _tags(engine))
+        run = _Run(engine, request, reader, writers, progress, is_canceled, ranks, started)
         if ranks.count == 1:
-            accumulator = _one_process(engine, reader, writers, progress, is_canceled)
+            accumulator = _one_process(run)
             skips = reader.skips
         else:
-            accumulator, skips = _several_processes(engine, reader, writers, progress, ranks)
+            accumulator, skips = _several_processes(run)
             if accumulator is None:
                 return None
-        summary = _finish(
-            engine, request, reader, accumulator, skips, started, ranks, progress, staging
-        )
+        summary = _finish(run, accumulator, skips, staging)
         folder.publish([*summary["files"].values(), SUMMARY_NAME])
     logger.info("results in %s", request.out)
     return summary
@@ -179,8 +192,9 @@ def _read_error(error: Exception) -> InputError:
     )
 
 
-def _one_process(engine, reader: PatchReader, writers, progress, is_canceled) -> SummaryAccumulator:
-    tracker = _Tracker(progress, reader.n_patches)
+def _one_process(run: _Run) -> SummaryAccumulator:
+    engine, reader, writers, is_canceled = run.engine, run.reader, run.writers, run.is_canceled
+    tracker = _Tracker(run.progress, reader.n_patches)
     summary = SummaryAccumulator(_cell_area_ha(reader), reader.n_patches)
     # engine.read_ahead: the next block is read and composited while the device answers this one
     with writers, closing(engine.read_ahead(_read(reader))) as blocks:
@@ -195,16 +209,16 @@ def _one_process(engine, reader: PatchReader, writers, progress, is_canceled) ->
     return summary
 
 
-def _several_processes(
-    engine, reader, writers, progress, ranks: Ranks
-) -> tuple[SummaryAccumulator | None, SkipCounts]:
+def _several_processes(run: _Run) -> tuple[SummaryAccumulator | None, SkipCounts]:
     """Each process predicts its blocks into partial rasters; the main process assembles them."""
+    engine, reader, writers, ranks = run.engine, run.reader, run.writers, run.ranks
     layout = reader.block_layout()
     mine = [i for i in range(len(layout)) if ranks.owns(i)]
     parts = writers.paths["agb"].parent / PARTS_FOLDER
     part_writers = ProductWriters(parts / f"rank-{ranks.index}", writers.grid, writers.keys)
     tracker = _Tracker(
-        progress if ranks.is_main else None, sum(layout[i][2] * layout[i][3] for i in mine)
+        run.progress if ranks.is_main else None,
+        sum(layout[i].n_rows * layout[i].n_cols for i in mine),
     )
     failure = None
     try:
@@ -251,10 +265,9 @@ def _assemble(
     return summary
 
 
-def _finish(
-    engine, request, reader, accumulator, skips, started, ranks, progress, out: Path
-) -> dict:
+def _finish(run: _Run, accumulator: SummaryAccumulator, skips: SkipCounts, out: Path) -> dict:
     """Draw the quicklook and write summary.json into ``out`` (the staging folder); the summary."""
+    engine, request, reader, progress = run.engine, run.request, run.reader, run.progress
     paths = product_paths(out, product_keys(engine.has_uncertainty))
     totals = accumulator.summary(request.carbon_fraction)
     totals["patches"]["skipped_by_reason"] = skips.to_dict()
@@ -268,7 +281,7 @@ def _finish(
             write_quicklook(out / QUICKLOOK_NAME, paths["agb"], paths["land_cover"], title)
         except OSError as error:
             raise write_error(out / QUICKLOOK_NAME, error) from None
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - run.started
     summary = {
         "software": {"reo_core": reo_core.__version__},
         "model": _model_info(engine),
@@ -285,7 +298,7 @@ def _finish(
         "files": {key: path.name for key, path in paths.items()}
         | ({"quicklook": QUICKLOOK_NAME} if request.quicklook else {}),
         "run": {
-            "processes": ranks.count,
+            "processes": run.ranks.count,
             "device": str(engine.device),
             "dtype": str(engine.dtype).replace("torch.", ""),
             "batch_size": engine.sizer.size,

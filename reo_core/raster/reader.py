@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import rasterio
@@ -26,7 +27,7 @@ from reo_core.errors import ExtentError, InputError
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.clouds import MASK, SCL, SCREENING, classify_mask
 from reo_core.raster.extent import Extent, parse_crs
-from reo_core.raster.grid import PatchGrid, reference_grid
+from reo_core.raster.grid import PatchGrid, PixelGrid, reference_grid
 from reo_core.raster.product import Sentinel2Input
 from reo_core.raster.skips import SkipCounts, no_usable_patch, skip_reasons
 from reo_core.raster.sources import FLOAT_FILL, BandRef, SarInput
@@ -44,6 +45,27 @@ DEFAULT_GDAL_CACHE_MB = 32
 WARP_TOLERANCE = 1e-6
 
 NamedRefs = list[tuple[str, BandRef]]  # (band name, band) pairs of one file
+FileVrts = dict[Path, tuple[WarpedVRT, NamedRefs]]  # per input file: its VRT and its bands
+PixelWindow = tuple[int, int, int, int]  # row_off, col_off, height, width on the reference grid
+NodataOf = Callable[[BandRef], tuple[float | None, float]]  # a band -> (source, warped) no-data
+
+
+class BlockSpan(NamedTuple):
+    """A block of ``n_rows`` x ``n_cols`` patches from patch (``row``, ``col``)."""
+
+    row: int
+    col: int
+    n_rows: int
+    n_cols: int
+
+
+@dataclass(frozen=True)
+class _OpenInputs:
+    """The inputs seen through WarpedVRTs on the reference grid, for one pass over the blocks."""
+
+    s2: FileVrts
+    mask: WarpedVRT | None  # the cloud mask (SCL or the user's), if the clouds come from one
+    sar: FileVrts | None
 
 
 @dataclass
@@ -142,13 +164,13 @@ class PatchReader:
         kept = 0
         self.skips = SkipCounts()
         with rasterio.Env(GDAL_CACHEMAX=self.gdal_cache_mb * 1024 * 1024), ExitStack() as stack:
-            s2_vrts = self._open_vrts(stack, self.s2.bands, _s2_nodata)
-            mask_vrt = self._open_mask_vrt(stack) if self.s2.cloud_mask is not None else None
-            sar_vrts = (
-                self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None
+            files = _OpenInputs(
+                self._open_vrts(stack, self.s2.bands, _s2_nodata),
+                self._open_mask_vrt(stack) if self.s2.cloud_mask is not None else None,
+                self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None,
             )
-            for row, col, n_rows, n_cols in selected:
-                block = self._read_block(s2_vrts, mask_vrt, sar_vrts, row, col, n_rows, n_cols)
+            for span in selected:
+                block = self._read_block(files, span)
                 kept += int(block.keep.sum())
                 self.skips.add(block.skip_reason)
                 yield block
@@ -159,11 +181,11 @@ class PatchReader:
         """The error of a run without a usable patch, saying why (``counts`` by skip reason)."""
         return no_usable_patch(counts, self.max_nodata_fraction, self.s2.decision.clouds.detail)
 
-    def block_layout(self) -> list[tuple[int, int, int, int]]:
+    def block_layout(self) -> list[BlockSpan]:
         """(row, col, n_rows, n_cols) of every block, row-major."""
         grid, step = self.patch_grid, self.block_patches
         return [
-            (row, col, min(step, grid.rows - row), min(step, grid.cols - col))
+            BlockSpan(row, col, min(step, grid.rows - row), min(step, grid.cols - col))
             for row in range(0, grid.rows, step)
             for col in range(0, grid.cols, step)
         ]
@@ -172,17 +194,17 @@ class PatchReader:
     def n_patches(self) -> int:
         return self.patch_grid.rows * self.patch_grid.cols
 
-    def _read_block(self, s2_vrts, mask_vrt, sar_vrts, row, col, n_rows, n_cols) -> PatchBlock:
-        row_off, col_off, height, width = self.patch_grid.pixel_window(row, col, n_rows, n_cols)
+    def _read_block(self, files: _OpenInputs, span: BlockSpan) -> PatchBlock:
+        row_off, col_off, height, width = self.patch_grid.pixel_window(*span)
         window = (row_off + self._offset[0], col_off + self._offset[1], height, width)
-        inside = self._inside_area(row, col, n_rows, n_cols)
-        s2 = self._read_s2(s2_vrts, window)  # (bands, h, w)
+        inside = self._inside_area(span)
+        s2 = self._read_s2(files.s2, window)  # (bands, h, w)
         no_data = ~np.isfinite(s2).all(axis=0)
-        cloud, shadow, mask_no_data = self._clouds(mask_vrt, s2, window)
+        cloud, shadow, mask_no_data = self._clouds(files.mask, s2, window)
         no_data |= mask_no_data
         sar = None
-        if sar_vrts is not None:
-            sar = self._read_sar(sar_vrts, window)
+        if files.sar is not None:
+            sar = self._read_sar(files.sar, window)
             no_data |= ~np.isfinite(sar).all(axis=0)
         cloud &= ~no_data
         shadow &= ~(no_data | cloud)
@@ -198,8 +220,8 @@ class PatchReader:
         valid_fraction = 1.0 - fractions.sum(axis=-1)
         keep = inside & (1.0 - valid_fraction <= self.max_nodata_fraction + 1e-9)
         return PatchBlock(
-            row=row,
-            col=col,
+            row=span.row,
+            col=span.col,
             s2=_patches(s2, size, stride),
             sar=None if sar is None else _patches(sar, size, stride),
             valid_fraction=valid_fraction,
@@ -208,7 +230,9 @@ class PatchReader:
             skip_reason=skip_reasons(keep, inside, fractions),
         )
 
-    def _clouds(self, mask_vrt, s2: np.ndarray, window):
+    def _clouds(
+        self, mask_vrt: WarpedVRT | None, s2: np.ndarray, window: PixelWindow
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cloud, shadow, no_data) pixels of a block from the decided cloud source."""
         source = self.s2.decision.clouds
         if source.kind in (SCL, MASK):
@@ -222,7 +246,7 @@ class PatchReader:
         cloud, shadow = cloud_screening.screen(reflectance)
         return cloud, shadow, none
 
-    def _read_s2(self, vrts: dict[Path, tuple[WarpedVRT, NamedRefs]], window) -> np.ndarray:
+    def _read_s2(self, vrts: FileVrts, window: PixelWindow) -> np.ndarray:
         bands = {}
         for vrt, named_refs in vrts.values():
             data = _read_window(vrt, named_refs, window)
@@ -233,7 +257,7 @@ class PatchReader:
                 bands[name] = values
         return np.stack([bands[name] for name in self.band_order])
 
-    def _read_sar(self, vrts: dict[Path, tuple[WarpedVRT, NamedRefs]], window) -> np.ndarray:
+    def _read_sar(self, vrts: FileVrts, window: PixelWindow) -> np.ndarray:
         bands = {}
         for vrt, named_refs in vrts.values():
             data = _read_window(vrt, named_refs, window)
@@ -244,7 +268,9 @@ class PatchReader:
                 bands[name] = db
         return np.stack([bands[p] for p in palsar2.POLARISATIONS])
 
-    def _open_vrts(self, stack: ExitStack, bands: dict[str, BandRef], nodata_of):
+    def _open_vrts(
+        self, stack: ExitStack, bands: dict[str, BandRef], nodata_of: NodataOf
+    ) -> FileVrts:
         """One WarpedVRT per input file onto the reference grid: {path: (vrt, [band refs])}."""
         by_path: dict[Path, list[tuple[str, BandRef]]] = {}
         for name, ref in bands.items():
@@ -269,7 +295,12 @@ class PatchReader:
         return self._warp(stack, ref.path, Resampling.nearest, ref.nodata, nodata)
 
     def _warp(
-        self, stack: ExitStack, path: Path, resampling: Resampling, src_nodata, nodata
+        self,
+        stack: ExitStack,
+        path: Path,
+        resampling: Resampling,
+        src_nodata: float | None,
+        nodata: float,
     ) -> WarpedVRT:
         """A file seen through a WarpedVRT on the imagery's reference grid, closed with ``stack``."""
         pixels = self._warp_grid
@@ -292,7 +323,8 @@ class PatchReader:
             return (ref.nodata if ref.nodata is not None else palsar2.NODATA_DN), 0
         return _float_nodata(ref)
 
-    def _inside_area(self, row: int, col: int, n_rows: int, n_cols: int) -> np.ndarray:
+    def _inside_area(self, span: BlockSpan) -> np.ndarray:
+        row, col, n_rows, n_cols = span
         if self._area is None:
             return np.ones((n_rows, n_cols), dtype=bool)
         boxes = [
@@ -318,7 +350,9 @@ class PatchReader:
             )
 
 
-def read_native(ref: BandRef, units: palsar2.SarUnits, window=None) -> np.ndarray:
+def read_native(
+    ref: BandRef, units: palsar2.SarUnits, window: PixelWindow | None = None
+) -> np.ndarray:
     """One PALSAR-2 band on its own grid, in dB; the file's no-data and DN 0 become NaN.
 
     Args:
@@ -337,7 +371,7 @@ def read_native(ref: BandRef, units: palsar2.SarUnits, window=None) -> np.ndarra
     return db
 
 
-def _pixel_offset(part, whole) -> tuple[int, int]:
+def _pixel_offset(part: PixelGrid, whole: PixelGrid) -> tuple[int, int]:
     """(row, col) of grid ``part``'s corner in grid ``whole``: both lie on one 10 m lattice."""
     col = (part.transform.c - whole.transform.c) / whole.resolution
     row = (whole.transform.f - part.transform.f) / whole.resolution
@@ -346,7 +380,7 @@ def _pixel_offset(part, whole) -> tuple[int, int]:
     return round(row), round(col)
 
 
-def _read_window(vrt: WarpedVRT, named_refs: NamedRefs, window) -> np.ndarray:
+def _read_window(vrt: WarpedVRT, named_refs: NamedRefs, window: PixelWindow) -> np.ndarray:
     row_off, col_off, height, width = window
     return vrt.read(
         indexes=[ref.index for _, ref in named_refs],
@@ -387,7 +421,7 @@ def _patches(pixels: np.ndarray, size: int, stride: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(windows, 0, 2))
 
 
-def _intersection(refs) -> tuple[float, float, float, float]:
+def _intersection(refs: Iterable[BandRef]) -> tuple[float, float, float, float]:
     """Area covered by every band; the bands must overlap."""
     refs = list(refs)
     bounds = [ref.bounds for ref in refs]
