@@ -6,15 +6,23 @@ uses from the repository root), so the folder is appended to ``sys.path`` before
 Appending, not prepending, means no module of QGIS or of another plugin can be shadowed.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qgis.gui import QgisInterface
+
+    from reo_plugin.plugin import ReoPlugin
 
 _PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 if _PLUGIN_DIR not in sys.path:
     sys.path.append(_PLUGIN_DIR)
 
 
-def classFactory(iface):  # QGIS's required entry point
+def classFactory(iface: QgisInterface) -> ReoPlugin:  # QGIS's required entry point
     from reo_plugin.plugin import ReoPlugin
 
     return ReoPlugin(iface)

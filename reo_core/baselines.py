@@ -11,6 +11,10 @@ only here and only when trees are fitted.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +51,7 @@ def band_features(reflectance: np.ndarray) -> np.ndarray:
         )
 
 
-def _sklearn():
+def _sklearn() -> tuple[ModuleType, Callable[[int], AbstractContextManager]]:
     try:
         from sklearn import ensemble
         from threadpoolctl import threadpool_limits
@@ -59,7 +63,9 @@ def _sklearn():
     return ensemble, threadpool_limits
 
 
-def fit_trees(features: np.ndarray, target: np.ndarray, classify: bool = False, seed: int = 0):
+def fit_trees(
+    features: np.ndarray, target: np.ndarray, classify: bool = False, seed: int = 0
+) -> Any:
     """Gradient-boosted trees (scikit-learn ``HistGradientBoosting*``, defaults) fitted on one
     thread; a regressor, or a classifier with ``classify``."""
     ensemble, threadpool_limits = _sklearn()
@@ -72,7 +78,7 @@ def fit_trees(features: np.ndarray, target: np.ndarray, classify: bool = False, 
         return kind(random_state=seed).fit(features, target)
 
 
-def predict(model, features: np.ndarray) -> np.ndarray:
+def predict(model: Any, features: np.ndarray) -> np.ndarray:
     """``model.predict`` on one thread (see the module doc)."""
     _, threadpool_limits = _sklearn()
     with threadpool_limits(1):

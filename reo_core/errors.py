@@ -6,6 +6,7 @@ values that were compared) for logs and the plugin's "details" box.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
 
@@ -45,7 +46,7 @@ def check_choice(name: str, value: object, allowed: Collection[str]) -> None:
         raise InputError(f"{name} must be one of {', '.join(allowed)}; got '{value}'.")
 
 
-def exit_status(error: ReoError, logger) -> int:
+def exit_status(error: ReoError, logger: logging.Logger) -> int:
     """Log a REO error for a command line; its exit status: 2 for bad input, 1 for anything else."""
     logger.error("%s", error)
     return 2 if isinstance(error, InputError) else 1

@@ -105,7 +105,7 @@ class FolderLock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.release()
 
     def _try_lock(self, fd: int) -> bool:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reo_core.errors import InputError, ReoError, exit_status
+from reo_core.infer.estimate import Progress
 from reo_core.infer.inputs import add_imagery_arguments
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
@@ -159,7 +160,7 @@ def run(args: PredictArgs) -> dict | None:
         ranks.close()
 
 
-def _log_progress():
+def _log_progress() -> Progress:
     state = {"next": PROGRESS_STEP}
 
     def report(fraction: float, message: str) -> None:

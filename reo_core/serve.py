@@ -19,16 +19,24 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import reo_core
 from reo_core import serve_protocol as protocol
 from reo_core.errors import Canceled, InputError, ReoError
 
+if TYPE_CHECKING:  # the worker loads torch only when a model is asked for
+    from reo_core.infer.engine import InferenceEngine
+    from reo_core.infer.estimate import EstimateRequest
+    from reo_core.infer.inputs import InputSpec
+    from reo_core.infer.question import AskRequest
+
 logger = logging.getLogger("reo_core.serve")
+Report = Callable[[float, str], None]  # progress(fraction, message) of the running request
+IsCanceled = Callable[[], bool]
 
 SHUTDOWN_WAIT_S = 30.0
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer request line is refused (and read past)
@@ -73,7 +81,7 @@ class Server:
     # --- I/O -------------------------------------------------------------------------------------
     def send(
         self, reply: protocol.Ready | protocol.Progress | protocol.Result | protocol.ErrorReply
-    ):
+    ) -> None:
         try:
             line = protocol.reply_line(reply)
         except (TypeError, ValueError) as error:  # a value JSON cannot hold: a bug, said as such
@@ -123,7 +131,7 @@ class Server:
             self._queue(request)
         return True
 
-    def _reply(self, request: protocol.Request, answer) -> None:
+    def _reply(self, request: protocol.Request, answer: Callable[[], object]) -> None:
         try:
             self.send(protocol.result_of(request.id, request.body, answer()))
         except Exception as error:  # an error reply, never a dead worker
@@ -210,7 +218,7 @@ class Server:
         return handler(request.body, report, job.cancel.is_set)
 
     def load_model(
-        self, options: protocol.ModelOptions, report, required: bool = False
+        self, options: protocol.ModelOptions, report: Report, required: bool = False
     ) -> protocol.ModelInfo:
         """Load the model ``options`` names (unless it is loaded); its summary."""
         from reo_core.infer.batching import BatchSizer
@@ -231,7 +239,7 @@ class Server:
             self.engine.max_new_tokens = wanted.options.max_new_tokens
         return model_info(self.engine)
 
-    def _switch_model(self, wanted: ModelChoice, report) -> None:
+    def _switch_model(self, wanted: ModelChoice, report: Report) -> None:
         """Load ``wanted`` in place of the loaded model, which is loaded again if that fails.
 
         The old model is let go first, so two models never need memory at once.
@@ -283,7 +291,9 @@ class Server:
             return type(error)(f"{reason} {after}", error.details)
         return ReoError(f"Loading the model {wanted.folder} failed: {reason}. {after}")
 
-    def estimate(self, body: protocol.Estimate, report, is_canceled) -> protocol.EstimateResult:
+    def estimate(
+        self, body: protocol.Estimate, report: Report, is_canceled: IsCanceled
+    ) -> protocol.EstimateResult:
         from reo_core.infer.estimate import run_estimate
         from reo_core.infer.output_folder import OutputFolder
         from reo_core.infer.products import SUMMARY_NAME
@@ -297,7 +307,7 @@ class Server:
         paths["summary"] = str(out / SUMMARY_NAME)
         return protocol.EstimateResult(out=str(out), paths=paths, summary=summary)
 
-    def ask(self, body: protocol.Ask, report, is_canceled) -> dict:
+    def ask(self, body: protocol.Ask, report: Report, is_canceled: IsCanceled) -> dict:
         from reo_core.infer.batching import check_canceled
         from reo_core.infer.question import ask_patch
 
@@ -322,7 +332,7 @@ class Server:
 
 
 # --- protocol fields -> library requests -------------------------------------------------------------
-def _given(**values) -> dict:
+def _given(**values: object) -> dict:
     """The values a request gave (not None): the library's own defaults apply to the others."""
     return {key: value for key, value in values.items() if value is not None}
 
@@ -343,7 +353,7 @@ def _wanted_model(options: protocol.ModelOptions) -> ModelChoice:
     return ModelChoice(folder, engine_options, key)
 
 
-def input_spec(fields: protocol.Imagery):
+def input_spec(fields: protocol.Imagery) -> InputSpec:
     """The InputSpec of a request that reads imagery."""
     from reo_core.infer.inputs import InputSpec, make_extent
     from reo_core.raster.clouds import CloudOptions
@@ -374,7 +384,7 @@ def input_spec(fields: protocol.Imagery):
     )
 
 
-def estimate_request(body: protocol.Estimate):
+def estimate_request(body: protocol.Estimate) -> EstimateRequest:
     """The library's EstimateRequest of an estimate op."""
     from reo_core.infer.estimate import EstimateRequest
 
@@ -387,7 +397,7 @@ def estimate_request(body: protocol.Estimate):
     )
 
 
-def ask_request(body: protocol.Ask):
+def ask_request(body: protocol.Ask) -> AskRequest:
     """The library's AskRequest of an ask op."""
     from reo_core.infer.question import AskRequest
 
@@ -400,7 +410,7 @@ def ask_request(body: protocol.Ask):
     )
 
 
-def model_info(engine) -> protocol.ModelInfo:
+def model_info(engine: InferenceEngine) -> protocol.ModelInfo:
     config = engine.config
     return protocol.ModelInfo(
         folder=str(engine.folder),

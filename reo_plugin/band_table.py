@@ -18,7 +18,7 @@ from qgis.gui import QgsMapLayerComboBox
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, ALL_BANDS
 from reo_plugin.compat import RASTER_LAYER_FILTER
 from reo_plugin.layers import band_of_layer, bands_of_multiband, raster_layers
-from reo_plugin.qt import QtCore, QtWidgets, Signal
+from reo_plugin.qt import QtCore, QtGui, QtWidgets, Signal
 
 Mapping = dict[str, tuple[QgsRasterLayer, int]]
 COLUMNS = 2
@@ -215,7 +215,7 @@ class LayerBox(QgsMapLayerComboBox):
     """A layer combo box that cuts long names at the start ("…_20200601_B8A_20m"): the files of one
     product share their beginning, and their end says which band and resolution they hold."""
 
-    def paintEvent(self, event) -> None:
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         painter = QtWidgets.QStylePainter(self)
         option = QtWidgets.QStyleOptionComboBox()
         self.initStyleOption(option)

@@ -7,6 +7,8 @@ QGIS 3.30-3.36 moved many enums into ``Qgis`` (``Qgis.GeometryType.Polygon``,
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from qgis.core import (
     Qgis,
     QgsColorRampShader,
@@ -19,8 +21,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
+T = TypeVar("T")
 
-def _pick(new_owner: str, new_name: str, old):
+
+def _pick(new_owner: str, new_name: str, old: T) -> T:
     owner = getattr(Qgis, new_owner, None)
     return getattr(owner, new_name) if owner is not None and hasattr(owner, new_name) else old
 

@@ -10,8 +10,10 @@ request waits, and only the newest is asked once the worker is free.
 from __future__ import annotations
 
 from qgis.core import Qgis, QgsApplication, QgsCoordinateReferenceSystem
+from qgis.gui import QgisInterface
 
 from reo_core.errors import ReoError
+from reo_core.patch_lattice import PatchLayout
 from reo_plugin import log, messages
 from reo_plugin.dock import ReoDock
 from reo_plugin.map_tool import PatchMapTool, PatchSelection, s2_patch_grid
@@ -30,7 +32,7 @@ class ReoController(QtCore.QObject):
     estimateFinished = Signal(str)  # "succeeded" | "failed" | "canceled"  # noqa: N815
     answerReceived = Signal(object)  # AskAnswer  # noqa: N815
 
-    def __init__(self, iface, dock: ReoDock, pool: WorkerPool) -> None:
+    def __init__(self, iface: QgisInterface, dock: ReoDock, pool: WorkerPool) -> None:
         super().__init__(dock)
         self.iface, self.dock, self.pool = iface, dock, pool
         self.canvas = iface.mapCanvas()
@@ -148,7 +150,7 @@ class ReoController(QtCore.QObject):
         elif self.canvas.mapTool() is self.map_tool:
             self.canvas.unsetMapTool(self.map_tool)
 
-    def patch_grid(self):
+    def patch_grid(self) -> tuple[PatchLayout, QgsCoordinateReferenceSystem]:
         """The patch grid the worker will use for the dock's current inputs, extent and stride."""
         extent = self.dock.read_extent()
         rect = crs = None

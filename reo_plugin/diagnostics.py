@@ -228,10 +228,12 @@ class DiagnosticsDialog(QtWidgets.QDialog):
             QgsApplication.taskManager().addTask(task)
         self._show()
 
-    def _probe(self, task) -> tuple[Probe, list[str]]:  # worker thread
+    def _probe(self, task: QgsTask) -> tuple[Probe, list[str]]:  # worker thread
         return probe(self.python), nvidia_gpus()
 
-    def _probed(self, exception, value=None) -> None:
+    def _probed(
+        self, exception: BaseException | None, value: tuple[Probe, list[str]] | None = None
+    ) -> None:
         if value is not None:
             self.probe_result, self.gpus = value
         else:

@@ -15,6 +15,7 @@ answer under the band grid ("How REO reads this", ``reading_panel``) before anyt
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsRasterLayer, QgsRectangle
@@ -41,12 +42,14 @@ from reo_plugin.layers import (
     raster_layers,
 )
 from reo_plugin.locations import DEMO_MODEL_DIR
+from reo_plugin.map_tool import PatchSelection
 from reo_plugin.messages import ERROR_COLOUR
 from reo_plugin.model_card import ModelCard
 from reo_plugin.option_hints import BAND_ORDER_OPTION, DOCK, options_named, with_hint
 from reo_plugin.parameters import (
     DEVICES,
     AskParameters,
+    BandMapping,
     EstimateParameters,
     ExtentParameter,
     InputParameters,
@@ -62,6 +65,8 @@ from reo_plugin.results import EstimateOutcome
 from reo_plugin.results_panel import ResultsPanel
 from reo_plugin.run_folders import new_run_folder
 from reo_plugin.settings import DockSettings
+
+LayerBands = Mapping[str, tuple[QgsRasterLayer, int]]  # band -> (layer, 1-based band), as chosen
 
 MULTIBAND, PER_BAND = "multiband", "per_band"
 DEFAULT_OUT_DIR = Path.home() / "REO"
@@ -85,7 +90,7 @@ class ReoDock(QgsDockWidget):
         super().__init__("REO — Biomass from Sentinel-2", parent)
         self.setObjectName("ReoDock")
         self.canvas = canvas
-        self.picked = None  # map_tool.PatchSelection of the chat
+        self.picked: PatchSelection | None = None  # the patch the chat is about
         self.card = ModelCard()
         self._loading = True
         self._asked: InspectParameters | None = None  # the inspection last asked for
@@ -374,7 +379,9 @@ class ReoDock(QgsDockWidget):
             cloud_threshold=self.cloud_mask.mask_threshold(),
         )
 
-    def _multiband_files(self, layer, chosen, required) -> tuple[tuple[str, ...], dict]:
+    def _multiband_files(
+        self, layer: QgsRasterLayer, chosen: LayerBands, required: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], BandMapping]:
         path = raster_file(layer)
         if not self.band_table.manual:
             return (path,), {}
@@ -386,7 +393,9 @@ class ReoDock(QgsDockWidget):
             )
         return (), {band: (path, index) for band, (_, index) in chosen.items()}
 
-    def _per_band_files(self, chosen, required) -> tuple[tuple[str, ...], dict]:
+    def _per_band_files(
+        self, chosen: LayerBands, required: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], BandMapping]:
         missing = [band for band in required if band not in chosen]
         if missing:
             raise InputError(
@@ -521,7 +530,7 @@ class ReoDock(QgsDockWidget):
         self.worker_label.setText(f"Worker Python: {python}")
         self.worker_label.setToolTip(python)
 
-    def set_picked(self, selection) -> None:
+    def set_picked(self, selection: PatchSelection) -> None:
         self.picked = selection
         self.chat.set_patch(selection.bounds, selection.crs)
 
@@ -574,7 +583,7 @@ class ReoDock(QgsDockWidget):
         self.reading_panel.setCollapsed(False)
         self.scroll.ensureWidgetVisible(self.reading_panel)
 
-    def _inputs_changed(self, *_args) -> None:
+    def _inputs_changed(self, *_args: object) -> None:
         if not self._loading:
             self._inspect_timer.start()
 

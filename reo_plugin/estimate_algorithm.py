@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from qgis.core import (
+    QgsMapLayer,
     QgsProcessing,
     QgsProcessingAlgorithm,
+    QgsProcessingContext,
     QgsProcessingException,
+    QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
@@ -87,7 +91,9 @@ class _StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
         super().__init__()
         self.key, self.destination = key, destination
 
-    def postProcessLayer(self, layer, context, feedback) -> None:
+    def postProcessLayer(
+        self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> None:
         try:
             apply_style(layer, self.key)
         except ReoError as error:
@@ -130,7 +136,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self) -> EstimateAgbAlgorithm:
         return EstimateAgbAlgorithm()
 
-    def initAlgorithm(self, config=None) -> None:
+    def initAlgorithm(self, config: dict | None = None) -> None:
         self.addParameter(
             QgsProcessingParameterMultipleLayers(
                 self.SENTINEL2,
@@ -230,7 +236,9 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
                 parameter.setFlags(parameter.flags() | ADVANCED_PARAMETER)
             self.addParameter(parameter)
 
-    def processAlgorithm(self, parameters, context, feedback) -> dict:
+    def processAlgorithm(
+        self, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback
+    ) -> dict:
         try:
             estimate = self._parameters(parameters, context)
         except ReoError as error:
@@ -279,7 +287,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(outcome.summary_text())
         return outputs
 
-    def _parameters(self, parameters, context) -> EstimateParameters:
+    def _parameters(self, parameters: dict, context: QgsProcessingContext) -> EstimateParameters:
         s2 = [
             raster_file(layer)
             for layer in self.parameterAsLayerList(parameters, self.SENTINEL2, context)
@@ -311,7 +319,9 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             batch_size=self.parameterAsInt(parameters, self.BATCH_SIZE, context),
         )
 
-    def _inputs(self, parameters, context, s2: list[str], sar: list[str]) -> InputParameters:
+    def _inputs(
+        self, parameters: dict, context: QgsProcessingContext, s2: list[str], sar: list[str]
+    ) -> InputParameters:
         mask = self.parameterAsRasterLayer(parameters, self.CLOUD_MASK, context)
         threshold = None
         if parameters.get(self.CLOUD_THRESHOLD) not in (None, ""):
@@ -329,7 +339,9 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         )
 
 
-def _strings_enum(name: str, title: str, options, default) -> QgsProcessingParameterEnum:
+def _strings_enum(
+    name: str, title: str, options: Iterable[str], default: str | None
+) -> QgsProcessingParameterEnum:
     """An optional enum whose values are its option strings ("1000", "eurosat"), not indexes."""
     return QgsProcessingParameterEnum(
         name, title, options=list(options), allowMultiple=False, defaultValue=default,
@@ -337,7 +349,7 @@ def _strings_enum(name: str, title: str, options, default) -> QgsProcessingParam
     )  # fmt: skip
 
 
-def _report_reading(outcome: EstimateOutcome, feedback) -> None:
+def _report_reading(outcome: EstimateOutcome, feedback: QgsProcessingFeedback) -> None:
     """How the worker read the input, the patches it skipped and its warnings, into the log."""
     reading = outcome.reading
     if reading is not None:

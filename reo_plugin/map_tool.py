@@ -22,10 +22,10 @@ from qgis.core import (
     QgsRasterLayer,
     QgsRectangle,
 )
-from qgis.gui import QgsMapCanvas, QgsMapToolEmitPoint, QgsRubberBand
+from qgis.gui import QgsMapCanvas, QgsMapMouseEvent, QgsMapToolEmitPoint, QgsRubberBand
 
 from reo_core.errors import ExtentError, ReoError
-from reo_core.patch_lattice import PATCH_SIZE, PatchLayout, patch_layout
+from reo_core.patch_lattice import PATCH_SIZE, Bounds, PatchLayout, patch_layout
 from reo_plugin.compat import POLYGON_GEOMETRY
 from reo_plugin.qt import QtCore, QtGui, Signal
 
@@ -65,7 +65,7 @@ class PatchMapTool(QgsMapToolEmitPoint):
         self.rubber_band.setWidth(2)
         self.setCursor(QtGui.QCursor(QtCore.Qt.CursorShape.CrossCursor))
 
-    def canvasReleaseEvent(self, event) -> None:
+    def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:
         self.select_at(self.toMapCoordinates(event.pos()))
 
     def select_at(self, map_point: QgsPointXY) -> PatchSelection | None:
@@ -84,7 +84,7 @@ class PatchMapTool(QgsMapToolEmitPoint):
         self.patchSelected.emit(self.selection)
         return self.selection
 
-    def show_bounds(self, bounds, crs: QgsCoordinateReferenceSystem) -> None:
+    def show_bounds(self, bounds: Bounds, crs: QgsCoordinateReferenceSystem) -> None:
         """Outline ``bounds`` (in ``crs``) on the canvas."""
         xmin, ymin, xmax, ymax = bounds
         corners = [(xmin, ymax), (xmax, ymax), (xmax, ymin), (xmin, ymin), (xmin, ymax)]

@@ -71,5 +71,5 @@ def model_card(folder: str | Path) -> ModelCard:
         return ModelCard()
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return " ".join(value.split()) if isinstance(value, str) else ""

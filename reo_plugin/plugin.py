@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qgis.core import QgsApplication
+from qgis.gui import QgisInterface
 
 from reo_core import __version__
 from reo_plugin.locations import ICON_PATH, icon_path
@@ -14,7 +17,7 @@ MENU = "&REO"
 class ReoPlugin:
     """Adds REO's menu, toolbar, dock and Processing provider to QGIS, and removes them again."""
 
-    def __init__(self, iface) -> None:
+    def __init__(self, iface: QgisInterface) -> None:
         self.iface = iface
         self.actions: list[QAction] = []
         self.toolbar = None
@@ -123,7 +126,9 @@ class ReoPlugin:
         self.dialogs = [d for d in self.dialogs if d.isVisible()] + [dialog]
         dialog.show()
 
-    def _action(self, icon: str, text: str, slot, toolbar: bool = False) -> QAction:
+    def _action(
+        self, icon: str, text: str, slot: Callable[[], None], toolbar: bool = False
+    ) -> QAction:
         action = QAction(QtGui.QIcon(str(icon_path(icon))), text, self.iface.mainWindow())
         action.triggered.connect(slot)
         self.iface.addPluginToRasterMenu(MENU, action)

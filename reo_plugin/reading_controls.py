@@ -8,6 +8,8 @@ a fixed offset would silently misread the next one.
 
 from __future__ import annotations
 
+from qgis.core import QgsMapLayer
+
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, CLOUD_MASK_KINDS
 from reo_plugin.band_table import LayerBox, compact
 from reo_plugin.compat import RASTER_LAYER_FILTER
@@ -80,7 +82,7 @@ class CloudMaskRow(QtWidgets.QWidget):
         self.threshold.valueChanged.connect(self._changed)
         self._changed()
 
-    def path_layer(self):
+    def path_layer(self) -> QgsMapLayer | None:
         return self.layer.currentLayer()
 
     def mask_kind(self) -> str:
@@ -95,7 +97,7 @@ class CloudMaskRow(QtWidgets.QWidget):
             return None
         return self.threshold.value()
 
-    def _changed(self, *_args) -> None:
+    def _changed(self, *_args: object) -> None:
         has_mask = self.layer.currentLayer() is not None
         self.kind.setEnabled(has_mask)
         self.threshold.setVisible(has_mask and self.mask_kind() == PROBABILITY)

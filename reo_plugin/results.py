@@ -163,7 +163,7 @@ class AskAnswer:
         return f"{self.agb:.1f} {self.unit}"
 
 
-def _number(value) -> float | None:
+def _number(value: object) -> float | None:
     try:
         return None if value is None else float(value)
     except (TypeError, ValueError):

@@ -200,7 +200,9 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
         self.output_tail = (self.output_tail + text.splitlines())[-8:]
         self._append(text)
 
-    def _finished(self, exit_code: int, _status=None) -> None:
+    def _finished(
+        self, exit_code: int, _status: QtCore.QProcess.ExitStatus | None = None
+    ) -> None:
         if self.process is None:
             return
         self._read()
@@ -215,7 +217,7 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
         )
         self._done(False)
 
-    def _error(self, error) -> None:
+    def _error(self, error: QtCore.QProcess.ProcessError) -> None:
         if error == QtCore.QProcess.ProcessError.FailedToStart and self.process is not None:
             step = self.steps[self.step_index]
             self.process = None

@@ -218,7 +218,7 @@ class WorkerClient:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def send(self, op: str, **fields) -> PendingRequest:
+    def send(self, op: str, **fields: object) -> PendingRequest:
         """Send a request; its replies arrive in the returned request's queue.
 
         Raises ProtocolError (a ReoError) naming the field when ``fields`` do not fit ``op``.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Callable
 
 from reo_plugin import log, settings
 from reo_plugin.worker_client import (
@@ -30,7 +31,7 @@ EXIT_WAIT_S = 2.0  # QGIS quitting waits this long for the worker, then ends it
 class WorkerPool:
     """Owns the worker process and remembers which model it has loaded."""
 
-    def __init__(self, command_factory=None) -> None:
+    def __init__(self, command_factory: Callable[[], WorkerCommand] | None = None) -> None:
         # How to start the worker: by default from the worker-Python setting (tests substitute it).
         self.command_factory = command_factory or (lambda: WorkerCommand(settings.worker_python()))
         self._client: WorkerClient | None = None
@@ -102,7 +103,14 @@ class WorkerPool:
             end_in_background(client)
         log.info("Worker shut down.")
 
-    def _load_model(self, client, model: str, device: str, progress, is_canceled) -> None:
+    def _load_model(
+        self,
+        client: WorkerClient,
+        model: str,
+        device: str,
+        progress: Progress | None,
+        is_canceled: IsCanceled | None,
+    ) -> None:
         wanted = (client.pid, str(model), str(device))
         if self._loaded == wanted:
             return

@@ -25,6 +25,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # QGIS is imported only when the styles are made
+    from qgis.core import (
+        QgsPalettedRasterRenderer,
+        QgsRasterDataProvider,
+        QgsSingleBandPseudoColorRenderer,
+    )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -80,7 +88,7 @@ def agb_stops() -> list[tuple[int, str]]:
     return stops
 
 
-def land_cover_renderer(provider):
+def land_cover_renderer(provider: QgsRasterDataProvider) -> QgsPalettedRasterRenderer:
     from qgis.core import QgsPalettedRasterRenderer
     from qgis.PyQt.QtGui import QColor
 
@@ -93,7 +101,7 @@ def land_cover_renderer(provider):
     return QgsPalettedRasterRenderer(provider, 1, classes)
 
 
-def agb_renderer(provider):
+def agb_renderer(provider: QgsRasterDataProvider) -> QgsSingleBandPseudoColorRenderer:
     from qgis.core import (
         QgsColorRampLegendNodeSettings,
         QgsColorRampShader,

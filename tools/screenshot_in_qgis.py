@@ -10,6 +10,7 @@ import json
 import os
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from osgeo import gdal
@@ -33,7 +34,7 @@ LAYERS_WIDTH = 330  # wide enough for the REO group's name with its caveat tag
 QUESTIONS = ("What is the above-ground biomass of this patch?", "What is the main land cover here?")
 
 
-def wait(condition, seconds: float) -> bool:
+def wait(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not condition():
         QtWidgets.QApplication.processEvents()

@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from functools import partial
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +59,7 @@ ALOS, LC_COS, LC_SIN, LC_PROB, DEM = slice(16, 18), 20, 21, 22, 23
 _SPLIT_IN_NAME = re.compile(r"(?:^|[/_\-.])(train|validation|val|test)(?=[/_\-.])", re.IGNORECASE)
 
 
-def _pyarrow_parquet():
+def _pyarrow_parquet() -> ModuleType:
     try:
         import pyarrow.parquet as pq
     except ImportError as error:
@@ -130,7 +132,7 @@ def _dem_statistics() -> dict[str, float]:
     return json.loads(resource.read_text())["statistics"]["DEM"]
 
 
-def _inputs_array(column, n: int, name: str) -> np.ndarray:
+def _inputs_array(column: Any, n: int, name: str) -> np.ndarray:
     """(n, 24, 25, 25) float32 from the nested-list ``input`` column of a record batch."""
     values = column
     for _ in range(3):
@@ -145,7 +147,9 @@ def _inputs_array(column, n: int, name: str) -> np.ndarray:
     return array.reshape(n, N_CHANNELS, PATCH_SIZE, PATCH_SIZE)
 
 
-def _batch(record_batch, start: int, source: str, split: str, images: bool) -> AgbdBatch:
+def _batch(
+    record_batch: Any, start: int, source: str, split: str, images: bool
+) -> AgbdBatch:
     n = record_batch.num_rows
     fields = decode_inputs(_inputs_array(record_batch.column("input"), n, source))
     label = np.asarray(record_batch.column("label").to_numpy(zero_copy_only=False), np.float32)

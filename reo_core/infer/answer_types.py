@@ -187,7 +187,9 @@ def _ids(task: Task, kind: str | None) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=64)
-def _grammar(template_ids: tuple[str, ...], class_codes: tuple[int, ...], target: int | None):
+def _grammar(
+    template_ids: tuple[str, ...], class_codes: tuple[int, ...], target: int | None
+) -> Grammar:
     by_id = {t.id: t for t in TEMPLATES}
     return template_grammar([by_id[i] for i in template_ids], class_codes, target=target)
 

@@ -65,7 +65,7 @@ from reo_core.model.checkpoint import (
 from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.constrained import GrammarConstraint, VocabularyTrie, longest_answer_tokens
 from reo_core.model.processor import ReoProcessor
-from reo_core.model.reo_vlm import GenerationOutput
+from reo_core.model.reo_vlm import GenerationOutput, ReoVLM
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.reader import PatchBlock
 from reo_core.sensors.composites import reads_sar
@@ -112,7 +112,7 @@ class InferenceEngine:
         self._longest: dict[int, int] = {}
 
     @property
-    def model(self):
+    def model(self) -> ReoVLM:
         return self.loaded.model
 
     @property
@@ -390,7 +390,7 @@ def load_engine(
     return engine
 
 
-def _set_threads(threads: int | None, device: torch.device, model) -> None:
+def _set_threads(threads: int | None, device: torch.device, model: ReoVLM) -> None:
     """torch's CPU threads: as asked, else one for small models on the CPU, else torch's default."""
     small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS
     if threads is None and device.type == "cpu" and small:

@@ -60,5 +60,5 @@ class EngineOptions:
             self.decoder, self.static_cache, self.compile, self.float32_logits, self.min_new_tokens
         )
 
-    def replace(self, **changes) -> EngineOptions:
+    def replace(self, **changes: object) -> EngineOptions:
         return EngineOptions(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})

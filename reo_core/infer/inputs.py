@@ -19,6 +19,7 @@ from reo_core.model.config import ReoConfig
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster import CloudOptions, Extent, PatchReader, open_sar, open_sentinel2
 from reo_core.raster.clouds import MASK_KINDS
+from reo_core.raster.product import Sentinel2Input
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
 from reo_core.sensors.composites import reads_sar
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, BOA_OFFSETS
@@ -104,7 +105,7 @@ def open_reader(config: ReoConfig, spec: InputSpec, model_name: str = "the model
     )
 
 
-def open_sentinel2_of(spec: InputSpec, bands: Sequence[str]):
+def open_sentinel2_of(spec: InputSpec, bands: Sequence[str]) -> Sentinel2Input:
     """The Sentinel-2 input of ``spec`` with the decision of how to read it (``open_sentinel2``)."""
     return open_sentinel2(
         spec.s2,
@@ -184,7 +185,9 @@ def add_imagery_arguments(parser: argparse.ArgumentParser) -> None:
         help="without SCL or mask, do not screen clouds spectrally")  # fmt: skip
 
 
-def input_spec_from_args(args, extent: Extent | None, **spec) -> InputSpec:
+def input_spec_from_args(
+    args: argparse.Namespace, extent: Extent | None, **spec: object
+) -> InputSpec:
     """An InputSpec from the parsed options of ``add_imagery_arguments`` (plus ``spec``)."""
     if not args.s2 and not args.band:
         raise InputError("Give the Sentinel-2 input: --s2 FILE|FOLDER... or --band B02=FILE ...")

@@ -97,7 +97,7 @@ class OutputFolder:
     def __enter__(self) -> Path:
         return self.open()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _create(self) -> None:

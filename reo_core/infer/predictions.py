@@ -64,7 +64,7 @@ def scatter(block: PatchBlock, predictions: PatchPredictions) -> BlockResult:
     """Put the answers of a block's kept patches back on the block's (R, C) grid."""
     shape, keep = block.keep.shape, block.keep
 
-    def filled(values: np.ndarray, fill, dtype) -> np.ndarray:
+    def filled(values: np.ndarray, fill: float, dtype: np.dtype | type) -> np.ndarray:
         grid = np.full(shape, fill, dtype=dtype)
         grid[keep] = values
         return grid

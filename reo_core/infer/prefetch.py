@@ -71,7 +71,7 @@ def read_ahead(source: Iterable[T], depth: int = 1) -> Iterator[T]:
         thread.join()
 
 
-def _put(items: queue.Queue, item, stop: threading.Event) -> bool:
+def _put(items: queue.Queue, item: object, stop: threading.Event) -> bool:
     """Put ``item`` unless the consumer stopped; False when it did."""
     while not stop.is_set():
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import rasterio
@@ -106,7 +107,12 @@ class ProductWriters:
         for key, values in stored_arrays(result, self.keys).items():
             self._writers[key].write(result.row, result.col, values)
 
-    def __exit__(self, exc_type, exc, traceback) -> bool | None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
         stack, self._stack = self._stack, None
         return stack.__exit__(exc_type, exc, traceback)
 

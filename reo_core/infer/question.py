@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from reo_core.errors import ExtentError, InputError
 from reo_core.infer.answer_types import FROM_ESTIMATE, AnswerType, question_type
@@ -26,8 +26,10 @@ from reo_core.infer.inputs import InputSpec, open_reader
 from reo_core.infer.products import IPCC_CARBON_FRACTION
 from reo_core.infer.prompt import mentions_carbon
 from reo_core.landcover import CLASSES
+from reo_core.patch_lattice import Bounds
 from reo_core.raster import Extent, skips
 from reo_core.raster.extent import parse_crs
+from reo_core.raster.reader import PatchBlock, PatchReader
 
 DEFAULT_ANSWER_TOKENS = 64
 
@@ -83,7 +85,9 @@ def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
     return {"question": request.question, **answer, "patch": patch}
 
 
-def _skipped_patch(request: AskRequest, reader, bounds, block) -> ExtentError:
+def _skipped_patch(
+    request: AskRequest, reader: PatchReader, bounds: Bounds, block: PatchBlock
+) -> ExtentError:
     """Why the patch under the point cannot be answered, in the user's words."""
     point = f"({request.point[0]}, {request.point[1]})"
     data = reader.data_bounds
@@ -103,13 +107,13 @@ def _skipped_patch(request: AskRequest, reader, bounds, block) -> ExtentError:
     )
 
 
-def _overlap_share(a, b) -> float:
+def _overlap_share(a: Bounds, b: Bounds) -> float:
     width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     return width * height / ((a[2] - a[0]) * (a[3] - a[1]))
 
 
-def _fmt(bounds) -> str:
+def _fmt(bounds: Bounds) -> str:
     return "(" + ", ".join(f"{v:.1f}" for v in bounds) + ")"
 
 
@@ -183,7 +187,9 @@ def _class(predictions: PatchPredictions, i: int) -> dict | None:
     return None if code == UNKNOWN_CLASS else {"code": code, "name": CLASSES[code].name}
 
 
-def _to_grid_crs(point, crs: str, target) -> tuple[float, float]:
+def _to_grid_crs(
+    point: tuple[float, float], crs: str, target: str | CRS
+) -> tuple[float, float]:
     source = parse_crs(crs)
     target = parse_crs(target)
     if source == target:

@@ -38,7 +38,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from reo_core.agbd import lite, parquet
 from reo_core.agbd.offset import OFFSET_SOURCES, product_offsets
 from reo_core.agbd.open import agbd_windows, detect_layout
 from reo_core.agbd.quality import KEEP, REASON_CODE, count_reasons, patch_reasons
-from reo_core.agbd.record import SPLITS, AgbdPatch
+from reo_core.agbd.record import SPLITS, AgbdBatch, AgbdPatch
 from reo_core.atomic import replace_folder, write_json
 from reo_core.errors import InputError
 from reo_core.instruct.dialogues import facts_arrays, facts_at, patch_dialogues
@@ -65,6 +65,9 @@ from reo_core.instruct.templates import TEMPLATE_VERSION
 from reo_core.landcover import CLASSES, check_codes
 from reo_core.sensors.sentinel2 import BOA_ADD_OFFSET_DN
 from reo_core.tasks import Task
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +176,7 @@ def _inventory_file(inventory: Inventory, file_index: int, path: Path, chunk_siz
     logger.info("inventory: %s (%s layout), %d patches", path.name, layout, count)
 
 
-def _product_ids(inventory: Inventory, file_index: int, batch) -> np.ndarray:
+def _product_ids(inventory: Inventory, file_index: int, batch: AgbdBatch) -> np.ndarray:
     """Per patch: the id of its Sentinel-2 product (file, tile or region, acquisition date)."""
     n = len(batch)
     region = batch.region if batch.region is not None else np.full(n, -1)
@@ -454,7 +457,7 @@ def build_instruct(config: BuildConfig) -> dict[str, Any]:
     return stats
 
 
-def _save(figure, path: Path) -> None:
+def _save(figure: Figure, path: Path) -> None:
     """PNG without a Software tag or dates, so that builds are byte-identical."""
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, metadata={"Software": None})

@@ -161,7 +161,9 @@ def activity_answer(
     return outcome, outcome
 
 
-def _human_activity(template: Template, facts: PatchFacts, rng: np.random.Generator):
+def _human_activity(
+    template: Template, facts: PatchFacts, rng: np.random.Generator
+) -> tuple[str, str, dict[str, str], dict[str, int]]:
     """(outcome, truth, extra values, extra target) of a human-activity question."""
     if template.kind == "presence":
         asked = int(rng.choice(sorted(PRESENCE_TARGETS)))

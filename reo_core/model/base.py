@@ -19,6 +19,7 @@ from transformers import (
     LlamaConfig,
     LlavaConfig,
     LlavaForConditionalGeneration,
+    PreTrainedTokenizerBase,
 )
 
 from reo_core.errors import InputError
@@ -157,7 +158,7 @@ def load_base(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     attention: str | None = None,
-):
+) -> tuple[LlavaForConditionalGeneration, PreTrainedTokenizerBase]:
     """(model, tokenizer) of the llava-hf base in ``folder``; safetensors only, no remote code,
     no network (``reo_core.model.checkpoint.resolve_base`` finds the folder of a hub id).
 

@@ -13,12 +13,15 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
+from transformers import PreTrainedTokenizerBase
 
 from reo_core.atomic import replace_folder
 from reo_core.errors import InputError
@@ -159,7 +162,10 @@ def _check_files(folder: Path) -> None:
     check_safetensors(folder / HEADS_FILE, "the regression head and reverse projection")
 
 
-def _loaded(load, path: Path, what: str):
+T = TypeVar("T")
+
+
+def _loaded(load: Callable[[], T], path: Path, what: str) -> T:
     """``load()``, with a failure of a checked file turned into one message about that file."""
     try:
         return load()
@@ -254,7 +260,7 @@ def lora_target_pattern(config: ReoConfig) -> str:
 
 
 def _processor(
-    config: ReoConfig, model: ReoVLM, tokenizer, image_folder: str | Path
+    config: ReoConfig, model: ReoVLM, tokenizer: PreTrainedTokenizerBase, image_folder: str | Path
 ) -> ReoProcessor:
     spec = ImageSpec.from_folder(image_folder) if Path(image_folder).is_dir() else ImageSpec()
     return ReoProcessor(
@@ -262,7 +268,7 @@ def _processor(
     )
 
 
-def _load_tokenizer(folder: Path):
+def _load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     tokenizer = _loaded(

@@ -1,5 +1,6 @@
 """Answer-type-constrained decoding: at each step only tokens that keep the answer inside a grammar.
 
+
 A :class:`GrammarConstraint` is a transformers logits processor (``(generated, scores) -> scores``),
 so the lean decoder and ``generate`` use the same one. For each row it reads the text generated so
 far into grammar states (``reo_core.answer_grammar``) and allows exactly the tokens whose text keeps
@@ -14,9 +15,14 @@ so after the first batches a step costs a dictionary lookup per row.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from reo_core.answer_grammar import Choice, Grammar
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 # The answer text starts after "ASSISTANT:"; training encodes answers as " " + answer, and some
 # tokenizers fold that space into the first token, others make it a token of its own.
@@ -33,7 +39,7 @@ class VocabularyTrie:
     no answer of the templates needs them.
     """
 
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
         self.size = len(tokenizer)
         anchor = tokenizer("a", add_special_tokens=False)["input_ids"][-1]
         prefix = tokenizer.decode([anchor])
@@ -137,7 +143,7 @@ def _fit(mask: torch.Tensor, vocab: int) -> torch.Tensor:
     return torch.cat([mask, torch.zeros(vocab - mask.shape[0], dtype=torch.bool)])
 
 
-def longest_answer_tokens(grammar: Grammar, tokenizer) -> int:
+def longest_answer_tokens(grammar: Grammar, tokenizer: PreTrainedTokenizerBase) -> int:
     """Tokens of the grammar's longest answer as training encodes it (" " + answer, no EOS).
 
     Per answer pattern, each part takes in turn the value that makes the whole answer longest (one

@@ -27,11 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from reo_core.errors import check_choice
+
+if TYPE_CHECKING:
+    from transformers import Cache
 
 DECODERS = ("lean", "hf")
 # ``constraint(generated (B, n), scores (B, V)) -> scores``: the logits-processor signature of
@@ -147,7 +151,7 @@ class LeanDecoder:
             states.append(state)
         return Decoded(torch.stack(tokens, dim=1), torch.stack(states, dim=1))
 
-    def _cache(self, batch: int, max_length: int, embeds: torch.Tensor):
+    def _cache(self, batch: int, max_length: int, embeds: torch.Tensor) -> Cache:
         from transformers import DynamicCache, StaticCache
 
         config = self.language_model.config
@@ -155,7 +159,9 @@ class LeanDecoder:
             return DynamicCache(config=config)
         return StaticCache(config=config, max_cache_len=max_length)
 
-    def _forward(self, embeds, mask, positions, cache) -> torch.Tensor:
+    def _forward(
+        self, embeds: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Cache
+    ) -> torch.Tensor:
         """One pass of the decoder stack over new positions; the newest position's state (B, D)."""
         out = self.language_model(
             inputs_embeds=embeds,
@@ -185,7 +191,7 @@ def _active_linear(head: nn.Module) -> nn.Module:
     return copies[active if isinstance(active, str) else active[0]]
 
 
-def _stacked(tokens: list[torch.Tensor], batch: int, device) -> torch.Tensor:
+def _stacked(tokens: list[torch.Tensor], batch: int, device: torch.device) -> torch.Tensor:
     """The ids generated so far as (B, n); (B, 0) before the first step."""
     if not tokens:
         return torch.zeros((batch, 0), dtype=torch.long, device=device)

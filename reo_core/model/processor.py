@@ -1,5 +1,6 @@
 """Patches and dialogues -> model inputs: composite images, pixel values, token ids and masks.
 
+
 Images: a patch becomes the composite images of its modality (reo_core.sensors.composites), each
 resized and normalised as the base model's image processor says (its preprocessor_config.json).
 Text: the LLaVA-1.5 conversation format, ``USER: <image>\\n{question} ASSISTANT: {answer}</s>``,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +25,9 @@ from reo_core.model.weights import read_json
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.sensors.composites import modality_images, reads_sar
 from reo_core.sensors.statistics import DatasetStatistics, load_statistics
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 IMAGE_PLACEHOLDER = "<image>"
 IGNORE_INDEX = -100
@@ -79,7 +84,7 @@ class ReoProcessor:
     def __init__(
         self,
         config: ReoConfig,
-        tokenizer,
+        tokenizer: PreTrainedTokenizerBase,
         image_spec: ImageSpec,
         tokens_per_image: int,
         image_token_id: int,
@@ -253,7 +258,7 @@ class ReoProcessor:
         length = max(len(e["input_ids"]) for e in encoded)
         pad = self.tokenizer.pad_token_id
 
-        def padded(values: list, fill) -> list:
+        def padded(values: list, fill: int | bool) -> list:
             gap = [fill] * (length - len(values))
             return gap + values if padding_side == "left" else values + gap
 

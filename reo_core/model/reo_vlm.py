@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +32,9 @@ from reo_core.model.visual_tokens import (
     select_layers,
 )
 from reo_core.sensors.composites import reads_sar
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 GAUSSIAN_NLL_EPS = 1e-6
 # What stage 2 trains (and a checkpoint's heads.safetensors holds), by parameter-name prefix.
@@ -61,7 +66,9 @@ class GenerationOutput:
 class ReoVLM(nn.Module):
     """The whole model. ``base`` is a ``LlavaForConditionalGeneration``, possibly wrapped by peft."""
 
-    def __init__(self, config: ReoConfig, base: nn.Module, tokenizer) -> None:
+    def __init__(
+        self, config: ReoConfig, base: nn.Module, tokenizer: PreTrainedTokenizerBase
+    ) -> None:
         super().__init__()
         self.config = config
         self.base = base
@@ -351,7 +358,7 @@ class ReoVLM(nn.Module):
 
 
 @contextmanager
-def _encoder_depth(tower: nn.Module, depth: int | None):
+def _encoder_depth(tower: nn.Module, depth: int | None) -> Iterator[None]:
     """Within the block, the vision tower's encoder runs only its first ``depth`` layers.
 
     Layers past the deepest one read cost time and give nothing; the tower's own forward (and its

@@ -9,6 +9,7 @@ can raise a traceback or suggest loading a pickle.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from reo_core.errors import InputError
@@ -79,7 +80,7 @@ def read_json(path: Path, what: str) -> dict:
     return value
 
 
-def _pickles_beside(path: Path):
+def _pickles_beside(path: Path) -> Iterator[Path]:
     stem = path.with_suffix("")
     return (stem.with_suffix(s) for s in PICKLE_SUFFIXES if stem.with_suffix(s).is_file())
 

@@ -101,7 +101,9 @@ def decide_cloud_source(
     return CloudSource(SCREENING, cloud_screening.SCREENING_NAME), warnings
 
 
-def classify_mask(values: np.ndarray, source: CloudSource, nodata: float | None):
+def classify_mask(
+    values: np.ndarray, source: CloudSource, nodata: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(cloud, shadow, no_data) boolean arrays from a mask's values warped onto the grid."""
     kind = source.mask_kind
     if kind == "scl":

@@ -19,6 +19,7 @@ from reo_core.errors import ExtentError, InputError
 from reo_core.patch_lattice import (
     PATCH_SIZE,
     REFERENCE_RESOLUTION_M,
+    Bounds,
     PatchLayout,
     patch_layout,
 )
@@ -134,9 +135,9 @@ def reference_grid(
     return PatchGrid(PixelGrid(crs, transform, layout.width, layout.height), patch_size, stride)
 
 
-def _overlaps(a, b) -> bool:
+def _overlaps(a: Bounds, b: Bounds) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _fmt(bounds) -> str:
+def _fmt(bounds: Bounds) -> str:
     return "(" + ", ".join(f"{v:.2f}" for v in bounds) + ")"

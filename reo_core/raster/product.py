@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rasterio.crs import CRS
 
 from reo_core.errors import InputError
 from reo_core.raster.clouds import SCREENING, CloudOptions, CloudSource, decide_cloud_source
@@ -112,7 +113,7 @@ class Sentinel2Input:
     cloud_mask: BandRef | None = None
 
     @property
-    def crs(self):
+    def crs(self) -> CRS:
         return next(iter(self.bands.values())).crs
 
     def to_reflectance(self, values: np.ndarray, ref: BandRef) -> np.ndarray:
@@ -195,7 +196,9 @@ def open_sentinel2(
     )
 
 
-def _check_required(bands: dict[str, BandRef], required: Sequence[str], paths) -> None:
+def _check_required(
+    bands: dict[str, BandRef], required: Sequence[str], paths: Sequence[Path]
+) -> None:
     missing = [name for name in required if name not in bands]
     if missing:
         raise InputError(
@@ -206,7 +209,9 @@ def _check_required(bands: dict[str, BandRef], required: Sequence[str], paths) -
         )
 
 
-def _scene_classification(found: tuple[Path, ...], given, bands: dict[str, BandRef]):
+def _scene_classification(
+    found: tuple[Path, ...], given: str | Path | None, bands: dict[str, BandRef]
+) -> BandRef | None:
     candidates = [Path(given)] if given is not None else list(found)
     if len(candidates) > 1:
         raise InputError(
@@ -233,7 +238,11 @@ def _read_mask(path: Path, bands: dict[str, BandRef]) -> BandRef:
 
 
 def _decide_level(
-    context: ProductContext, bands: dict[str, BandRef], scl: BandRef | None, allow: bool, warnings
+    context: ProductContext,
+    bands: dict[str, BandRef],
+    scl: BandRef | None,
+    allow: bool,
+    warnings: list[str],
 ) -> Finding | None:
     level = _level(context, bands, scl)
     if level is not None and level.value == L1C:
@@ -251,7 +260,9 @@ def _decide_level(
     return level
 
 
-def _level(context: ProductContext, bands: dict[str, BandRef], scl: BandRef | None):
+def _level(
+    context: ProductContext, bands: dict[str, BandRef], scl: BandRef | None
+) -> Finding | None:
     for band, tags in context.tags.items():
         for key in ("PRODUCT_TYPE", "PROCESSING_LEVEL"):
             level = _level_word(tags.get(key, ""))

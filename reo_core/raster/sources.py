@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -95,7 +95,12 @@ def open_sar(
     return SarInput(bands=bands, units=resolved_units)
 
 
-def collect_bands(paths, mapping: Mapping, name_of_key, detect) -> dict[str, list[BandRef]]:
+def collect_bands(
+    paths: Iterable[Path],
+    mapping: Mapping[str, str | Path | tuple[str | Path, int]],
+    name_of_key: Callable[[str], str],
+    detect: Callable[[Path], dict[str, BandRef]],
+) -> dict[str, list[BandRef]]:
     """Band name -> every place it was found: the explicit mapping first, then detection in files.
 
     A band the mapping names is not taken from detection, so a mapping can override a file's own
@@ -168,7 +173,9 @@ def _band_ref(
     )
 
 
-def _bands_by_description(src, path: Path, name_of) -> dict[str, BandRef]:
+def _bands_by_description(
+    src: rasterio.DatasetReader, path: Path, name_of: Callable[[str], str | None]
+) -> dict[str, BandRef]:
     """Bands whose description (or GDAL ``BANDNAME`` item) ``name_of`` recognises ('B04', 'HH').
 
     A description that is only the band's position ('Band 9' at band 9) names nothing: tools write

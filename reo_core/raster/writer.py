@@ -19,6 +19,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import rasterio
@@ -138,7 +139,12 @@ class PatchGridWriter:
         except (RasterioError, CPLE_BaseError) as error:
             raise write_error(self.path, error) from None
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         try:
             self._close(complete=exc_type is None)
         finally:

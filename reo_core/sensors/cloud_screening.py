@@ -88,7 +88,9 @@ def screen(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return cloud, shadow
 
 
-def _unless(index: np.ndarray, low: float, high: float, extra: np.ndarray | None = None):
+def _unless(
+    index: np.ndarray, low: float, high: float, extra: np.ndarray | None = None
+) -> np.ndarray:
     """Factor of a test that rules clouds out above ``high`` (with ``extra``) and ramps between."""
     level = ramp(index, low, high)
     factor = 1.0 - level
@@ -107,7 +109,9 @@ def _soils(b02: np.ndarray, b11: np.ndarray) -> np.ndarray:
     return factor
 
 
-def _water(b02, b04, b8a, b11, b12) -> np.ndarray:
+def _water(
+    b02: np.ndarray, b04: np.ndarray, b8a: np.ndarray, b11: np.ndarray, b12: np.ndarray
+) -> np.ndarray:
     ratio = _ratio(b02, b11)
     b12_limit = np.clip(0.1 * ratio - 0.09, 0.07, 0.21)
     return (ratio > 4.0) & (b12 < b12_limit) & (b8a < b04) & (b02 < 0.2)

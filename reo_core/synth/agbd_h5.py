@@ -249,7 +249,9 @@ def _lc100_10m(scene: Scene, coarse: np.ndarray) -> np.ndarray:
     return up[: scene.height, : scene.width]
 
 
-def _metadata(scene: Scene, tile: AgbdTile, r, c, s2_date: int) -> dict[str, np.ndarray]:
+def _metadata(
+    scene: Scene, tile: AgbdTile, r: np.ndarray, c: np.ndarray, s2_date: int
+) -> dict[str, np.ndarray]:
     """Sentinel_metadata/*: per-patch acquisition facts (one acquisition per tile)."""
     n, (major, minor) = r.shape[0], tile.baseline
     # Vegetation score: share (%) of the patch that Sen2Cor saw as clear land or water.
@@ -268,7 +270,16 @@ def boa_flag(tile: AgbdTile) -> int:
     return int(tile.boa_flag and boa_offset_for_baseline(tile.baseline) > 0)
 
 
-def _gedi(scene: Scene, tile: AgbdTile, rows, cols, r, c, rng, s2_date) -> dict[str, np.ndarray]:
+def _gedi(
+    scene: Scene,
+    tile: AgbdTile,
+    rows: np.ndarray,  # (n,) patch-centre rows
+    cols: np.ndarray,
+    r: np.ndarray,  # (n, 25, 25) pixel rows of each patch
+    c: np.ndarray,
+    rng: np.random.Generator,
+    s2_date: int,
+) -> dict[str, np.ndarray]:
     """GEDI/*: the L4A footprint at each patch centre; agbd is the label (centre 3 x 3 mean AGB)."""
     n = rows.shape[0]
     agbd = centre_agb(scene.agb[r, c])

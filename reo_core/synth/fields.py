@@ -120,7 +120,7 @@ def block_mode(codes: np.ndarray, factor: int, nodata: int) -> tuple[np.ndarray,
     return modes.reshape(shape), share.reshape(shape)
 
 
-def _pad_to_multiple(values: np.ndarray, factor: int, fill) -> np.ndarray:
+def _pad_to_multiple(values: np.ndarray, factor: int, fill: float) -> np.ndarray:
     """Pad the last two axes at the bottom/right with ``fill`` up to multiples of ``factor``."""
     height, width = values.shape[-2:]
     pad_h, pad_w = -height % factor, -width % factor

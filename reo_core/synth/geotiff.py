@@ -123,7 +123,16 @@ def write_raster(
     return _entry(path, crs, transform, width, height, values.dtype, nodata, descriptions)
 
 
-def _entry(path, crs, transform, width, height, dtype, nodata, bands) -> dict[str, Any]:
+def _entry(
+    path: Path,
+    crs: CRS | str | int,
+    transform: Affine,
+    width: int,
+    height: int,
+    dtype: np.dtype | str,
+    nodata: float | None,
+    bands: list[str] | None,
+) -> dict[str, Any]:
     crs = CRS.from_user_input(crs)
     return {
         "path": str(path),

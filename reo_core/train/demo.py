@@ -20,7 +20,7 @@ from reo_core.instruct.build import BuildConfig, build_instruct
 from reo_core.model.checkpoint import load_checkpoint, save_checkpoint
 from reo_core.model.config import CARD_CAVEAT, CARD_TRAINED_ON
 from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd
-from reo_core.train.config import load_train_config
+from reo_core.train.config import TrainConfig, load_train_config
 from reo_core.train.loop import train
 
 logger = logging.getLogger("reo_core.train.demo")
@@ -64,7 +64,7 @@ def build_demo(work: Path, install: Path, overrides: list[str], force: bool = Fa
     return target
 
 
-def card_notes(config, summary_path: Path) -> str:
+def card_notes(config: TrainConfig, summary_path: Path) -> str:
     summary = json.loads(summary_path.read_text())
     validation = summary.get("stage2", {}).get("validation", {}).get("tasks", {}).get("agb", {})
     return f"""## What this model is

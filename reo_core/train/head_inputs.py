@@ -42,7 +42,7 @@ class HeadInputRecorder:
         original = getattr(self.model, HEAD_ENTRY)
         signature = inspect.signature(original)
 
-        def recording(*args, **kwargs):
+        def recording(*args: object, **kwargs: object) -> object:
             # The call first: one that fails (a GPU out-of-memory the engine retries with a
             # smaller batch) records nothing.
             result = original(*args, **kwargs)
@@ -55,7 +55,7 @@ class HeadInputRecorder:
         setattr(self.model, HEAD_ENTRY, recording)  # an instance attribute shadows the method
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         delattr(self.model, HEAD_ENTRY)
 
     def samples(self) -> list[dict[str, object]]:

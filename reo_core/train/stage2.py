@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,7 +247,9 @@ def record_head_inputs(
     return HeadInputDataset(cache, plan.unit_of_item, plan.dataset)
 
 
-def _producer(config: TrainConfig, loaded: LoadedModel, plan: RecordingPlan, accelerator):
+def _producer(
+    config: TrainConfig, loaded: LoadedModel, plan: RecordingPlan, accelerator: Accelerator
+) -> Callable[[list[int]], list[dict]]:
     """items -> their recorded head inputs, one sample per item."""
     dtype, device = training_dtype(accelerator), model_device(accelerator)
     model, dataset = loaded.model, plan.dataset

@@ -17,8 +17,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from safetensors import safe_open
+from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from reo_core.atomic import replace_folder
 from reo_core.errors import InputError, ReoError
@@ -50,7 +53,9 @@ def checkpoint_root(output: Path) -> Path:
     return Path(output) / CHECKPOINTS_FOLDER
 
 
-def save_training_state(accelerator, state: TrainerState, output: Path, keep: int) -> Path:
+def save_training_state(
+    accelerator: Accelerator, state: TrainerState, output: Path, keep: int
+) -> Path:
     """Save model, optimiser, scheduler and RNG states with the counters; prune old checkpoints."""
     root = checkpoint_root(output)
     name = f"stage{state.stage}-step{state.step:07d}"
@@ -82,12 +87,12 @@ def save_training_state(accelerator, state: TrainerState, output: Path, keep: in
     return final
 
 
-def keep_trainable_only(accelerator):
+def keep_trainable_only(accelerator: Accelerator) -> RemovableHandle:
     """Make ``save_state`` write only the parameters that train (not the frozen base: 14 GB for
     the paper's). FSDP and DeepSpeed write their own shards; this filters the state dicts of plain
     and DDP runs. Returns the hook's handle (``.remove()`` it when the stage ends)."""
 
-    def keep_trainable(models, weights, output_dir) -> None:
+    def keep_trainable(models: list[nn.Module], weights: list[dict], output_dir: str) -> None:
         for i, state in enumerate(weights):
             names = _trainable_names(models[i])
             weights[i] = {k: v for k, v in state.items() if k in names}
@@ -95,7 +100,7 @@ def keep_trainable_only(accelerator):
     return accelerator.register_save_state_pre_hook(keep_trainable)
 
 
-def load_training_state(accelerator, folder: Path, model) -> None:
+def load_training_state(accelerator: Accelerator, folder: Path, model: nn.Module) -> None:
     """Restore a checkpoint written by :func:`save_training_state` for ``model``."""
     if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
         accelerator.load_state(str(folder))
@@ -124,7 +129,7 @@ def remove_checkpoints(output: Path, stage: int) -> None:
         pointer.unlink()
 
 
-def _trainable_names(model) -> set[str]:
+def _trainable_names(model: nn.Module) -> set[str]:
     return {name for name, parameter in model.named_parameters() if parameter.requires_grad}
 
 
@@ -162,7 +167,7 @@ def _prune(root: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _broadcast_path(accelerator, path: Path | None) -> Path:
+def _broadcast_path(accelerator: Accelerator, path: Path | None) -> Path:
     """Every process must save into the folder the main process created."""
     if accelerator.num_processes == 1:
         return path

@@ -150,7 +150,7 @@ def test_another_token_budget_leaves_the_loaded_model_as_it_is(make_model):
     assert pooled.processor.tokens_per_image == 4
     assert loaded.model.config.to_dict() == before and loaded.model.tokens_per_image == 16
     assert vars(loaded.model).keys() == vars(pooled.model).keys()  # no attribute hung on either
-    assert all(a is b for a, b in zip(loaded.model.parameters(), pooled.model.parameters()))
+    assert all(a is b for a, b in zip(loaded.model.parameters(), pooled.model.parameters(), strict=True))
     with pytest.raises(InputError, match="visual_token_pool 3 does not fit"):
         with_token_pool(loaded, 3)
     assert loaded.model.config.to_dict() == before
