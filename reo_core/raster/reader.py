@@ -247,26 +247,16 @@ class PatchReader:
         return cloud, shadow, none
 
     def _read_s2(self, vrts: FileVrts, window: PixelWindow) -> np.ndarray:
-        bands = {}
-        for vrt, named_refs in vrts.values():
-            data = _read_window(vrt, named_refs, window)
-            for (name, ref), values in zip(named_refs, data, strict=True):
-                invalid = _invalid(values, vrt.nodata, ref, "Sentinel-2 band " + name)
-                values = self.s2.to_reflectance(values, ref)
-                values[invalid] = np.nan
-                bands[name] = values
-        return np.stack([bands[name] for name in self.band_order])
+        """(bands, h, w) reflectance in ``band_order``; no data as NaN."""
+        return _read_bands(vrts, window, "Sentinel-2", self.s2.to_reflectance, self.band_order)
 
     def _read_sar(self, vrts: FileVrts, window: PixelWindow) -> np.ndarray:
-        bands = {}
-        for vrt, named_refs in vrts.values():
-            data = _read_window(vrt, named_refs, window)
-            for (name, ref), values in zip(named_refs, data, strict=True):
-                invalid = _invalid(values, vrt.nodata, ref, "PALSAR-2 band " + name)
-                db = palsar2.to_db(values, self.sar.units)
-                db[invalid] = np.nan
-                bands[name] = db
-        return np.stack([bands[p] for p in palsar2.POLARISATIONS])
+        """(2, h, w) gamma-naught dB, HH then HV; no data as NaN."""
+
+        def to_db(values: np.ndarray, _ref: BandRef) -> np.ndarray:
+            return palsar2.to_db(values, self.sar.units)
+
+        return _read_bands(vrts, window, "PALSAR-2", to_db, palsar2.POLARISATIONS)
 
     def _open_vrts(
         self, stack: ExitStack, bands: dict[str, BandRef], nodata_of: NodataOf
@@ -378,6 +368,25 @@ def _pixel_offset(part: PixelGrid, whole: PixelGrid) -> tuple[int, int]:
     if min(row, col) < -1e-6 or abs(row - round(row)) > 1e-6 or abs(col - round(col)) > 1e-6:
         raise AssertionError(f"grid {part.transform} is not on the pixels of {whole.transform}")
     return round(row), round(col)
+
+
+def _read_bands(
+    vrts: FileVrts,
+    window: PixelWindow,
+    sensor: str,
+    convert: Callable[[np.ndarray, BandRef], np.ndarray],
+    order: Sequence[str],
+) -> np.ndarray:
+    """Every band of ``vrts`` in ``window``, converted, no data as NaN, stacked in ``order``."""
+    bands = {}
+    for vrt, named_refs in vrts.values():
+        data = _read_window(vrt, named_refs, window)
+        for (name, ref), values in zip(named_refs, data, strict=True):
+            invalid = _invalid(values, vrt.nodata, ref, f"{sensor} band {name}")
+            converted = convert(values, ref)
+            converted[invalid] = np.nan
+            bands[name] = converted
+    return np.stack([bands[name] for name in order])
 
 
 def _read_window(vrt: WarpedVRT, named_refs: NamedRefs, window: PixelWindow) -> np.ndarray:

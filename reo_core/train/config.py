@@ -26,6 +26,21 @@ SCHEDULES = ("cosine", "linear", "constant")
 # generated: the head learns from the states of the text the stage-1 model generates for the
 # estimate question, as at inference. reference: from the dialogue's true answer (teacher forcing).
 STAGE2_TEXTS = ("generated", "reference")
+# The least value of each counting setting (0 where 0 means "off" or "as many as the batch").
+LEAST_VALUES = {
+    "steps": 1,
+    "batch_size": 1,
+    "eval_samples": 1,
+    "eval_batch_size": 1,
+    "keep_checkpoints": 1,
+    "max_new_tokens": 1,
+    "stage2_steps": 0,
+    "micro_batch_size": 0,
+    "warmup_steps": 0,
+    "eval_every": 0,
+    "save_every": 0,
+    "num_workers": 0,
+}
 # Settings that change how a run executes but not what it learns: a run may be resumed with other
 # values. Every other setting must match the run folder's train_config.json to resume it.
 EXECUTION_SETTINGS = (
@@ -101,26 +116,9 @@ class TrainConfig:
             from reo_core.train.presets import BASE_SPECS
 
             check_choice("build_base", self.build_base, tuple(BASE_SPECS))
-        for name in (
-            "steps",
-            "batch_size",
-            "eval_samples",
-            "eval_batch_size",
-            "keep_checkpoints",
-            "max_new_tokens",
-        ):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        for name in (
-            "stage2_steps",
-            "micro_batch_size",
-            "warmup_steps",
-            "eval_every",
-            "save_every",
-            "num_workers",
-        ):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        for name, least in LEAST_VALUES.items():
+            if getattr(self, name) < least:
+                raise InputError(f"{name} must be >= {least}, got {getattr(self, name)}.")
         if self.learning_rate <= 0 or self.stage2_learning_rate <= 0:
             raise InputError("learning rates must be > 0")
         if not self.data:

@@ -12,33 +12,30 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-import torch
+from tiny_models import tiny_model
 
 from reo_core.infer.engine import EngineOptions
-from reo_core.model.checkpoint import create_model, save_checkpoint
-from reo_core.model.config import ReoConfig
+from reo_core.infer.estimate import EstimateRequest, run_estimate
+from reo_core.infer.inputs import InputSpec
+from reo_core.model.checkpoint import save_checkpoint
+from reo_core.raster import Extent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_HEAD = {
-    "head_token_hidden": 16,
-    "head_channel_hidden": 32,
-    "lora_r": 4,
-    "lora_alpha": 8,
-    "lora_dropout": 0.0,
-}
 FAST = EngineOptions(device="cpu", batch_size=16, max_new_tokens=4)
 
 
 def make_model(folder: Path, base: Path, **overrides) -> Path:
     """A tiny REO model on ``base`` with LoRA weights that matter, saved as a checkpoint folder."""
-    torch.manual_seed(0)
-    loaded = create_model(ReoConfig(base_model=str(base), **{**TINY_HEAD, **overrides}))
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():  # peft starts LoRA B at zero; give the adapters weights that matter
-        for name, parameter in loaded.model.named_parameters():
-            if "lora_B" in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    return save_checkpoint(loaded, folder)
+    return save_checkpoint(tiny_model(base, **overrides), folder)
+
+
+def estimate_part_of_scene(engine, scene: Path, out: Path) -> InputSpec:
+    """Estimate 2 x 3 patches inside the scene into ``out`` (no quicklook); the inputs used."""
+    x0, y0 = scene_origin(scene)
+    extent = Extent.from_bounds(x0 + 510, y0 - 1260, x0 + 1250, y0 - 510, "EPSG:32632")
+    inputs = InputSpec(s2=scene_s2(scene), extent=extent)
+    run_estimate(engine, EstimateRequest(inputs, out, quicklook=False))
+    return inputs
 
 
 def scene_s2(scene: Path) -> list[Path]:

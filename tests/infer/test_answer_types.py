@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from infer_helpers import REPO_ROOT, read_band, scene_origin, scene_s2
+from infer_helpers import REPO_ROOT, estimate_part_of_scene, read_band, scene_s2
 
 from reo_core.answer_grammar import Choice, Grammar, Integer, template_grammar
 from reo_core.infer.answer_types import (
@@ -20,13 +20,11 @@ from reo_core.infer.answer_types import (
     is_answer_of_type,
     question_type,
 )
-from reo_core.infer.estimate import EstimateRequest, run_estimate
 from reo_core.infer.inputs import InputSpec
 from reo_core.infer.question import AskRequest, answer_patches, ask_patch
 from reo_core.instruct.dialogues import PatchFacts, dialogue
 from reo_core.instruct.templates import PRESENCE_TARGETS, TEMPLATES
 from reo_core.landcover import CLASSES
-from reo_core.raster import Extent
 
 PARAPHRASES = REPO_ROOT / "tests" / "data" / "paraphrased_questions.json"
 
@@ -147,10 +145,7 @@ def test_yes_no_answers_name_only_what_was_asked_about():
 
 def test_the_chats_land_cover_and_count_are_the_maps(engines, scene, tmp_path):
     engine = engines("ms", max_new_tokens=None)
-    x0, y0 = scene_origin(scene)
-    extent = Extent.from_bounds(x0 + 510, y0 - 1260, x0 + 1250, y0 - 510, "EPSG:32632")
-    inputs = InputSpec(s2=scene_s2(scene), extent=extent)
-    run_estimate(engine, EstimateRequest(inputs, tmp_path, quicklook=False))
+    inputs = estimate_part_of_scene(engine, scene, tmp_path)
     land_cover, profile = read_band(tmp_path / "land_cover.tif")
     counts, _ = read_band(tmp_path / "patch_count.tif")
     cells = np.argwhere(land_cover != 255)

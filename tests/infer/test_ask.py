@@ -6,23 +6,19 @@ import json
 
 import numpy as np
 import pytest
-from infer_helpers import lattice_corner, read_band, scene_origin, scene_s2
+from infer_helpers import estimate_part_of_scene, lattice_corner, read_band, scene_origin, scene_s2
 
 from reo_core import ask
 from reo_core.errors import ExtentError
-from reo_core.infer.estimate import EstimateRequest, run_estimate
 from reo_core.infer.inputs import InputSpec
 from reo_core.infer.question import AskRequest, ask_patch
-from reo_core.raster import Extent, skips
+from reo_core.raster import skips
 
 
 def test_an_agb_question_gets_the_number_the_map_holds(engines, scene, tmp_path):
     engine = engines("ms")
     engine.sizer.size = 1
-    x0, y0 = scene_origin(scene)
-    extent = Extent.from_bounds(x0 + 510, y0 - 1260, x0 + 1250, y0 - 510, "EPSG:32632")
-    inputs = InputSpec(s2=scene_s2(scene), extent=extent)
-    run_estimate(engine, EstimateRequest(inputs, tmp_path, quicklook=False))
+    inputs = estimate_part_of_scene(engine, scene, tmp_path)
     agb, profile = read_band(tmp_path / "agb.tif")
     std, _ = read_band(tmp_path / "agb_std.tif")
     row, col = np.argwhere(agb != -9999.0)[-1]

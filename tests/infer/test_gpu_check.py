@@ -22,6 +22,17 @@ def run_check(tmp_path, *args: str, timeout: float = 600) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)  # stdout is the document and nothing else
 
 
+def test_the_shell_wrapper_refuses_a_wheels_folder_that_is_not_there(tmp_path):
+    missing = subprocess.run(
+        ["bash", str(SCRIPT), "--wheels", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
+
+
+@pytest.mark.slow  # makes a virtual environment and pip-installs into it: ~6 s
 def test_the_shell_wrapper_installs_from_local_wheels_only_and_prints_one_document(tmp_path):
     wheels = tmp_path / "wheels"
     wheels.mkdir()  # empty: every requirement is already installed, nothing may be fetched
@@ -30,9 +41,6 @@ def test_the_shell_wrapper_installs_from_local_wheels_only_and_prints_one_docume
     environment = document["sections"]["environment"]
     assert environment["ok"] and environment["result"]["torch"]
     assert (tmp_path / "work" / "environment.log").is_file()
-    missing = subprocess.run(["bash", str(SCRIPT), "--wheels", str(tmp_path / "nowhere")],
-                             capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})  # fmt: skip
-    assert missing.returncode == 2 and "is not a folder" in missing.stderr
 
 
 @pytest.mark.slow

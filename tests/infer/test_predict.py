@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from infer_helpers import (
 from rasterio.windows import from_bounds
 
 from reo_core import predict
+from reo_core.infer.distributed import Ranks
+from reo_core.infer.engine import EngineOptions, load_engine
 from reo_core.infer.estimate import EstimateRequest, run_estimate
 from reo_core.infer.inputs import InputSpec, make_extent
 from reo_core.infer.products import FLOAT_NODATA
@@ -197,6 +201,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class ThreadRanks(Ranks):
+    """Ranks of processes played by threads: ``gather`` and ``barrier`` meet at one Barrier."""
+
+    meeting: threading.Barrier | None = None
+    gathered: dict = field(default_factory=dict)
+
+    def barrier(self) -> None:
+        self.meeting.wait(timeout=60)
+
+    def gather(self, value):
+        self.gathered[self.index] = value
+        self.meeting.wait(timeout=60)
+        values = [self.gathered[i] for i in range(self.count)]
+        self.meeting.wait(timeout=60)  # every rank has read before the next gather writes
+        return values
+
+
+def test_two_ranks_write_what_one_process_writes(models, scene, tmp_path):
+    """Each rank predicts every other block into partial rasters and the main one assembles them:
+    the same bytes as one process (in-process, ranks as threads; with real processes: slow test)."""
+    options = EngineOptions(device="cpu", batch_size=8, max_new_tokens=3)
+    inputs = InputSpec(s2=tuple(scene_s2(scene)), block_patches=3)
+    one = run_estimate(load_engine(models["ms"], options), EstimateRequest(inputs, tmp_path / "one"))
+    meeting, gathered = threading.Barrier(2), {}
+    engines = [load_engine(models["ms"], options) for _ in range(2)]
+    summaries, failures = [None, None], []
+
+    def rank(index: int) -> None:
+        ranks = ThreadRanks(index, 2, meeting=meeting, gathered=gathered)
+        try:
+            request = EstimateRequest(inputs, tmp_path / "two")
+            summaries[index] = run_estimate(engines[index], request, ranks=ranks)
+        except Exception as error:  # reported below; a barrier left waiting breaks
+            failures.append(error)
+            meeting.abort()
+
+    threads = [threading.Thread(target=rank, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert summaries[1] is None and summaries[0]["run"]["processes"] == 2
+    for name in PRODUCT_FILES:
+        a, _ = read_band(tmp_path / "one" / name)
+        b, _ = read_band(tmp_path / "two" / name)
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    del one["run"], summaries[0]["run"]
+    assert one == summaries[0]
+
+
+@pytest.mark.slow  # two real processes under accelerate launch: ~13 s; threads above: ~2 s
 def test_two_accelerate_processes_write_what_one_process_writes(models, scene, tmp_path):
     common = ["--s2", *scene_s2(scene), "--model", models["ms"], "--device", "cpu",
               "--max-new-tokens", "3", "--batch-size", "8", "--block-patches", "3"]  # fmt: skip

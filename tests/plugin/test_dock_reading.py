@@ -30,6 +30,15 @@ def wait_for_reading(qtbot, dock, expected: str) -> str:
     return dock.reading_panel.text()
 
 
+def read_band_files(qtbot, project, dock, paths) -> str:
+    """Add one layer per band file, detect in 'Layer per band' mode; the reading shown for L2A."""
+    for path in sorted(paths):
+        add_raster(project, path, path.stem)
+    dock.per_band_radio.setChecked(True)
+    click(qtbot, dock.detect_button)
+    return wait_for_reading(qtbot, dock, "How REO reads this: L2A")
+
+
 def choose(combo, value) -> None:
     combo.setCurrentIndex(combo.findData(value))
 
@@ -60,11 +69,7 @@ def shown(dock, controller, qtbot):
 def test_a_per_band_product_folder_is_read_as_the_worker_decides_before_the_run(
     qtbot, project, band_folder, shown
 ):
-    for path in sorted(band_folder.glob("B*.tif")):
-        add_raster(project, path, path.stem)
-    shown.per_band_radio.setChecked(True)
-    click(qtbot, shown.detect_button)
-    text = wait_for_reading(qtbot, shown, "How REO reads this: L2A")
+    text = read_band_files(qtbot, project, shown, band_folder.glob("B*.tif"))
     assert "L2A (product name)" in text
     assert "BOA offset 1000 DN (product name)" in text  # the folder's name: baseline 05.09
     assert "bands by file name" in text and "16 patches" in text
@@ -237,11 +242,7 @@ def test_a_real_bigearthnet_product_is_read_before_the_run(
     qtbot, project, bigearthnet_patch, shown
 ):
     """A real Sentinel-2 L2A product of 2017, one GeoTIFF per band (../shared/data/real)."""
-    for path in sorted(bigearthnet_patch.glob("*_B*.tif")):
-        add_raster(project, path, path.stem)
-    shown.per_band_radio.setChecked(True)
-    click(qtbot, shown.detect_button)
-    text = wait_for_reading(qtbot, shown, "How REO reads this: L2A")
+    text = read_band_files(qtbot, project, shown, bigearthnet_patch.glob("*_B*.tif"))
     assert "L2A (product name) · BOA offset 0 DN (acquisition date)" in text  # before 2022
     assert "clouds by REO's screening · bands by file name" in text and "⚠" not in text
     details = shown.reading.toolTip()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from accelerate.state import AcceleratorState
-from train_helpers import REPO_ROOT, TINY_PRESET, overrides
+from train_helpers import REPO_ROOT, tiny_config
 
 from reo_core.errors import InputError
 from reo_core.instruct.torch_dataset import InstructDataset
@@ -30,7 +30,7 @@ def fresh_accelerate_state():
 
 
 def _config(folder, base, output, **settings):
-    return load_train_config(TINY_PRESET, overrides(folder, base, output, **settings))
+    return tiny_config(folder, base, output, **settings)
 
 
 def test_bf16_training_loads_the_base_in_bf16_and_trains_float32(

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from train_helpers import TINY_PRESET, overrides
+from train_helpers import tiny_config
 
 from reo_core.infer.engine import EngineOptions, load_engine
 from reo_core.instruct.torch_dataset import InstructDataset
 from reo_core.model.checkpoint import load_checkpoint, save_checkpoint
 from reo_core.model.config import ReoConfig
 from reo_core.tasks import Task
-from reo_core.train.config import load_train_config
 from reo_core.train.distributed import make_accelerator
 from reo_core.train.head_inputs import HeadInputRecorder
 from reo_core.train.loop import train
@@ -25,18 +24,15 @@ ITEMS = (0, 4, 7)  # training dialogues from different recording chunks (chunks 
 
 
 def _stage2_setup(small_instruct_folder, tiny_base_folder, stage1_model, output, **settings):
-    config = load_train_config(
-        TINY_PRESET,
-        overrides(
-            small_instruct_folder,
-            tiny_base_folder,
-            output,
-            stage=2,
-            stage1_checkpoint=stage1_model,
-            eval_batch_size=3,
-            max_new_tokens=16,
-            **settings,
-        ),
+    config = tiny_config(
+        small_instruct_folder,
+        tiny_base_folder,
+        output,
+        stage=2,
+        stage1_checkpoint=stage1_model,
+        eval_batch_size=3,
+        max_new_tokens=16,
+        **settings,
     )
     accelerator = make_accelerator(config)
     loaded = load_stage2_model(config, Path(stage1_model), accelerator)
@@ -123,11 +119,7 @@ def test_stage_two_alone_takes_head_settings_and_keeps_stage_one(
         "model.head_depth": 2,
         "model.lora_r": 9,
     }
-    final = train(
-        load_train_config(
-            TINY_PRESET, overrides(small_instruct_folder, tiny_base_folder, output, **settings)
-        )
-    )
+    final = train(tiny_config(small_instruct_folder, tiny_base_folder, output, **settings))
     saved = json.loads((final / "reo_config.json").read_text())
     assert saved["token_strategy"] == "last_layer" and saved["head_depth"] == 2
     assert saved["lora_r"] == json.loads((stage1_model / "reo_config.json").read_text())["lora_r"]

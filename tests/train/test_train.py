@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
-from train_helpers import REPO_ROOT, TINY_PRESET, overrides
+from train_helpers import REPO_ROOT, TINY_PRESET, overrides, tiny_config
 
 from reo_core.errors import InputError
 from reo_core.model.checkpoint import load_checkpoint
@@ -64,16 +64,13 @@ def test_two_stages_learn_and_the_final_model_predicts(
     small_instruct_folder, tiny_base_folder, tmp_path
 ):
     output = tmp_path / "run"
-    config = load_train_config(
-        TINY_PRESET,
-        overrides(
-            small_instruct_folder,
-            tiny_base_folder,
-            output,
-            steps=40,
-            learning_rate=0.01,
-            eval_every=20,
-        ),
+    config = tiny_config(
+        small_instruct_folder,
+        tiny_base_folder,
+        output,
+        steps=40,
+        learning_rate=0.01,
+        eval_every=20,
     )
     final = train(config)
     stage1, stage2 = _losses(output, "1"), _losses(output, "2")
@@ -109,11 +106,7 @@ def _free_port() -> int:
 def test_two_processes_match_one_process(small_instruct_folder, tiny_base_folder, tmp_path):
     settings = {"steps": 3, "stage": "both", "seed": 3}  # device auto: no GPU here, so gloo
     one, two = tmp_path / "one", tmp_path / "two"
-    train(
-        load_train_config(
-            TINY_PRESET, overrides(small_instruct_folder, tiny_base_folder, one, **settings)
-        )
-    )
+    train(tiny_config(small_instruct_folder, tiny_base_folder, one, **settings))
     command = [
         sys.executable,
         "-m",
@@ -185,9 +178,7 @@ def test_a_run_killed_in_stage_two_resumes_stage_two(
     small_instruct_folder, tiny_base_folder, straight_run, tmp_path, monkeypatch, caplog
 ):
     killed = tmp_path / "killed"
-    config = load_train_config(
-        TINY_PRESET, overrides(small_instruct_folder, tiny_base_folder, killed, **RESUME_SETTINGS)
-    )
+    config = tiny_config(small_instruct_folder, tiny_base_folder, killed, **RESUME_SETTINGS)
     _kill_after_checkpoint(monkeypatch, stage=2)
     with pytest.raises(_Killed):
         train(config)
@@ -346,9 +337,7 @@ def test_data_built_for_other_bands_is_refused(small_instruct_folder, tiny_base_
     manifest = json.loads((other / "manifest.json").read_text())
     manifest["band_order"] = ["B02", "B03", "B04"]
     (other / "manifest.json").write_text(json.dumps(manifest))
-    config = load_train_config(
-        TINY_PRESET, overrides(other, tiny_base_folder, tmp_path / "run", steps=1)
-    )
+    config = tiny_config(other, tiny_base_folder, tmp_path / "run", steps=1)
     with pytest.raises(
         InputError, match=r"was built for bands \['B02', 'B03', 'B04'\]; the model needs \['B05'"
     ):
@@ -374,9 +363,8 @@ def test_full_disk_while_checkpointing_keeps_the_previous_latest(
         return real_save(self, *args, **kwargs)
 
     monkeypatch.setattr(Accelerator, "save_state", save_then_fill_the_disk)
-    config = load_train_config(
-        TINY_PRESET,
-        overrides(small_instruct_folder, tiny_base_folder, output, steps=6, stage=1, save_every=2),
+    config = tiny_config(
+        small_instruct_folder, tiny_base_folder, output, steps=6, stage=1, save_every=2
     )
     with pytest.raises(
         CheckpointError,
