@@ -37,8 +37,12 @@ system-packages:
 # Nothing may come from a model hub at run time: fail fast instead of waiting on the network.
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
+# The default suite on TEST_WORKERS processes (pytest-xdist), one torch thread each (threads would
+# only compete for the cores): about 2 minutes on 2 cores. Long cases are marked slow and run by
+# test-slow, one at a time (several of them start processes of their own).
+TEST_WORKERS ?= 2
 test: setup
-	$(OFFLINE) $(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(OFFLINE) OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-slow: setup
 	$(OFFLINE) $(PYTHON) -m pytest -m slow $(PYTEST_ARGS)
