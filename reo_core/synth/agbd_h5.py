@@ -27,7 +27,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
@@ -221,6 +221,7 @@ def tile_records(
     offsets = np.arange(PATCH_SIZE) - PATCH_SIZE // 2
     r = rows[:, None, None] + offsets[None, :, None]  # (n, 25, 1)
     c = cols[:, None, None] + offsets[None, None, :]  # (n, 1, 25)
+    at = _PatchPixels(rows, cols, r, c)
     boa = boa_offset_for_baseline(tile.baseline)
     s2 = reflectance_to_dn(scene.reflectance[:, r, c], boa)  # (12, n, 25, 25)
     height = scene.canopy_height
@@ -238,8 +239,8 @@ def tile_records(
         "LC": lc[r, c].astype(np.uint8),
         "DEM": np.round(scene.elevation[r, c]).astype(np.int16),
     }
-    records.update(_metadata(scene, tile, r, c, s2_date))
-    records.update(_gedi(scene, tile, rows, cols, r, c, rng, s2_date))
+    records.update(_metadata(scene, tile, at, s2_date))
+    records.update(_gedi(scene, tile, at, rng, s2_date))
     return records
 
 
@@ -249,10 +250,20 @@ def _lc100_10m(scene: Scene, coarse: np.ndarray) -> np.ndarray:
     return up[: scene.height, : scene.width]
 
 
+class _PatchPixels(NamedTuple):
+    """Where n patches lie in the scene: their centres and every pixel's row and column."""
+
+    rows: np.ndarray  # (n,) centre rows
+    cols: np.ndarray  # (n,) centre columns
+    r: np.ndarray  # (n, 25, 1) pixel rows, broadcasting with ``c`` to (n, 25, 25)
+    c: np.ndarray  # (n, 1, 25) pixel columns
+
+
 def _metadata(
-    scene: Scene, tile: AgbdTile, r: np.ndarray, c: np.ndarray, s2_date: int
+    scene: Scene, tile: AgbdTile, at: _PatchPixels, s2_date: int
 ) -> dict[str, np.ndarray]:
     """Sentinel_metadata/*: per-patch acquisition facts (one acquisition per tile)."""
+    r, c = at.r, at.c
     n, (major, minor) = r.shape[0], tile.baseline
     # Vegetation score: share (%) of the patch that Sen2Cor saw as clear land or water.
     clear = np.isin(scene.scl[r, c], (4, 5, 6)).mean(axis=(1, 2))
@@ -271,16 +282,10 @@ def boa_flag(tile: AgbdTile) -> int:
 
 
 def _gedi(
-    scene: Scene,
-    tile: AgbdTile,
-    rows: np.ndarray,  # (n,) patch-centre rows
-    cols: np.ndarray,
-    r: np.ndarray,  # (n, 25, 25) pixel rows of each patch
-    c: np.ndarray,
-    rng: np.random.Generator,
-    s2_date: int,
+    scene: Scene, tile: AgbdTile, at: _PatchPixels, rng: np.random.Generator, s2_date: int
 ) -> dict[str, np.ndarray]:
     """GEDI/*: the L4A footprint at each patch centre; agbd is the label (centre 3 x 3 mean AGB)."""
+    rows, cols, r, c = at
     n = rows.shape[0]
     agbd = centre_agb(scene.agb[r, c])
     centre_height = scene.canopy_height[r, c][:, 11:14, 11:14].max(axis=(1, 2))
