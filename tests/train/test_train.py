@@ -127,7 +127,11 @@ def test_two_processes_match_one_process(small_instruct_folder, tiny_base_folder
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 process(es), MULTI_CPU" in result.stderr  # really two processes, over gloo
     _assert_same_weights(one / "stage1-model", two / "stage1-model", atol=1e-5)
-    _assert_same_weights(one / "model", two / "model", atol=1e-5)
+    # Two processes sum the head's gradients in another order. Adam makes every step about the
+    # learning rate (1e-3) long, so a weight whose gradient is rounding noise moves a little
+    # differently (measured: one of 20k weights by 3e-5 after 3 steps, the rest under 2e-6); a
+    # tenth of a step still catches any step that differs.
+    _assert_same_weights(one / "model", two / "model", atol=1e-4)
     # Validation ran on both processes (each its share) and gathered every record.
     for stage in ("stage1", "stage2"):
         (single,) = (one / "validation").glob(f"{stage}-*.predictions.jsonl")
