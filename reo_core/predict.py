@@ -24,12 +24,15 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reo_core.errors import InputError, ReoError, exit_status
-from reo_core.infer.estimate import Progress
 from reo_core.infer.inputs import add_imagery_arguments
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
+
+if TYPE_CHECKING:
+    from reo_core.infer.estimate import Progress
 
 logger = logging.getLogger("reo_core.predict")
 
@@ -173,12 +176,13 @@ def _log_progress() -> Progress:
 
 def report_lines(out: Path, summary: dict) -> list[str]:
     """The final lines: where the rasters, the quicklook and the summary are, and the totals."""
+    from reo_core.infer.products import SUMMARY_NAME  # loads torch: only after a run
     files = summary["files"]
     rasters = ", ".join(str(out / files[k]) for k in files if k != "quicklook")
     lines = [f"GeoTIFFs: {rasters}"]
     if "quicklook" in files:
         lines.append(f"Quicklook: {out / files['quicklook']}")
-    lines.append(f"Summary: {out / 'summary.json'}")
+    lines.append(f"Summary: {out / SUMMARY_NAME}")
     agb, patches = summary["agb"], summary["patches"]
     if agb["mean"] is not None:
         reasons = ", ".join(
