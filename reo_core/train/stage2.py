@@ -3,9 +3,10 @@
 Everything before the head is frozen in stage 2, so its inputs are fixed per patch: they are
 recorded once (``head_inputs``) from the stage-1 model in evaluation mode (no dropout) at the
 training precision, and the head then trains on the recording. With ``stage2_text=generated`` (the
-default) the recording is made by the inference engine itself answering the estimate question, so
-the head learns from the states of the text the model generates, as at inference; ``reference``
-records the states of the dialogue's true answer instead (teacher forcing, the older recipe).
+default) the recording is made by the inference engine itself answering the estimate question, with
+the engine's own answer length and options (only batch size, device and precision are training's),
+so the head learns from the states of exactly the text inference generates; ``reference`` records
+the states of the dialogue's true answer instead (teacher forcing, the older recipe).
 
 Head settings (``model.token_strategy``, ``model.head_*``, ``model.uncertainty`` ...) may differ from
 the stage-1 model's: the head is built new for them, so one stage-1 model serves a whole ablation.
@@ -109,7 +110,6 @@ def load_stage2_model(
         device=str(model_device(accelerator)),
         dtype=str(training_dtype(accelerator)).removeprefix("torch."),
         batch_size=config.eval_batch_size,
-        max_new_tokens=config.max_new_tokens,
     )
     loaded = load_engine(start_from, options).loaded
     torch.set_num_threads(threads)  # inference's thread choice is not training's
@@ -246,17 +246,23 @@ def record_head_inputs(
     return HeadInputDataset(cache, plan.unit_of_item, plan.dataset)
 
 
+def estimate_engine(config: TrainConfig, loaded: LoadedModel, accelerator: Accelerator):
+    """The inference engine that answers the estimate question for stage 2, as it answers users:
+    its default options (answer length, constraint, decoder), at training's device, precision
+    and ``eval_batch_size``."""
+    from reo_core.infer.engine import EngineOptions, InferenceEngine
+
+    options = EngineOptions(batch_size=config.eval_batch_size)
+    dtype, device = training_dtype(accelerator), model_device(accelerator)
+    return InferenceEngine(loaded, device, dtype, options)
+
+
 def _producer(config: TrainConfig, loaded: LoadedModel, plan: RecordingPlan, accelerator):
     """items -> their recorded head inputs, one sample per item."""
     dtype, device = training_dtype(accelerator), model_device(accelerator)
     model, dataset = loaded.model, plan.dataset
     if plan.mode == "generated":
-        from reo_core.infer.engine import EngineOptions, InferenceEngine
-
-        options = EngineOptions(
-            batch_size=config.eval_batch_size, max_new_tokens=config.max_new_tokens
-        )
-        engine = InferenceEngine(loaded, device, dtype, options)
+        engine = estimate_engine(config, loaded, accelerator)
 
         def generated(items: list[int]) -> list[dict]:
             arrays = [dataset.patch_arrays(i) for i in items]
@@ -323,7 +329,7 @@ def _fingerprint(
         "head_config": loaded.model.config.to_dict(),
         "data": str(Path(config.data).resolve()),
         "question": ESTIMATE_QUESTION,
-        "max_new_tokens": config.max_new_tokens,
+        "max_new_tokens": estimate_engine(config, loaded, accelerator).max_new_tokens,
         "dtype": str(training_dtype(accelerator)),
         "device": accelerator.device.type,
     }
