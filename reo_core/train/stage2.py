@@ -34,7 +34,7 @@ from reo_core.model.checkpoint import LoadedModel, save_checkpoint
 from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.processor import ReoProcessor
 from reo_core.model.regression_head import HeadOutput
-from reo_core.model.reo_vlm import ReoVLM
+from reo_core.model.reo_vlm import PROMPT_MODULES, ReoVLM
 from reo_core.tasks import Task
 from reo_core.train.config import TrainConfig
 from reo_core.train.distributed import (
@@ -67,6 +67,8 @@ STAGE1_FIELDS = (
     "lora_targets",
     "lora_full_modules",
     "max_text_tokens",
+    "llm_spectral_tokens",
+    "llm_spectral_conv",
 )
 CACHE_FOLDER = "stage2-inputs"
 
@@ -122,10 +124,13 @@ def load_stage2_model(
 
 
 def with_new_heads(loaded: LoadedModel, config: ReoConfig) -> LoadedModel:
-    """The same base and adapter, with a freshly initialised head built for ``config``."""
+    """The same base, adapter and stage-1 modules before the LLM (``PROMPT_MODULES``), with a
+    freshly initialised head built for ``config``."""
     old = loaded.model
     device = next(old.base.parameters()).device
     model = ReoVLM(config, old.base, old.tokenizer).to(device)
+    learned = {k: v for k, v in old.state_dict().items() if k.startswith(PROMPT_MODULES)}
+    model.load_state_dict(learned, strict=False)
     processor = ReoProcessor(
         config,
         old.tokenizer,
