@@ -2,14 +2,14 @@
 
     python bench/demo_baselines.py [--model resources/demo-model/model]
         [--train-seeds 101 102 103 104] [--train-patches 6000]
-        [--test-seeds 9001] [--test-patches 1200] [--out out/demo-eval]
+        [--test-seeds 9001] [--test-patches 1200] [--out out/demo-eval] [--work DIR]
 
 Training data: synthetic AGBD files simulated with the training seeds (by default the demo model's
 own, ``reo_core.train.demo``), built into REO-Instruct; the baselines learn from its training
 patches. Held-out data: synthetic AGBD files from seeds never used in training (refused if they
 overlap), built into REO-Instruct; every split of it is unseen scenes, and each patch is asked each
-question once. Builds are kept under ``<out>/work`` and reused when the same seeds and sizes are
-asked again.
+question once. Builds are kept under ``--work`` (default ``<out>/work``) and reused when the same
+seeds and sizes are asked again.
 
 Methods, all answering the same held-out questions and scored by ``reo_core.evaluate``:
 
@@ -17,8 +17,10 @@ Methods, all answering the same held-out questions and scored by ``reo_core.eval
 - gradient-boosted trees on band statistics (``reo_core.baselines``: mean and std of the 12 bands
   and mean NDVI), one model per task (AGB, land cover, patch count, human-activity classes present),
   the human-activity answer then made from the predicted classes by the dialogues' own rule;
-- the REO model (``--model``): land cover, patch count and human activity from its generated text,
-  AGB from its regression head, as users get them.
+- the REO model (``--model``), answering each question as the chat answers it with REO's default
+  engine (``reo_core.infer.question.answer_patches``): AGB from the regression head, land cover and
+  patch count from the map's own answer for the patch (the estimate question's generated text),
+  human-activity questions by generation held to their answer type; the answer text is scored.
 
 The table (AGB RMSE / MAE / R^2, land-cover OA and macro F1, patch-count RMSE and exact match,
 human-activity accuracy) goes to stdout and ``<out>/table.md``; each method's predictions and
@@ -43,6 +45,7 @@ from reo_core.evaluate import evaluate_records  # noqa: E402
 from reo_core.instruct.build import BuildConfig, build_instruct  # noqa: E402
 from reo_core.instruct.dialogues import activities_of, activity_answer, facts_arrays  # noqa: E402
 from reo_core.instruct.store import PatchStore, s2_reflectance  # noqa: E402
+from reo_core.instruct.templates import IMAGE_TOKEN  # noqa: E402
 from reo_core.jsonl import read_jsonl  # noqa: E402
 from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd  # noqa: E402
 from reo_core.tasks import Task  # noqa: E402
@@ -167,20 +170,32 @@ def _record(record: dict, prediction) -> dict:
 
 
 def model_records(model_folder: Path, test_folder: Path, questions: list[dict], batch: int):
-    """The REO model's answers to the held-out questions, as users get them."""
+    """The REO model's answers to the held-out questions, as users get them in the chat: every
+    question through ``reo_core.infer.question.answer_patches`` with REO's default engine (AGB by
+    the regression head; land cover and patch count from the map's own answer for the patch;
+    other questions by generation held to their answer type); the answer text is scored."""
+    from reo_core.infer.engine import EngineOptions, load_engine
+    from reo_core.infer.question import answer_patches
     from reo_core.instruct.torch_dataset import InstructDataset
-    from reo_core.model.checkpoint import load_checkpoint
-    from reo_core.train.validation import predict_dialogues
 
-    loaded = load_checkpoint(model_folder)
-    wanted = {record["id"] for record in questions}
-    records = []
+    engine = load_engine(model_folder, EngineOptions(device="cpu", batch_size=batch))
+    where = {}  # dialogue id -> (its split's dataset, its index there)
     for split in SPLITS:
-        if not (test_folder / f"{split}.jsonl").is_file():
-            continue
-        dataset = InstructDataset(test_folder, split, loaded.processor)
-        dataset.records = [r for r in dataset.records if r["id"] in wanted]
-        records += predict_dialogues(loaded.model, dataset, batch_size=batch, max_new_tokens=32)
+        if (test_folder / f"{split}.jsonl").is_file():
+            dataset = InstructDataset(test_folder, split, engine.processor)
+            where |= {r["id"]: (dataset, i) for i, r in enumerate(dataset.records)}
+    by_question: dict[str, list[dict]] = {}
+    for record in questions:
+        by_question.setdefault(record["messages"][0]["content"], []).append(record)
+    records = []
+    for text, asked in by_question.items():
+        arrays = [where[r["id"]][0].patch_arrays(where[r["id"]][1]) for r in asked]
+        s2 = np.stack([a[0] for a in arrays])
+        sar = None if arrays[0][1] is None else np.stack([a[1] for a in arrays])
+        question = text.removeprefix(IMAGE_TOKEN).strip()
+        for record, answer in zip(asked, answer_patches(engine, s2, sar, question), strict=True):
+            prediction = answer["agb"] if answer["kind"] == "agb" else answer["answer"]
+            records.append(_record(record, prediction))
     return records
 
 
@@ -237,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-patches", type=int, default=1200, help="per seed")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "demo-eval")
+    parser.add_argument(
+        "--work", type=Path, help="where the data builds are kept and reused (default <out>/work)"
+    )
     args = parser.parse_args(argv)
     shared = sorted(set(args.train_seeds) & set(args.test_seeds))
     if shared:
@@ -247,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--model {args.model} is not a REO model folder (no reo_config.json)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    train_folder = build(args.out / "work", "train", args.train_seeds, args.train_patches)
-    test_folder = build(args.out / "work", "held-out", args.test_seeds, args.test_patches)
+    work = args.work or args.out / "work"
+    train_folder = build(work, "train", args.train_seeds, args.train_patches)
+    test_folder = build(work, "held-out", args.test_seeds, args.test_patches)
     train, test = patch_table(train_folder, ("train",)), patch_table(test_folder, SPLITS)
     questions = held_out_questions(test_folder)
     answers = baseline_answers(train, test)

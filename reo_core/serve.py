@@ -267,7 +267,7 @@ class Server:
         options = replace(
             self.loaded.options,
             batch_size=self.engine.sizer.size,
-            max_new_tokens=self.engine.max_new_tokens,
+            max_new_tokens=self.engine.requested_new_tokens,  # None stays the engine's default
         )
         return replace(self.loaded, options=options)
 

@@ -54,7 +54,9 @@ class ModelOptions:
     device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
     dtype: str = "auto"  # auto (bf16/fp16 on GPUs, fp32 on CPU) | float32 | bfloat16 | float16
     batch_size: int | None = None  # patches per forward pass (None: 32, or as set before)
-    max_new_tokens: int | None = None  # the estimate's answer length (None: 32, or as set before)
+    # The estimate's answer length; None: as set before, else the engine's own (the longest answer
+    # of the estimate question's grammar + EOS, reo_core.infer.engine), as stage 2 trained on.
+    max_new_tokens: int | None = None
     visual_token_pool: int | None = None  # override the token budget (faster, changes answers)
     threads: int | None = None  # torch CPU threads (None: 1 for small models, else all)
 

@@ -1,7 +1,7 @@
 """Creating, saving and loading REO-VLM models.
 
 A checkpoint is a folder: ``reo_config.json``, the LoRA adapter (peft's ``adapter_config.json`` and
-``adapter_model.safetensors``), ``heads.safetensors`` (reverse projection, spectral channel, regression head), the
+``adapter_model.safetensors``), ``heads.safetensors`` (REO's modules: reverse projection, spectral channels, regression head), the
 tokenizer, ``preprocessor_config.json`` and a model card ``README.md``. The base model is referenced
 by ``base_model`` in the config, never copied. No pickle anywhere; no remote code.
 """
@@ -37,8 +37,7 @@ from reo_core.model.hub import (
 )
 from reo_core.model.model_card import model_card
 from reo_core.model.processor import ImageSpec, ReoProcessor
-from reo_core.model.reo_vlm import HEAD_MODULES as HEAD_PREFIXES
-from reo_core.model.reo_vlm import ReoVLM
+from reo_core.model.reo_vlm import REO_MODULES, ReoVLM
 from reo_core.model.weights import COPY_AGAIN, check_base_weights, check_safetensors, read_json
 
 HEADS_FILE = "heads.safetensors"
@@ -99,9 +98,7 @@ def save_checkpoint(
             base_state = {k[5:]: v for k, v in state.items() if k.startswith("base.")}
         model.base.save_pretrained(staging, safe_serialization=True, state_dict=base_state)
         heads = {
-            k: v.detach().contiguous().cpu()
-            for k, v in state.items()
-            if k.startswith(HEAD_PREFIXES)
+            k: v.detach().contiguous().cpu() for k, v in state.items() if k.startswith(REO_MODULES)
         }
         save_file(heads, str(staging / HEADS_FILE))
         model.tokenizer.save_pretrained(staging)
@@ -142,7 +139,7 @@ def load_checkpoint(
     tokenizer = _load_tokenizer(folder)
     model = ReoVLM(config, peft, tokenizer).to(device)
     state = load_file(str(folder / HEADS_FILE), device=str(device))
-    missing = {k for k in model.state_dict() if k.startswith(HEAD_PREFIXES)} - set(state)
+    missing = {k for k in model.state_dict() if k.startswith(REO_MODULES)} - set(state)
     if missing:
         raise InputError(
             f"{folder / HEADS_FILE} lacks {sorted(missing)[:3]}...; the model folder is "
@@ -303,11 +300,12 @@ def _write_preprocessor(processor: ReoProcessor, staging: Path) -> None:
 
 
 def _keep_heads_float32(model: ReoVLM) -> None:
-    # The head and reverse projection stay in float32 under bf16 bases: they are tiny and regress.
+    # REO's own modules stay in float32 under bf16 bases: they are tiny, and the head regresses.
     model.reverse_projection.float()
     model.regression_head.float()
-    if model.spectral_encoder is not None:
-        model.spectral_encoder.float()
+    for channel in (model.spectral_encoder, model.spectral_prompt):
+        if channel is not None:
+            channel.float()
 
 
 def _parameter_counts(model: ReoVLM) -> dict[str, int]:
@@ -316,6 +314,6 @@ def _parameter_counts(model: ReoVLM) -> dict[str, int]:
         counts["total"] += parameter.numel()
         if "lora_" in name:
             counts["lora"] += parameter.numel()
-        if name.startswith(HEAD_PREFIXES):
+        if name.startswith(REO_MODULES):
             counts["heads"] += parameter.numel()
     return counts

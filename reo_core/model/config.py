@@ -67,6 +67,12 @@ class ReoConfig:
     # statistics -> a linear layer -> this many extra head tokens. 0 = off, as in the paper.
     spectral_tokens: int = 0
     spectral_conv: bool = False  # also a small convolution over the reflectances (needs tokens)
+    # The spectral channel into the LLM as well (beyond the paper): the same inputs -> a linear
+    # layer -> this many LLM input tokens after the image tokens, learned in stage 1 with LoRA, so
+    # the generated answers (land cover, counts) read the full-precision reflectance too, not only
+    # the 8-bit composites. 0 = off, as in the paper.
+    llm_spectral_tokens: int = 0
+    llm_spectral_conv: bool = False  # the LLM's channel convolves the reflectances too
     agb_mean: float = 66.97  # target scaling: the head predicts (AGB - mean) / std (AGBD's stats)
     agb_std: float = 98.67
     agb_max: float = 500.0  # predictions are clipped to [0, agb_max] Mg/ha
@@ -120,6 +126,14 @@ class ReoConfig:
             raise ValueError(f"spectral_tokens must be >= 0 (0 = off), got {self.spectral_tokens}")
         if self.spectral_conv and not self.spectral_tokens:
             raise ValueError("spectral_conv needs spectral_tokens >= 1 (its summary feeds them)")
+        if self.llm_spectral_tokens < 0:
+            raise ValueError(
+                f"llm_spectral_tokens must be >= 0 (0 = off), got {self.llm_spectral_tokens}"
+            )
+        if self.llm_spectral_conv and not self.llm_spectral_tokens:
+            raise ValueError(
+                "llm_spectral_conv needs llm_spectral_tokens >= 1 (its summary feeds them)"
+            )
         for name in ("head_width", "head_channel_hidden"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = automatic), got {getattr(self, name)}")
@@ -134,6 +148,16 @@ class ReoConfig:
             raise ValueError(
                 f"agb_std and agb_max must be > 0, got {self.agb_std} and {self.agb_max}"
             )
+
+    @property
+    def reads_spectral(self) -> bool:
+        """Whether the head or the LLM reads the spectral channel's band statistics."""
+        return bool(self.spectral_tokens or self.llm_spectral_tokens)
+
+    @property
+    def reads_reflectance(self) -> bool:
+        """Whether a spectral channel convolves the reflectances."""
+        return self.spectral_conv or self.llm_spectral_conv
 
     @property
     def images(self) -> tuple[str, ...]:

@@ -26,12 +26,14 @@ A REO-VLM (vision-language model for above-ground biomass and land cover) on the
 | scaling statistics | {config.statistics if isinstance(config.statistics, str) else config.statistics.get("name", "custom")} |
 | visual tokens | pool {config.visual_token_pool} x {config.visual_token_pool}; head strategy `{config.token_strategy}` |
 | regression head | {config.head_depth} mixer layers; uncertainty `{config.uncertainty}`; spectral tokens {config.spectral_tokens or "none"}{" (with convolution)" if config.spectral_conv else ""} |
+| LLM input | {config.llm_spectral_tokens or "no"} spectral tokens{" (with convolution)" if config.llm_spectral_conv else ""} after the image tokens |
 | LoRA | r={config.lora_r}, alpha={config.lora_alpha}, targets {", ".join(config.lora_targets)} |
 | template version | {config.template_version or "-"} |
 | parameters | {parameters.get("total", 0):,} in all; {parameters.get("lora", 0):,} LoRA; {parameters.get("heads", 0):,} in the heads |
 
 Files: `reo_config.json` (this model's configuration), `adapter_model.safetensors` (LoRA),
-`heads.safetensors` (reverse projection and regression head), tokenizer and image-processor files.
+`heads.safetensors` (reverse projection, spectral channels and regression head), tokenizer and
+image-processor files.
 Load with `reo_core.model.checkpoint.load_checkpoint(folder)`.
 
 {training}

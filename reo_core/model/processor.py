@@ -106,8 +106,9 @@ class ReoProcessor:
 
     @property
     def image_tokens(self) -> int:
-        """Image tokens one patch puts into the LLM's sequence."""
-        return self.tokens_per_image * len(self.config.images)
+        """Placeholder tokens one patch puts into the LLM's sequence: every image's tokens, then
+        the spectral channel's LLM tokens (``llm_spectral_tokens``)."""
+        return self.tokens_per_image * len(self.config.images) + self.config.llm_spectral_tokens
 
     # --- images --------------------------------------------------------------------------------
     def images(self, s2: np.ndarray, sar_db: np.ndarray | None = None) -> np.ndarray:
@@ -176,18 +177,19 @@ class ReoProcessor:
             )
 
     def spectral(self, s2: np.ndarray, sar_db: np.ndarray | None = None) -> dict | None:
-        """Inputs of the spectral channel of B patches; None when the model has none.
+        """Inputs of the spectral channels (head, LLM) of B patches; None when the model has none.
 
         Returns:
-            ``{"spectral": (B, F) float32}`` and, with ``spectral_conv``, ``"reflectance":
-            (B, bands, 25, 25) float32`` (``reo_core.model.spectral``).
+            ``{"spectral": (B, F) float32}`` and, with a convolution (``spectral_conv``,
+            ``llm_spectral_conv``), ``"reflectance": (B, bands, 25, 25) float32``
+            (``reo_core.model.spectral``).
         """
         config = self.config
-        if not config.spectral_tokens:
+        if not config.reads_spectral:
             return None
         self._check_patches(s2, sar_db)
         inputs = {"spectral": band_statistics(s2, config.bands, self.statistics, sar_db)}
-        if config.spectral_conv:
+        if config.reads_reflectance:
             inputs["reflectance"] = standardised_reflectance(s2, config.bands, self.statistics)
         return inputs
 

@@ -5,6 +5,10 @@ configured budget) and the regression head (hidden states of the selected layers
 hidden states over the domain text (the assistant's answer, and the ``ASSISTANT:`` cue before it)
 are pooled, mapped back to the vision width by the reverse projection, and read with the visual
 tokens by the head. Generation uses the LLM's LM head with the KV cache.
+
+Beyond the paper, the spectral channel (``reo_core.model.spectral``) can feed the patch's
+full-precision band statistics to the head (``spectral_tokens``, trained in stage 2) and to the
+LLM (``llm_spectral_tokens``: input tokens after the image tokens, trained in stage 1).
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 GAUSSIAN_NLL_EPS = 1e-6
-# What stage 2 trains (and a checkpoint's heads.safetensors holds), by parameter-name prefix.
+# What stage 2 trains, by parameter-name prefix.
 HEAD_MODULES = ("reverse_projection.", "spectral_encoder.", "regression_head.")
+# REO's modules before the LLM, trained in stage 1 with LoRA: the spectral channel into the LLM.
+PROMPT_MODULES = ("spectral_prompt.",)
+# What a checkpoint's heads.safetensors holds: every REO module outside the base.
+REO_MODULES = HEAD_MODULES + PROMPT_MODULES
 
 
 @dataclass
@@ -80,14 +88,25 @@ class ReoVLM(nn.Module):
         tokens_per_layer = len(config.images) * (1 + config.head_grid**2)  # CLIP has a CLS token
         width = config.head_width or vision_width
         self.reverse_projection = nn.Linear(text_width, vision_width)
+        features = len(feature_names(config.bands, reads_sar(config.modality)))
         self.spectral_encoder = (
             SpectralEncoder(
-                len(feature_names(config.bands, reads_sar(config.modality))),
+                features,
                 config.spectral_tokens,
                 vision_width,
                 len(config.bands) if config.spectral_conv else 0,
             )
             if config.spectral_tokens
+            else None
+        )
+        self.spectral_prompt = (
+            SpectralEncoder(
+                features,
+                config.llm_spectral_tokens,
+                text_width,
+                len(config.bands) if config.llm_spectral_conv else 0,
+            )
+            if config.llm_spectral_tokens
             else None
         )
         self.regression_head = RegressionHead(
@@ -188,6 +207,36 @@ class ReoVLM(nn.Module):
         head_visual = torch.cat([t.reshape(batch_size, -1, t.shape[-1]) for t in layers], dim=1)
         return image_embeds, head_visual
 
+    def patch_embeds(self, batch: ReoBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """What fills a patch's placeholder tokens, and the head's visual tokens.
+
+        Returns:
+            embeds (B, n_images * tokens_per_image + llm_spectral_tokens, text width): the image
+            embeddings, then the spectral channel's LLM tokens; head_visual as ``encode_images``.
+        """
+        batch_size = batch.input_ids.shape[0]
+        image_embeds, head_visual = self.encode_images(batch.pixel_values, batch_size)
+        if self.spectral_prompt is None:
+            return image_embeds, head_visual
+        if batch.spectral is None:
+            raise ValueError(
+                "this model's LLM reads the patches' band statistics (llm_spectral_tokens "
+                f"{self.config.llm_spectral_tokens}); make the batch with ReoProcessor.spectral inputs"
+            )
+        weight = self.spectral_prompt.project.weight
+        reflectance = batch.reflectance if self.config.llm_spectral_conv else None
+        spectral = self.spectral_prompt(
+            batch.spectral.to(weight), None if reflectance is None else reflectance.to(weight)
+        )  # (B, llm_spectral_tokens, text width)
+        return torch.cat([image_embeds, spectral.to(image_embeds.dtype)], dim=1), head_visual
+
+    def _head_spectral(self, batch: ReoBatch) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The head's spectral inputs of the batch: the reflectances only if its channel
+        convolves them (so stage 2 records no input the head does not read)."""
+        if self.spectral_encoder is None:
+            return None, None
+        return batch.spectral, batch.reflectance if self.config.spectral_conv else None
+
     def embed(self, input_ids: torch.Tensor, image_embeds: torch.Tensor) -> torch.Tensor:
         """Token embeddings with every image placeholder replaced by its image embedding."""
         image_mask = input_ids == self.llava.config.image_token_index  # (B, L)
@@ -201,8 +250,7 @@ class ReoVLM(nn.Module):
 
     # --- training forward -----------------------------------------------------------------------
     def forward(self, batch: ReoBatch) -> ReoOutput:
-        batch_size = batch.input_ids.shape[0]
-        image_embeds, head_visual = self.encode_images(batch.pixel_values, batch_size)
+        image_embeds, head_visual = self.patch_embeds(batch)
         wants_agb = batch.context_mask is not None and batch.agb is not None
         out = self.base(
             inputs_embeds=self.embed(batch.input_ids, image_embeds),
@@ -213,8 +261,10 @@ class ReoVLM(nn.Module):
         lm_loss = _lm_loss(out.logits, batch.labels) if batch.labels is not None else None
         agb = agb_std = agb_loss = None
         if wants_agb:
-            states, spectral = out.hidden_states[-1], (batch.spectral, batch.reflectance)
-            prediction = self.regress(head_visual, states, batch.context_mask, *spectral)
+            states = out.hidden_states[-1]
+            prediction = self.regress(
+                head_visual, states, batch.context_mask, *self._head_spectral(batch)
+            )
             agb, agb_std = self.to_agb(prediction)
             agb_loss = self._agb_loss(prediction, batch.agb)
         losses = [loss for loss in (lm_loss, agb_loss) if loss is not None]
@@ -296,8 +346,7 @@ class ReoVLM(nn.Module):
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         options = options or DecodeOptions()
-        batch_size = batch.input_ids.shape[0]
-        image_embeds, head_visual = self.encode_images(batch.pixel_values, batch_size)
+        image_embeds, head_visual = self.patch_embeds(batch)
         embeds = self.embed(batch.input_ids, image_embeds)
         if options.decoder == "hf":
             tokens, states = self._hf_generate(
@@ -310,7 +359,7 @@ class ReoVLM(nn.Module):
             decoded = decoder.decode(embeds, batch.attention_mask, max_new_tokens, constraint)
             tokens, states = decoded.tokens, decoded.states
         mask = answer_mask(tokens, states.shape[1], self.tokenizer.eos_token_id)
-        prediction = self.regress(head_visual, states, mask, batch.spectral, batch.reflectance)
+        prediction = self.regress(head_visual, states, mask, *self._head_spectral(batch))
         agb, agb_std = self.to_agb(prediction)
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return GenerationOutput(tokens, [t.strip() for t in texts], agb, agb_std)
@@ -347,14 +396,15 @@ class ReoVLM(nn.Module):
 
     # --- training stages ------------------------------------------------------------------------
     def set_stage(self, stage: int) -> None:
-        """Stage 1: only LoRA learns (cross-entropy), with any ``lora_full_modules``. Stage 2: only
-        reverse projection, spectral channel and head (MSE or NLL)."""
+        """Stage 1: only LoRA learns (cross-entropy), with any ``lora_full_modules`` and the
+        spectral channel into the LLM. Stage 2: only reverse projection, the head's spectral
+        channel and the head (MSE or NLL)."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         for name, parameter in self.named_parameters():
             is_lora = "lora_" in name or ".modules_to_save." in name
-            is_head = name.startswith(HEAD_MODULES)
-            parameter.requires_grad_(is_lora if stage == 1 else is_head)
+            stage1 = is_lora or name.startswith(PROMPT_MODULES)
+            parameter.requires_grad_(stage1 if stage == 1 else name.startswith(HEAD_MODULES))
 
 
 @contextmanager

@@ -9,7 +9,10 @@ import numpy as np
 from rasterio.transform import Affine
 
 RESOLUTION_M = 10.0
-ORIGIN_STEP_M = 60.0  # scene corners on the 60 m grid, so 20 m and 60 m bands align
+# Scene corners on multiples of 1500 m: of 60 m, so the 20 m and 60 m bands align with the 10 m
+# grid, and of 250 m (reo_core.patch_lattice), so the truth's 250 m patch rasters are the cells of
+# REO's own output grid over the scene.
+ORIGIN_STEP_M = 1500.0
 MGRS_SQUARE_M = 100_000.0
 
 
@@ -28,7 +31,8 @@ DEFAULT_LOCATION = SceneLocation("32TNN", 32632, 500_000.0, 4_700_000.0)
 
 
 def scene_transform(location: SceneLocation, n_px: int, rng: np.random.Generator) -> Affine:
-    """Top-left corner on the 60 m grid, placed by the seed inside the MGRS 100 km square."""
+    """Top-left corner on the :data:`ORIGIN_STEP_M` grid, placed by the seed inside the MGRS
+    100 km square."""
     room = int((MGRS_SQUARE_M - n_px * RESOLUTION_M) // ORIGIN_STEP_M) - 1
     left = math.ceil(location.square_left / ORIGIN_STEP_M) * ORIGIN_STEP_M
     top = math.floor((location.square_bottom + MGRS_SQUARE_M) / ORIGIN_STEP_M) * ORIGIN_STEP_M

@@ -67,6 +67,11 @@ RULES: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
 }
 
 
+def rule_mask(reflectance: np.ndarray, rule: str) -> np.ndarray:
+    """The pixels of reflectance (12, ...) in AGBD band order that follow ``rule`` (a RULES key)."""
+    return RULES[rule](_indices(reflectance))
+
+
 @dataclass(frozen=True)
 class Reference:
     """A real class spectrum and the synthetic pixels it is compared with."""
@@ -123,7 +128,7 @@ def real_spectrum(data: Path, reference: Reference) -> tuple[np.ndarray, int]:
     reflectance, labels = read_bigearthnet(data / reference.patch)
     if reference.corine not in labels:
         raise ValueError(f"{reference.patch} is not labelled '{reference.corine}': {labels}")
-    mask = RULES[reference.rule](_indices(reflectance))
+    mask = rule_mask(reflectance, reference.rule)
     return reflectance[:, mask].mean(axis=1), int(mask.sum())
 
 
@@ -136,7 +141,7 @@ def synthetic_spectrum(
     total, count = np.zeros(len(AGBD_BAND_ORDER)), 0
     for seed in seeds:
         scene_classes, reflectance = _scene(reference.biome, reference.day_of_year, seed)
-        mask = RULES[reference.rule](_indices(reflectance))
+        mask = rule_mask(reflectance, reference.rule)
         mask &= np.isin(scene_classes, reference.classes)
         total += reflectance[:, mask].sum(axis=1)
         count += int(mask.sum())

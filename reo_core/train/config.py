@@ -91,9 +91,11 @@ class TrainConfig:
     save_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
     keep_checkpoints: int = 2  # newest resumable checkpoints to keep
     num_workers: int = 0  # DataLoader workers
-    # Longest generated answer, in validation and in stage 2's generated text; at least as long
-    # as the answers (inference generates up to 32 tokens).
-    max_new_tokens: int = 24
+    # Longest generated answer in stage-1 validation (free generation of every family; 40 is
+    # longer than every template answer). Stage 2's generated text is the inference engine's
+    # answer to the estimate question, as long as the engine makes it (reo_core.infer.engine: the
+    # longest answer of its grammar + EOS), whatever this says.
+    max_new_tokens: int = 40
     model: dict = field(default_factory=dict)  # the ReoConfig fields given (others: defaults)
     # ``model`` parsed and validated, once per validate(); not a setting (not saved).
     model_config: ReoConfig = field(init=False, repr=False, compare=False)
@@ -250,5 +252,3 @@ def _set(values: dict, dotted: str, value: object) -> None:
         if not isinstance(node, dict):
             raise InputError(f"Override '{dotted}': '{parent}' is not a group of settings.")
     node[leaf] = value
-
-

@@ -3,9 +3,10 @@
 Everything before the head is frozen in stage 2, so its inputs are fixed per patch: they are
 recorded once (``head_inputs``) from the stage-1 model in evaluation mode (no dropout) at the
 training precision, and the head then trains on the recording. With ``stage2_text=generated`` (the
-default) the recording is made by the inference engine itself answering the estimate question, so
-the head learns from the states of the text the model generates, as at inference; ``reference``
-records the states of the dialogue's true answer instead (teacher forcing, the older recipe).
+default) the recording is made by the inference engine itself answering the estimate question, with
+the engine's own answer length and options (only batch size, device and precision are training's),
+so the head learns from the states of exactly the text inference generates; ``reference`` records
+the states of the dialogue's true answer instead (teacher forcing, the older recipe).
 
 Head settings (``model.token_strategy``, ``model.head_*``, ``model.uncertainty`` ...) may differ from
 the stage-1 model's: the head is built new for them, so one stage-1 model serves a whole ablation.
@@ -20,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,7 +36,7 @@ from reo_core.model.checkpoint import LoadedModel, save_checkpoint
 from reo_core.model.config import CONFIG_NAME, ReoConfig
 from reo_core.model.processor import ReoProcessor
 from reo_core.model.regression_head import HeadOutput
-from reo_core.model.reo_vlm import ReoVLM
+from reo_core.model.reo_vlm import PROMPT_MODULES, ReoVLM
 from reo_core.tasks import Task
 from reo_core.train.config import TrainConfig
 from reo_core.train.distributed import (
@@ -47,6 +49,9 @@ from reo_core.train.distributed import (
 )
 from reo_core.train.head_inputs import HeadBatch, HeadInputCache, HeadInputRecorder, collate_inputs
 from reo_core.train.work import StageWork
+
+if TYPE_CHECKING:
+    from reo_core.infer.engine import InferenceEngine
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,8 @@ STAGE1_FIELDS = (
     "lora_targets",
     "lora_full_modules",
     "max_text_tokens",
+    "llm_spectral_tokens",
+    "llm_spectral_conv",
 )
 CACHE_FOLDER = "stage2-inputs"
 
@@ -110,7 +117,6 @@ def load_stage2_model(
         device=str(model_device(accelerator)),
         dtype=str(training_dtype(accelerator)).removeprefix("torch."),
         batch_size=config.eval_batch_size,
-        max_new_tokens=config.max_new_tokens,
     )
     loaded = load_engine(start_from, options).loaded
     torch.set_num_threads(threads)  # inference's thread choice is not training's
@@ -123,10 +129,13 @@ def load_stage2_model(
 
 
 def with_new_heads(loaded: LoadedModel, config: ReoConfig) -> LoadedModel:
-    """The same base and adapter, with a freshly initialised head built for ``config``."""
+    """The same base, adapter and stage-1 modules before the LLM (``PROMPT_MODULES``), with a
+    freshly initialised head built for ``config``."""
     old = loaded.model
     device = next(old.base.parameters()).device
     model = ReoVLM(config, old.base, old.tokenizer).to(device)
+    learned = {k: v for k, v in old.state_dict().items() if k.startswith(PROMPT_MODULES)}
+    model.load_state_dict(learned, strict=False)
     processor = ReoProcessor(
         config,
         old.tokenizer,
@@ -247,6 +256,19 @@ def record_head_inputs(
     return HeadInputDataset(cache, plan.unit_of_item, plan.dataset)
 
 
+def estimate_engine(
+    config: TrainConfig, loaded: LoadedModel, accelerator: Accelerator
+) -> InferenceEngine:
+    """The inference engine that answers the estimate question for stage 2, as it answers users:
+    its default options (answer length, constraint, decoder), at training's device, precision
+    and ``eval_batch_size``."""
+    from reo_core.infer.engine import EngineOptions, InferenceEngine
+
+    options = EngineOptions(batch_size=config.eval_batch_size)
+    dtype, device = training_dtype(accelerator), model_device(accelerator)
+    return InferenceEngine(loaded, device, dtype, options)
+
+
 def _producer(
     config: TrainConfig, loaded: LoadedModel, plan: RecordingPlan, accelerator: Accelerator
 ) -> Callable[[list[int]], list[dict]]:
@@ -254,12 +276,7 @@ def _producer(
     dtype, device = training_dtype(accelerator), model_device(accelerator)
     model, dataset = loaded.model, plan.dataset
     if plan.mode == "generated":
-        from reo_core.infer.engine import EngineOptions, InferenceEngine
-
-        options = EngineOptions(
-            batch_size=config.eval_batch_size, max_new_tokens=config.max_new_tokens
-        )
-        engine = InferenceEngine(loaded, device, dtype, options)
+        engine = estimate_engine(config, loaded, accelerator)
 
         def generated(items: list[int]) -> list[dict]:
             arrays = [dataset.patch_arrays(i) for i in items]
@@ -326,7 +343,7 @@ def _fingerprint(
         "head_config": loaded.model.config.to_dict(),
         "data": str(Path(config.data).resolve()),
         "question": ESTIMATE_QUESTION,
-        "max_new_tokens": config.max_new_tokens,
+        "max_new_tokens": estimate_engine(config, loaded, accelerator).max_new_tokens,
         "dtype": str(training_dtype(accelerator)),
         "device": accelerator.device.type,
     }

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 from infer_helpers import estimate_part_of_scene, lattice_corner, read_band, scene_origin, scene_s2
 
 from reo_core import ask
@@ -81,12 +84,29 @@ def skip_reasons(engine, inputs, grid) -> np.ndarray:
     return reasons
 
 
-def test_a_point_where_no_whole_patch_fits_says_so(engines, scene):
+def shifted_copy(files: list[Path], folder: Path, dx: float) -> list[Path]:
+    """The rasters moved ``dx`` metres east (same pixels): imagery off the 250 m lattice."""
+    folder.mkdir()
+    copies = []
+    for path in files:
+        with rasterio.open(path) as src:
+            profile = {**src.profile, "transform": src.transform @ Affine.translation(dx / 10, 0)}
+            with rasterio.open(folder / path.name, "w", **profile) as dst:
+                dst.write(src.read())
+                dst.update_tags(**src.tags())
+                for band in range(1, src.count + 1):
+                    dst.set_band_description(band, src.descriptions[band - 1])
+        copies.append(folder / path.name)
+    return copies
+
+
+def test_a_point_where_no_whole_patch_fits_says_so(engines, scene, tmp_path):
     """Near the imagery's right edge the lattice cell reaches past it: said in those words."""
     engine = engines("ms")
-    inputs = InputSpec(s2=scene_s2(scene))
+    # Synthetic scenes start on the lattice; moved 120 m east, the edge is not on it.
+    inputs = InputSpec(s2=shifted_copy(scene_s2(scene), tmp_path / "shifted", 120.0))
     x0, y0 = scene_origin(scene)
-    right = x0 + 2500  # the scene is 2.5 km wide; its edge is not on the 250 m lattice
+    right = x0 + 120 + 2500  # the scene is 2.5 km wide
     left, _ = lattice_corner(right - 5, y0)
     assert right - left < 0.75 * 250  # so the patch there lies mostly outside
     with pytest.raises(ExtentError, match=r"No whole patch fits at .* reaches past the edge"):

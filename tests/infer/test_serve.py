@@ -98,7 +98,7 @@ def test_estimate_reports_progress_then_the_outputs(server, models, scene, tmp_p
     fractions = [p["fraction"] for p in progress]
     assert fractions == sorted(fractions) and 0 < fractions[0] < 1 and fractions[-1] == 1.0
     result = replies[-1]["result"]
-    assert result["summary"]["patches"]["total"] == 121  # 11 x 11 lattice cells over 2.5 km
+    assert result["summary"]["patches"]["total"] == 100  # 10 x 10 lattice cells over 2.5 km
     for path in result["paths"].values():
         assert (out / path.rsplit("/", 1)[-1]).is_file()
     assert json.loads((out / "summary.json").read_text())["patches"] == result["summary"]["patches"]
@@ -121,7 +121,7 @@ def test_inspect_says_how_the_inputs_are_read_without_running_the_model(server, 
     assert decision["boa_offset"]["value"] == 0 and decision["boa_offset"]["source"] == "user"
     assert "Kept as you asked" in decision["warnings"][0]  # the data carry the offset
     assert decision["clouds"]["kind"] == "scl" and decision["level"]["value"] == "L2A"
-    assert result["grid"]["width"] == 11 and result["patches"] == 121
+    assert result["grid"]["width"] == 10 and result["patches"] == 100
     server.send({"id": "n2", "op": "inspect", "s2": s2, "band_order": "random"})
     assert "Unknown band order 'random'" in server.final("n2")["error"]["message"]
     server.send({"id": "n3", "op": "inspect", "s2": s2, "boa_offset": "yes"})

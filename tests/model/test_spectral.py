@@ -115,3 +115,77 @@ def test_the_channel_travels_with_the_checkpoint(make_model, tmp_path):
     after = reloaded.model.generate(prompt_batch(reloaded, s2), max_new_tokens=4)
     assert torch.equal(before.token_ids, after.token_ids)
     torch.testing.assert_close(before.agb, after.agb, rtol=0, atol=1e-5)
+
+
+# --- the spectral channel into the LLM (llm_spectral_tokens) -------------------------------------
+
+
+def test_the_llm_channel_is_off_by_default_and_checked():
+    assert ReoConfig().llm_spectral_tokens == 0 and not ReoConfig().llm_spectral_conv
+    with pytest.raises(ValueError, match="llm_spectral_conv needs llm_spectral_tokens"):
+        ReoConfig(llm_spectral_conv=True)
+    with pytest.raises(ValueError, match="llm_spectral_tokens must be >= 0"):
+        ReoConfig(llm_spectral_tokens=-1)
+
+
+@pytest.mark.parametrize("conv", [False, True], ids=["statistics", "statistics+conv"])
+def test_the_llm_reads_its_channel_and_stage_one_trains_it(make_model, conv):
+    loaded = make_model(modality="ms", llm_spectral_tokens=3, llm_spectral_conv=conv)
+    model, processor = loaded.model, loaded.processor
+    images = len(model.config.images) * model.tokens_per_image
+    assert processor.image_tokens == images + 3  # placeholders: every image's tokens, then 3
+    assert (
+        model.spectral_prompt.project.out_features == 3 * model.llava.config.text_config.hidden_size
+    )
+    batch = training_batch(loaded)
+    assert (batch.reflectance is not None) == conv
+    model.set_stage(1)
+    model(batch).lm_loss.backward()
+    grads = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None}
+    assert "spectral_prompt" in grads and "regression_head" not in grads
+    model.set_stage(2)
+    assert not any(p.requires_grad for p in model.spectral_prompt.parameters())
+    without = type(batch)(**{**vars(batch), "spectral": None, "reflectance": None})
+    with pytest.raises(ValueError, match="LLM reads the patches' band statistics"):
+        model(without)
+
+
+def test_the_llm_states_read_the_channel_where_the_images_cannot_tell(make_model):
+    """The head here has no spectral channel: the reflectance can reach its AGB only through the
+    states of the LLM, which differ when its spectral tokens do."""
+    loaded = make_model(modality="ms", llm_spectral_tokens=2)
+    model, processor = loaded.model.eval(), loaded.processor
+    s2 = np.full((1, len(model.config.bands), 25, 25), 0.8, np.float32)
+    brighter = s2 + 0.1  # above every composite's p99: the same 8-bit images
+    np.testing.assert_array_equal(processor.images(s2), processor.images(brighter))
+    with torch.no_grad():
+        torch.nn.init.normal_(model.spectral_prompt.project.weight, std=50.0)
+    a = model.generate(prompt_batch(loaded, s2), max_new_tokens=6)
+    b = model.generate(prompt_batch(loaded, brighter), max_new_tokens=6)
+    assert not torch.allclose(a.agb, b.agb)
+    with torch.no_grad():  # and the next-token scores differ
+        assert not torch.allclose(
+            model(prompt_batch(loaded, s2)).logits[:, -1],
+            model(prompt_batch(loaded, brighter)).logits[:, -1],
+        )
+
+
+def test_the_llm_channel_travels_with_the_checkpoint_and_into_stage_two(make_model, tmp_path):
+    from reo_core.train.stage2 import stage2_model_config, with_new_heads
+
+    loaded = make_model(modality="ms", llm_spectral_tokens=2, llm_spectral_conv=True)
+    loaded.model.eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(loaded.model.spectral_prompt.project.weight, std=5.0)
+    s2, _ = patches(loaded.model.config, 4, seed=6)
+    before = loaded.model.generate(prompt_batch(loaded, s2), max_new_tokens=4)
+    reloaded = load_checkpoint(save_checkpoint(loaded, tmp_path / "model"))
+    after = reloaded.model.generate(prompt_batch(reloaded, s2), max_new_tokens=4)
+    assert torch.equal(before.token_ids, after.token_ids)
+    # Stage 2 builds new heads but keeps the stage-1 channel (and may not change it).
+    config = stage2_model_config(reloaded.model.config, {"head_depth": 2, "llm_spectral_tokens": 5})
+    assert config.llm_spectral_tokens == 2
+    staged = with_new_heads(reloaded, config)
+    staged.model.eval()
+    again = staged.model.generate(prompt_batch(staged, s2), max_new_tokens=4)
+    assert torch.equal(before.token_ids, again.token_ids)

@@ -68,16 +68,17 @@ def test_old_names_keep_the_layers_their_heads_were_trained_on(layers, old, expe
 
 
 def test_a_saved_old_name_loads_and_a_new_config_must_use_the_new_names(tmp_path):
-    assert json.loads((DEMO_MODEL / "reo_config.json").read_text())["token_strategy"] == "half"
-    assert ReoConfig.load(DEMO_MODEL).token_strategy == "even_spread"
+    folder = tmp_path / "model"  # the demo model's config as REO 1.0 saved it ("half")
+    shutil.copytree(DEMO_MODEL, folder, ignore=shutil.ignore_patterns("*.safetensors", "*.png"))
+    old = {**json.loads((folder / "reo_config.json").read_text()), "token_strategy": "half"}
+    (folder / "reo_config.json").write_text(json.dumps(old))
+    assert ReoConfig.load(folder).token_strategy == "even_spread"
     with pytest.raises(
         ValueError, match=r"'half' is an old name: say 'even_spread'.*'half_layers'"
     ):
         ReoConfig(token_strategy="half")
     with pytest.raises(ValueError, match="must be one of last_layer, half_layers"):
         ReoConfig(token_strategy="every_other")
-    folder = tmp_path / "model"
-    shutil.copytree(DEMO_MODEL, folder, ignore=shutil.ignore_patterns("*.safetensors", "*.png"))
     saved = json.loads((folder / "reo_config.json").read_text())
     ReoConfig.load(folder).save(folder)  # saving again writes today's name
     again = json.loads((folder / "reo_config.json").read_text())

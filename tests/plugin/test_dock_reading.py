@@ -86,7 +86,7 @@ def test_a_named_stack_fills_the_band_grid_from_the_decision(qtbot, project, sce
     text = wait_for_reading(qtbot, shown, "How REO reads this:")
     text = wait_for_reading(qtbot, shown, "bands by band description")
     assert "BOA offset 1000 DN (GDAL metadata)" in text
-    assert "121 patches" in text
+    assert "100 patches" in text  # 10 x 10 lattice cells over 2.5 km
     mapping = shown.band_table.mapping()
     assert mapping["B8A"][1] == 9 and mapping["B12"][1] == 12  # as the worker found them
     assert shown.band_order.isHidden()  # the bands have names: no order to choose

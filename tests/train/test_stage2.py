@@ -49,12 +49,13 @@ def recorded(small_instruct_folder, tiny_base_folder, stage1_model, tmp_path_fac
 
 def _inference_inputs(loaded, config, items, folder):
     """What inference feeds the head for the items' patches: the model saved, loaded by
-    ``load_engine`` as predict and the plugin load it, asked in batches of 2."""
+    ``load_engine`` as predict and the plugin load it (default answer length, whatever the
+    training config's ``max_new_tokens``), asked in batches of 2."""
     dataset = InstructDataset(config.data, "train", loaded.processor, tasks=(Task.AGB,))
     s2 = np.stack([dataset.patch_arrays(i)[0] for i in items])
     save_checkpoint(loaded, folder)
     threads = torch.get_num_threads()
-    options = EngineOptions(device="cpu", batch_size=2, max_new_tokens=config.max_new_tokens)
+    options = EngineOptions(device="cpu", batch_size=2)
     engine = load_engine(folder, options)
     try:
         with HeadInputRecorder(engine.model) as recorder:
