@@ -92,15 +92,25 @@ def evaluate(engines: dict, s2: np.ndarray, question_sets: dict) -> list[dict]:
                         counts[key][0] += int(matched)
                         counts[key][1] += 1
         for (set_name, kind), (matched, asked) in sorted(counts.items()):
-            rows.append({"set": set_name, "way": way, "type": kind, "matched": matched,
-                         "asked": asked, "share": round(matched / asked, 4)})  # fmt: skip
+            rows.append(
+                {
+                    "set": set_name,
+                    "way": way,
+                    "type": kind,
+                    "matched": matched,
+                    "asked": asked,
+                    "share": round(matched / asked, 4),
+                }
+            )
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     types = [*sorted({r["type"] for r in rows} - {"all"}), "all"]
-    lines = ["| questions | answered | " + " | ".join(types) + " |",
-             "|---|---|" + "---|" * len(types)]  # fmt: skip
+    lines = [
+        "| questions | answered | " + " | ".join(types) + " |",
+        "|---|---|" + "---|" * len(types),
+    ]
     by_key = {(r["set"], r["way"], r["type"]): r for r in rows}
     for set_name in sorted({r["set"] for r in rows}, reverse=True):
         for way in WAYS:
@@ -128,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
 
     options = EngineOptions(device=args.device)
     free = load_engine(args.model, options.replace(constrained=False))
-    engines = {"reo-1.0": (free, False), "via-estimate": (free, True),
-               "constrained": (load_engine(args.model, options), True)}  # fmt: skip
+    engines = {
+        "reo-1.0": (free, False),
+        "via-estimate": (free, True),
+        "constrained": (load_engine(args.model, options), True),
+    }
     args.workdir.mkdir(parents=True, exist_ok=True)
     s2 = scene_patches(free, args.seed, args.patches, args.workdir)
     sets = {"templates": template_questions(), "paraphrases": paraphrased_questions()}

@@ -88,9 +88,12 @@ def patch_table(folder: Path, splits: tuple[str, ...]) -> dict[tuple, dict]:
             features = band_features(s2)
             for i in range(len(agb)):
                 table[(split, shard_index, i)] = {
-                    "x": features[i], "agb": agb[i], "land_cover": int(facts["land_cover"][i]),
-                    "count": int(facts["count"][i]), "activity": int(facts["activity"][i]),
-                }  # fmt: skip
+                    "x": features[i],
+                    "agb": agb[i],
+                    "land_cover": int(facts["land_cover"][i]),
+                    "count": int(facts["count"][i]),
+                    "activity": int(facts["activity"][i]),
+                }
     return table
 
 
@@ -162,8 +165,12 @@ def baseline_records(questions: list[dict], answers: dict[tuple, dict]) -> list[
 
 
 def _record(record: dict, prediction) -> dict:
-    return {"id": record["id"], "task": record["task"], "truth": record["target"]["answer"],
-            "prediction": prediction}  # fmt: skip
+    return {
+        "id": record["id"],
+        "task": record["task"],
+        "truth": record["target"]["answer"],
+        "prediction": prediction,
+    }
 
 
 # ------------------------------------------------------------------------------------------ model
@@ -214,11 +221,17 @@ def score(name: str, records: list[dict], out: Path) -> dict:
     agb, lc = tasks[Task.AGB.value], tasks[Task.LAND_COVER.value]
     count, activity = tasks[Task.PATCH_COUNT.value], tasks[Task.HUMAN_ACTIVITY.value]
     return {
-        "method": name, "n": agb["n_total"], "rmse": agb["rmse"], "mae": agb["mae"],
-        "r2": agb["r2"], "oa": lc["overall_accuracy"], "macro_f1": lc["macro_f1"],
-        "count_rmse": count["rmse"], "count_exact": count["exact_match_accuracy"],
+        "method": name,
+        "n": agb["n_total"],
+        "rmse": agb["rmse"],
+        "mae": agb["mae"],
+        "r2": agb["r2"],
+        "oa": lc["overall_accuracy"],
+        "macro_f1": lc["macro_f1"],
+        "count_rmse": count["rmse"],
+        "count_exact": count["exact_match_accuracy"],
         "activity": activity["accuracy"],
-    }  # fmt: skip
+    }
 
 
 def table(rows: list[dict], args: argparse.Namespace, n_train: int) -> str:

@@ -59,14 +59,23 @@ def environment(args: argparse.Namespace) -> dict:
     import torch
     import transformers
 
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "peft": peft.__version__,
-            "accelerate": accelerate.__version__, "cuda_available": torch.cuda.is_available(),
-            "cpu_count": os.cpu_count()}  # fmt: skip
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "accelerate": accelerate.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "cpu_count": os.cpu_count(),
+    }
     if torch.cuda.is_available():
         properties = torch.cuda.get_device_properties(0)
-        info |= {"gpu": properties.name, "gpu_memory_gb": round(properties.total_memory / 2**30, 1),
-                 "bf16": torch.cuda.is_bf16_supported(), "cuda": torch.version.cuda}  # fmt: skip
+        info |= {
+            "gpu": properties.name,
+            "gpu_memory_gb": round(properties.total_memory / 2**30, 1),
+            "bf16": torch.cuda.is_bf16_supported(),
+            "cuda": torch.version.cuda,
+        }
     elif not args.dry_run:
         raise RuntimeError("no CUDA GPU is visible to torch; use --dry-run to check on a CPU")
     return info
@@ -80,12 +89,16 @@ def paper_inference(args: argparse.Namespace) -> dict:
 
     tiny = args.dry_run
     run = argparse.Namespace(
-        device="cpu" if tiny else "cuda", paper_spec="tiny" if tiny else "paper",
-        pools=[1, 2] if tiny else [1, 2, 4, 8], batch_sizes=[4, None] if tiny else [8, 32, None],
-        patches=8 if tiny else 64, lever_pool=2 if tiny else 4, levers_too=True,
+        device="cpu" if tiny else "cuda",
+        paper_spec="tiny" if tiny else "paper",
+        pools=[1, 2] if tiny else [1, 2, 4, 8],
+        batch_sizes=[4, None] if tiny else [8, 32, None],
+        patches=8 if tiny else 64,
+        lever_pool=2 if tiny else 4,
+        levers_too=True,
         skip_levers=("static KV cache + CUDA graphs",) if tiny else (),
         deadline=time.monotonic() + args.seconds - 90,  # levers only while 90 s are left
-    )  # fmt: skip
+    )
     rows = bench_predict.bench_gpu_paper(run)
     spec = TINY_BASE if tiny else BaseSpec()
     for row in (r for r in rows if "patches_per_s" in r):  # the rate in arithmetic (5 images)
@@ -115,33 +128,46 @@ def demo(args: argparse.Namespace) -> dict:
         engine = load_engine(DEMO_MODEL, EngineOptions(device=device))
         engine.predict_patches(np.full((2, len(engine.config.bands), 25, 25), 0.1, np.float32))
         started = time.perf_counter()
-        request = EstimateRequest(inputs, args.workdir / f"estimate-{device}", quicklook=False,
-                                  overwrite=True)  # fmt: skip
+        request = EstimateRequest(
+            inputs, args.workdir / f"estimate-{device}", quicklook=False, overwrite=True
+        )
         summary = run_estimate(engine, request)
         seconds = time.perf_counter() - started
         result["end_to_end"][device] = {
-            "patches": summary["patches"]["done"], "seconds": round(seconds, 2),
+            "patches": summary["patches"]["done"],
+            "seconds": round(seconds, 2),
             "patches_per_s": round(summary["patches"]["done"] / seconds, 1),
-            "dtype": str(engine.dtype).replace("torch.", ""), "batch_size": engine.sizer.size,
-        }  # fmt: skip
+            "dtype": str(engine.dtype).replace("torch.", ""),
+            "batch_size": engine.sizer.size,
+        }
     reference = load_engine(DEMO_MODEL, EngineOptions(device="cpu"))
-    s2 = np.concatenate([reference.block_patches(b)[0]
-                         for b in open_reader(reference.config, inputs).blocks()])  # fmt: skip
+    s2 = np.concatenate(
+        [reference.block_patches(b)[0] for b in open_reader(reference.config, inputs).blocks()]
+    )
     truth = reference.predict_patches(s2)
-    variants = {"auto": {}, "bfloat16": {"dtype": "bfloat16"},
-                "bfloat16, bf16 logits": {"dtype": "bfloat16", "float32_logits": False}}  # fmt: skip
+    variants = {
+        "auto": {},
+        "bfloat16": {"dtype": "bfloat16"},
+        "bfloat16, bf16 logits": {"dtype": "bfloat16", "float32_logits": False},
+    }
     for name, options in variants.items():
         engine = load_engine(DEMO_MODEL, EngineOptions(device=gpu, **options))
         got = engine.predict_patches(s2)
         difference = np.abs(got.agb - truth.agb)
         result["agreement"][f"{gpu} {name} vs cpu float32"] = {
-            "dtype": str(engine.dtype).replace("torch.", ""), "patches": len(s2),
-            "land_cover_agree_pct": round(100 * float(np.mean(got.land_cover == truth.land_cover)), 2),
-            "text_agree_pct": round(100 * float(np.mean([a == b for a, b in zip(got.texts, truth.texts, strict=True)])), 2),
+            "dtype": str(engine.dtype).replace("torch.", ""),
+            "patches": len(s2),
+            "land_cover_agree_pct": round(
+                100 * float(np.mean(got.land_cover == truth.land_cover)), 2
+            ),
+            "text_agree_pct": round(
+                100 * float(np.mean([a == b for a, b in zip(got.texts, truth.texts, strict=True)])),
+                2,
+            ),
             "agb_abs_diff_p50": round(float(np.percentile(difference, 50)), 3),
             "agb_abs_diff_p99": round(float(np.percentile(difference, 99)), 3),
             "agb_abs_diff_max": round(float(difference.max()), 3),
-        }  # fmt: skip
+        }
     result["torch_threads"] = torch.get_num_threads()
     return result
 
@@ -164,8 +190,11 @@ def paper_training(args: argparse.Namespace) -> dict:
     output = args.workdir / "train"
     if args.dry_run:
         preset, steps = REPO_ROOT / "configs" / "tiny.yaml", 1
-        base_args = ["build_base=tiny", f"model.base_model={args.workdir / 'tiny-base'}",
-                     "device=cpu"]  # fmt: skip
+        base_args = [
+            "build_base=tiny",
+            f"model.base_model={args.workdir / 'tiny-base'}",
+            "device=cpu",
+        ]
         base_seconds = 0.0
     else:
         preset, steps = REPO_ROOT / "configs" / "paper.yaml", 3
@@ -175,19 +204,27 @@ def paper_training(args: argparse.Namespace) -> dict:
             corpus = [t.question for t in TEMPLATES] + [
                 a for t in TEMPLATES for a in t.answers.values()
             ]
-            build_base(base, BaseSpec(), corpus, dtype=torch.bfloat16, device="cuda",
-                       full_vocabulary=True)  # fmt: skip
+            build_base(
+                base, BaseSpec(), corpus, dtype=torch.bfloat16, device="cuda", full_vocabulary=True
+            )
             torch.cuda.empty_cache()
         base_seconds = time.perf_counter() - started
         base_args = [f"model.base_model={base}", "mixed_precision=bf16"]
     settings = yaml.safe_load(preset.read_text())
     micro = int(settings.get("micro_batch_size") or 4)
     overrides = [
-        f"data={data}", f"output={output}", "stage=1", f"steps={steps}",
+        f"data={data}",
+        f"output={output}",
+        "stage=1",
+        f"steps={steps}",
         f"batch_size={2 * micro}",  # two micro-batches per step: accumulation is exercised
-        "gradient_checkpointing=true", "eval_every=0", "save_every=0", "eval_samples=1",
-        "num_workers=0", *base_args,
-    ]  # fmt: skip
+        "gradient_checkpointing=true",
+        "eval_every=0",
+        "save_every=0",
+        "eval_samples=1",
+        "num_workers=0",
+        *base_args,
+    ]
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
@@ -196,13 +233,23 @@ def paper_training(args: argparse.Namespace) -> dict:
     if code != 0:
         raise RuntimeError(f"the training command ended with status {code}: {_last_error(args)}")
     summary = json.loads((output / "summary.json").read_text())
-    stages = {name: {k: v for k, v in stage.items() if k in ("samples_per_second", "steps")}
-              for name, stage in summary.items() if isinstance(stage, dict)}  # fmt: skip
-    return {"preset": preset.name, "overrides": overrides, "steps": steps, "micro_batch": micro,
-            "seconds": round(seconds, 1), "base_build_seconds": round(base_seconds, 1),
-            "stages": stages,
-            "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2)
-            if torch.cuda.is_available() else None}  # fmt: skip
+    stages = {
+        name: {k: v for k, v in stage.items() if k in ("samples_per_second", "steps")}
+        for name, stage in summary.items()
+        if isinstance(stage, dict)
+    }
+    return {
+        "preset": preset.name,
+        "overrides": overrides,
+        "steps": steps,
+        "micro_batch": micro,
+        "seconds": round(seconds, 1),
+        "base_build_seconds": round(base_seconds, 1),
+        "stages": stages,
+        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if torch.cuda.is_available()
+        else None,
+    }
 
 
 def _last_error(args: argparse.Namespace) -> str:
@@ -217,8 +264,16 @@ def _last_error(args: argparse.Namespace) -> str:
 def run_section(name: str, args: argparse.Namespace, timeout: float) -> dict:
     """One section in a fresh process with ``timeout`` seconds; its result or its error."""
     log = args.workdir / f"{name}.log"
-    command = [sys.executable, __file__, "--section", name, "--workdir", str(args.workdir),
-               "--seconds", str(timeout)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--section",
+        name,
+        "--workdir",
+        str(args.workdir),
+        "--seconds",
+        str(timeout),
+    ]
     if args.dry_run:
         command.append("--dry-run")
     if args.scene_km:
@@ -226,12 +281,22 @@ def run_section(name: str, args: argparse.Namespace, timeout: float) -> dict:
     started = time.perf_counter()
     with log.open("w") as stderr:
         try:
-            done = subprocess.run(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                                  text=True, timeout=timeout, check=False)  # fmt: skip
+            done = subprocess.run(
+                command,
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            return {"ok": False, "seconds": round(timeout, 1),
-                    "error": f"out of time after {timeout:.0f} s (log: {log})",
-                    "partial": _json_lines(log)}  # fmt: skip
+            return {
+                "ok": False,
+                "seconds": round(timeout, 1),
+                "error": f"out of time after {timeout:.0f} s (log: {log})",
+                "partial": _json_lines(log),
+            }
     seconds = round(time.perf_counter() - started, 1)
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     try:
@@ -258,8 +323,9 @@ def section_main(name: str, args: argparse.Namespace) -> int:
     """Run one section here; its JSON reply is the last line on stdout."""
     import logging
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # whatever the section prints goes to its log
     try:
@@ -295,9 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.section:
         return section_main(args.section, args)
     started = time.perf_counter()
-    document = {"check": "reo-gpu-check", "dry_run": args.dry_run, "budget_s": args.budget_s,
-                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "host": platform.node(),
-                "workdir": str(args.workdir), "sections": {}}  # fmt: skip
+    document = {
+        "check": "reo-gpu-check",
+        "dry_run": args.dry_run,
+        "budget_s": args.budget_s,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "host": platform.node(),
+        "workdir": str(args.workdir),
+        "sections": {},
+    }
     names = args.only or list(SECTIONS)
     for index, name in enumerate(names):
         left = args.budget_s - (time.perf_counter() - started)
@@ -307,8 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         # Its share, more when earlier sections left time, never the later sections' minimum.
         timeout = min(left - later, max(share * args.budget_s, left - later_shares))
         if timeout < least:
-            document["sections"][name] = {"ok": False, "seconds": 0.0,
-                                          "error": f"skipped: {left:.0f} s left of the budget"}  # fmt: skip
+            document["sections"][name] = {
+                "ok": False,
+                "seconds": 0.0,
+                "error": f"skipped: {left:.0f} s left of the budget",
+            }
             continue
         document["sections"][name] = run_section(name, args, timeout)
     document["seconds"] = round(time.perf_counter() - started, 1)

@@ -46,8 +46,15 @@ sys.path.insert(0, str(REPO_ROOT))
 DEFAULT_MODEL = REPO_ROOT / "resources" / "demo-model" / "model"
 PAPER_NEW_TOKENS = 16
 NAIVE_BATCH = 8
-PLAIN = {"decoder": "hf", "attention": "eager", "device_preprocessing": False, "read_ahead": 0,
-         "constrained": False, "max_new_tokens": 32, "float32_logits": False}  # fmt: skip
+PLAIN = {
+    "decoder": "hf",
+    "attention": "eager",
+    "device_preprocessing": False,
+    "read_ahead": 0,
+    "constrained": False,
+    "max_new_tokens": 32,
+    "float32_logits": False,
+}
 # Levers added one at a time to the plain path, cumulatively.
 LEVER_STEPS = [
     ("plain (transformers generate)", {}),
@@ -56,9 +63,11 @@ LEVER_STEPS = [
     ("+ answer grammar and its length cap", {"constrained": True, "max_new_tokens": None}),
     ("+ static KV cache", {"static_cache": True}),
     ("+ read-ahead thread", {"read_ahead": 1}),
-    ("+ device preprocessing, float32 logits", {"device_preprocessing": True,
-                                                 "float32_logits": True}),
-]  # fmt: skip
+    (
+        "+ device preprocessing, float32 logits",
+        {"device_preprocessing": True, "float32_logits": True},
+    ),
+]
 GPU_LEVERS = [
     ("transformers generate", {"decoder": "hf"}),
     ("host preprocessing", {"device_preprocessing": False}),
@@ -84,9 +93,13 @@ def worker(spec: dict) -> dict:
     from reo_core.infer.estimate import EstimateRequest, run_estimate
     from reo_core.infer.inputs import InputSpec, open_reader
 
-    options = EngineOptions(device="cpu", batch_size=spec["batch_size"],
-                            visual_token_pool=spec["pool"], threads=spec["threads"],
-                            **spec.get("options", {}))  # fmt: skip
+    options = EngineOptions(
+        device="cpu",
+        batch_size=spec["batch_size"],
+        visual_token_pool=spec["pool"],
+        threads=spec["threads"],
+        **spec.get("options", {}),
+    )
     started = time.perf_counter()
     engine = load_engine(spec["model"], options)
     load_s = time.perf_counter() - started
@@ -107,20 +120,30 @@ def worker(spec: dict) -> dict:
         summary = run_estimate(engine, request)  # each configuration replaces the one before
         seconds, patches = time.perf_counter() - started, summary["patches"]["done"]
     cpu_seconds = time.process_time() - cpu_started  # all threads: steadier on a shared machine
-    return {**{k: spec[k] for k in ("mode", "threads", "batch_size", "pool")},
-            "lever": spec.get("lever"), "tokens_per_image": engine.processor.tokens_per_image,
-            "patches": patches, "seconds": round(seconds, 3),
-            "patches_per_s": round(patches / seconds, 1), "cpu_seconds": round(cpu_seconds, 3),
-            "patches_per_cpu_s": round(patches / cpu_seconds, 1), "load_s": round(load_s, 2),
-            "peak_rss_mb": round(peak_rss_mb(), 1), "torch_threads": torch.get_num_threads()}  # fmt: skip
+    return {
+        **{k: spec[k] for k in ("mode", "threads", "batch_size", "pool")},
+        "lever": spec.get("lever"),
+        "tokens_per_image": engine.processor.tokens_per_image,
+        "patches": patches,
+        "seconds": round(seconds, 3),
+        "patches_per_s": round(patches / seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 3),
+        "patches_per_cpu_s": round(patches / cpu_seconds, 1),
+        "load_s": round(load_s, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def run_worker(spec: dict) -> dict:
     result = subprocess.run(
         [sys.executable, __file__, "--worker", json.dumps(spec)],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "OMP_NUM_THREADS": str(spec["threads"])},
-    )  # fmt: skip
+    )
     if result.returncode != 0:
         raise RuntimeError(f"worker failed for {spec}:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -143,10 +166,17 @@ def bench_cpu(args: argparse.Namespace) -> list[dict]:
         for pool in args.pools:
             for batch_size in args.batch_sizes:
                 for mode in ("end-to-end", "model"):
-                    spec = {"mode": mode, "threads": threads, "pool": pool, "batch_size": batch_size,
-                            "options": {"max_new_tokens": args.max_new_tokens},
-                            "model": str(args.model), "s2": s2, "patches": args.patches,
-                            "out": str(args.workdir / "estimate")}  # fmt: skip
+                    spec = {
+                        "mode": mode,
+                        "threads": threads,
+                        "pool": pool,
+                        "batch_size": batch_size,
+                        "options": {"max_new_tokens": args.max_new_tokens},
+                        "model": str(args.model),
+                        "s2": s2,
+                        "patches": args.patches,
+                        "out": str(args.workdir / "estimate"),
+                    }
                     results.append(run_worker(spec))
                     print(json.dumps(results[-1]), flush=True)
     return results
@@ -159,9 +189,18 @@ def bench_levers(args: argparse.Namespace) -> list[dict]:
     for name, change in LEVER_STEPS:
         options.update(change)
         for mode in ("end-to-end", "model"):
-            spec = {"mode": mode, "threads": args.threads[0], "pool": None, "batch_size": 32,
-                    "options": dict(options), "lever": name, "model": str(args.model), "s2": s2,
-                    "patches": args.patches, "out": str(args.workdir / "estimate")}  # fmt: skip
+            spec = {
+                "mode": mode,
+                "threads": args.threads[0],
+                "pool": None,
+                "batch_size": 32,
+                "options": dict(options),
+                "lever": name,
+                "model": str(args.model),
+                "s2": s2,
+                "patches": args.patches,
+                "out": str(args.workdir / "estimate"),
+            }
             results.append(run_worker(spec))
             print(json.dumps(results[-1]), flush=True)
     return results
@@ -201,13 +240,20 @@ def paper_engine(spec_name: str, device: str, dtype, pool: int, **options):
     reo_config = ReoConfig(base_model=f"random-{spec_name}", modality="ms", visual_token_pool=pool)
     model = ReoVLM(reo_config, llava, tokenizer).to(device).eval()  # heads float32, as loaded
     image_spec = ImageSpec(size=spec.image_size)
-    processor = ReoProcessor(reo_config, tokenizer, image_spec, model.tokens_per_image,
-                             config.image_token_index)  # fmt: skip
-    engine_options = EngineOptions(device=device, batch_size=NAIVE_BATCH,
-                                   max_new_tokens=PAPER_NEW_TOKENS, min_new_tokens=PAPER_NEW_TOKENS,
-                                   constrained=False, **options)  # fmt: skip
-    return InferenceEngine(LoadedModel(model, processor), torch.device(device), dtype,
-                           engine_options)  # fmt: skip
+    processor = ReoProcessor(
+        reo_config, tokenizer, image_spec, model.tokens_per_image, config.image_token_index
+    )
+    engine_options = EngineOptions(
+        device=device,
+        batch_size=NAIVE_BATCH,
+        max_new_tokens=PAPER_NEW_TOKENS,
+        min_new_tokens=PAPER_NEW_TOKENS,
+        constrained=False,
+        **options,
+    )
+    return InferenceEngine(
+        LoadedModel(model, processor), torch.device(device), dtype, engine_options
+    )
 
 
 def naive_generate(engine, s2: np.ndarray) -> float:
@@ -226,10 +272,15 @@ def naive_generate(engine, s2: np.ndarray) -> float:
         batch = processor.collate([prompt] * len(chunk), pixels, padding_side="left")
         batch = batch.to(engine.device, engine.dtype)
         with torch.inference_mode():
-            llava.generate(input_ids=batch.input_ids, pixel_values=batch.pixel_values,
-                           attention_mask=batch.attention_mask, max_new_tokens=PAPER_NEW_TOKENS,
-                           min_new_tokens=PAPER_NEW_TOKENS, do_sample=False,
-                           pad_token_id=engine.processor.tokenizer.pad_token_id)  # fmt: skip
+            llava.generate(
+                input_ids=batch.input_ids,
+                pixel_values=batch.pixel_values,
+                attention_mask=batch.attention_mask,
+                max_new_tokens=PAPER_NEW_TOKENS,
+                min_new_tokens=PAPER_NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=engine.processor.tokenizer.pad_token_id,
+            )
     _sync(engine.device)
     return time.perf_counter() - started
 
@@ -247,9 +298,13 @@ def timed_engine(engine, s2: np.ndarray, batch_size: int | None) -> dict:
     engine.predict_patches(s2)
     _sync(engine.device)
     seconds = time.perf_counter() - started
-    return {"batch_size": engine.sizer.size, "auto_batch": batch_size is None,
-            "tokens_per_image": engine.processor.tokens_per_image,
-            "patches_per_s": round(len(s2) / seconds, 2), "peak_gpu_gb": _peak(engine.device)}  # fmt: skip
+    return {
+        "batch_size": engine.sizer.size,
+        "auto_batch": batch_size is None,
+        "tokens_per_image": engine.processor.tokens_per_image,
+        "patches_per_s": round(len(s2) / seconds, 2),
+        "peak_gpu_gb": _peak(engine.device),
+    }
 
 
 def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
@@ -272,9 +327,16 @@ def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
     naive_generate(engine, s2[:NAIVE_BATCH])  # warm-up
     _reset_peak(device)
     seconds = naive_generate(engine, s2)
-    results.append({"path": "hf-generate (naive)", "pool": 1, "batch_size": NAIVE_BATCH,
-                    "tokens_per_image": engine.processor.tokens_per_image,
-                    "patches_per_s": round(len(s2) / seconds, 2), "peak_gpu_gb": _peak(device)})  # fmt: skip
+    results.append(
+        {
+            "path": "hf-generate (naive)",
+            "pool": 1,
+            "batch_size": NAIVE_BATCH,
+            "tokens_per_image": engine.processor.tokens_per_image,
+            "patches_per_s": round(len(s2) / seconds, 2),
+            "peak_gpu_gb": _peak(device),
+        }
+    )
     print(json.dumps(results[-1]), flush=True)
     for pool in args.pools:
         engine.set_token_pool(pool)
@@ -289,8 +351,9 @@ def bench_gpu_paper(args: argparse.Namespace) -> list[dict]:
         if name in skipped or (deadline is not None and time.monotonic() > deadline):
             results.append({**row, "skipped": True})
             continue
-        lever = InferenceEngine(engine.loaded, engine.device, engine.dtype,
-                                engine.options.replace(**change))  # the same weights  # fmt: skip
+        lever = InferenceEngine(
+            engine.loaded, engine.device, engine.dtype, engine.options.replace(**change)
+        )  # the same weights
         try:
             results.append({**row, **timed_engine(lever, s2, args.batch_sizes[-1])})
         except Exception as error:  # one lever failing (CUDA graphs) must not lose the others

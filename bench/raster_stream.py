@@ -43,10 +43,19 @@ def write_scene(path: Path, size: int, seed: int = 0) -> None:
     strip by strip, so writing it needs little memory."""
     rng = np.random.default_rng(seed)
     profile = dict(
-        driver="GTiff", width=size, height=size, count=12, dtype="uint16", nodata=0,
-        crs="EPSG:32632", transform=from_origin(600_000, 5_100_000, 10, 10),
-        tiled=True, blockxsize=512, blockysize=512, interleave="band",
-    )  # fmt: skip
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=12,
+        dtype="uint16",
+        nodata=0,
+        crs="EPSG:32632",
+        transform=from_origin(600_000, 5_100_000, 10, 10),
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        interleave="band",
+    )
     with rasterio.open(path, "w", **profile) as dst:
         for i, band in enumerate(AGBD_BAND_ORDER, start=1):
             dst.set_band_description(i, band)

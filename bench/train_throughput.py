@@ -63,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"device: {device}\n\n| preset | stage | batch | samples/s |\n|---|---|---|---|")
         for preset in args.presets:
             out = Path(tmp) / preset
-            settings = [f"data={data}", f"output={out}", f"model.base_model={Path(tmp) / ('base-' + preset)}",
-                        f"steps={args.steps}", f"stage2_steps={args.steps}", "eval_every=0", "save_every=0",
-                        "eval_samples=1", "max_new_tokens=4"]  # fmt: skip
+            settings = [
+                f"data={data}",
+                f"output={out}",
+                f"model.base_model={Path(tmp) / ('base-' + preset)}",
+                f"steps={args.steps}",
+                f"stage2_steps={args.steps}",
+                "eval_every=0",
+                "save_every=0",
+                "eval_samples=1",
+                "max_new_tokens=4",
+            ]
             config = load_train_config(REPO_ROOT / "configs" / f"{preset}.yaml", settings)
             train(config)
             for stage in ("1", "2"):

@@ -33,8 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--crs", required=True, help="CRS of --point, e.g. EPSG:4326 (x = longitude)")
     add("--question", required=True, help="the question, e.g. 'What is the biomass here?'")
     add("--model", type=Path, required=True, help="REO model folder")
-    add("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
-        help="the extent of an estimate, to use its patch grid")  # fmt: skip
+    add(
+        "--extent",
+        nargs=4,
+        type=float,
+        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+        help="the extent of an estimate, to use its patch grid",
+    )
     add("--extent-crs", help="CRS of --extent")
     add("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")
     add("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))

@@ -95,8 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         dropped = ", ".join(f"{n} {why}" for why, n in values["dropped"].items() if n) or "none"
         logger.info(
             "%s: %d patches, %d draws, %d dialogues; dropped: %s",
-            split, values["patches"], values["draws"], sum(values["dialogues"].values()), dropped,
-        )  # fmt: skip
+            split,
+            values["patches"],
+            values["draws"],
+            sum(values["dialogues"].values()),
+            dropped,
+        )
     logger.info("built %s in %.1f s", config.out, time.perf_counter() - start)
     return 0
 

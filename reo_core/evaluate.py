@@ -213,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--predictions", type=Path, required=True, help="predictions file (.jsonl or .csv)"
     )
-    parser.add_argument("--out", type=Path, default=None, help="report folder (default: <stem>_evaluation beside the file)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report folder (default: <stem>_evaluation beside the file)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -56,19 +56,30 @@ def _land_cover_section(scores: LandCoverScores) -> list[str]:
         ["overall accuracy", "macro precision", "macro recall", "macro F1"],
         [[_pct(value) for value in values]],
     )
-    lines += ["", f"Macro averages over the {scores.macro_over}; a class never predicted has "
-              "precision 0, a class never in the truth recall 0.", "", "### Per class", ""]  # fmt: skip
+    lines += [
+        "",
+        f"Macro averages over the {scores.macro_over}; a class never predicted has "
+        "precision 0, a class never in the truth recall 0.",
+        "",
+        "### Per class",
+        "",
+    ]
     lines += _table(
         ["code", "class", "precision", "recall", "F1", "support", "predicted"],
-        ([c.code, c.name, _pct(c.precision), _pct(c.recall), _pct(c.f1), c.support, c.predicted]
-         for c in scores.per_class),
-    )  # fmt: skip
+        (
+            [c.code, c.name, _pct(c.precision), _pct(c.recall), _pct(c.f1), c.support, c.predicted]
+            for c in scores.per_class
+        ),
+    )
     cm = scores.confusion_matrix
     lines += ["", "### Confusion matrix (rows: truth, columns: prediction)", ""]
     lines += _table(
         ["truth \\ prediction", *cm.names, "unparsable"],
-        ([name, *row, extra] for name, row, extra in zip(cm.names, cm.matrix, cm.unparsable, strict=True)),
-    )  # fmt: skip
+        (
+            [name, *row, extra]
+            for name, row, extra in zip(cm.names, cm.matrix, cm.unparsable, strict=True)
+        ),
+    )
     return [*lines, "", "![Confusion matrix](confusion_matrix.png)"]
 
 
@@ -87,8 +98,13 @@ def _regression_lines(scores: PatchCountScores | AgbScores, unit: str) -> list[s
 
 def _agb_section(scores: AgbScores) -> list[str]:
     lines = _regression_lines(scores, " (Mg/ha)")
-    lines += ["", "Bias is the mean of prediction - truth.", "",
-              "### RMSE per bin of the true AGB", ""]  # fmt: skip
+    lines += [
+        "",
+        "Bias is the mean of prediction - truth.",
+        "",
+        "### RMSE per bin of the true AGB",
+        "",
+    ]
     lines += _table(
         ["true AGB (Mg/ha)", "n", "RMSE (Mg/ha)"],
         ([f"{b.low:.0f}-{b.high:.0f}", b.n, _num(b.rmse)] for b in scores.bins),
@@ -99,8 +115,12 @@ def _agb_section(scores: AgbScores) -> list[str]:
 
 
 def _human_activity_section(scores: HumanActivityScores, max_answers: int = 20) -> list[str]:
-    lines = [*_counts_lines(scores), f"Accuracy: {_pct(scores.accuracy)} (exact match of "
-             "normalised answers: case, punctuation and articles ignored).", ""]  # fmt: skip
+    lines = [
+        *_counts_lines(scores),
+        f"Accuracy: {_pct(scores.accuracy)} (exact match of "
+        "normalised answers: case, punctuation and articles ignored).",
+        "",
+    ]
     answers = scores.per_answer[:max_answers]
     if len(scores.per_answer) > max_answers:
         lines += [f"The {max_answers} most frequent true answers (all in metrics.json):", ""]
@@ -113,11 +133,16 @@ def _human_activity_section(scores: HumanActivityScores, max_answers: int = 20) 
 
 def render_report(result: Evaluation, source: str) -> str:
     """The Markdown report of ``evaluate_records``' result for the predictions file ``source``."""
-    lines = [f"# Evaluation of `{source}`", "", f"{result.n_records} predictions.", "",
-             "Unparsable predictions (empty, or no clear answer) are counted per task. For land cover "
-             "and human-activity VQA they count as wrong answers; for AGB and patch counting the "
-             "metrics are computed on the parsed predictions only, and the number left out is "
-             "reported."]  # fmt: skip
+    lines = [
+        f"# Evaluation of `{source}`",
+        "",
+        f"{result.n_records} predictions.",
+        "",
+        "Unparsable predictions (empty, or no clear answer) are counted per task. For land cover "
+        "and human-activity VQA they count as wrong answers; for AGB and patch counting the "
+        "metrics are computed on the parsed predictions only, and the number left out is "
+        "reported.",
+    ]
     sections: dict[Task, Callable[[Any], list[str]]] = {
         Task.LAND_COVER: _land_cover_section,
         Task.PATCH_COUNT: lambda s: _regression_lines(s, ""),
@@ -166,9 +191,14 @@ def agb_scatter_png(truth: np.ndarray, prediction: np.ndarray, scores: AgbScores
     axes = figure.add_subplot()
     small = len(truth) < 1000
     axes.plot(
-        truth, prediction, ".", ms=6 if small else 2, alpha=0.8 if small else 0.3,
-        color="#1b7837", rasterized=True,
-    )  # fmt: skip
+        truth,
+        prediction,
+        ".",
+        ms=6 if small else 2,
+        alpha=0.8 if small else 0.3,
+        color="#1b7837",
+        rasterized=True,
+    )
     extent = np.concatenate([truth, prediction, [0.0, 500.0]])  # at least AGBD's 0-500 Mg/ha
     low, high = float(extent.min()), float(extent.max())
     axes.plot([low, high], [low, high], "k--", lw=1, label="1:1")
@@ -185,9 +215,7 @@ def confusion_matrix_png(cm: ConfusionMatrix) -> bytes:
     """Land-cover confusion matrix (rows truth, columns prediction), cells coloured by row share."""
     from matplotlib.figure import Figure
 
-    matrix = np.column_stack(
-        [np.array(cm.matrix).reshape(len(cm.names), -1), cm.unparsable]
-    )
+    matrix = np.column_stack([np.array(cm.matrix).reshape(len(cm.names), -1), cm.unparsable])
     share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = 3 + 0.45 * matrix.shape[1]
     figure = Figure(figsize=(size + 1.5, size), dpi=100, layout="constrained")

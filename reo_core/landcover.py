@@ -50,21 +50,49 @@ CLASSES: dict[int, LandCoverClass] = {
         LandCoverClass(80, "Permanent water bodies", "permanent water", "#0032C8"),
         LandCoverClass(90, "Herbaceous wetland", "herbaceous wetland", "#0096A0"),
         LandCoverClass(100, "Moss and lichen", "moss and lichen", "#FAE6A0"),
-        LandCoverClass(111, "Closed forest, evergreen needle leaf", "closed evergreen needleleaf forest", "#58481F"),
-        LandCoverClass(112, "Closed forest, evergreen broad leaf", "closed evergreen broadleaf forest", "#009900"),
-        LandCoverClass(113, "Closed forest, deciduous needle leaf", "closed deciduous needleleaf forest", "#70663E"),
-        LandCoverClass(114, "Closed forest, deciduous broad leaf", "closed deciduous broadleaf forest", "#00CC00"),
+        LandCoverClass(
+            111,
+            "Closed forest, evergreen needle leaf",
+            "closed evergreen needleleaf forest",
+            "#58481F",
+        ),
+        LandCoverClass(
+            112,
+            "Closed forest, evergreen broad leaf",
+            "closed evergreen broadleaf forest",
+            "#009900",
+        ),
+        LandCoverClass(
+            113,
+            "Closed forest, deciduous needle leaf",
+            "closed deciduous needleleaf forest",
+            "#70663E",
+        ),
+        LandCoverClass(
+            114,
+            "Closed forest, deciduous broad leaf",
+            "closed deciduous broadleaf forest",
+            "#00CC00",
+        ),
         LandCoverClass(115, "Closed forest, mixed", "closed mixed forest", "#4E751F"),
         LandCoverClass(116, "Closed forest, other", "closed forest, other", "#007800"),
-        LandCoverClass(121, "Open forest, evergreen needle leaf", "open evergreen needleleaf forest", "#666000"),
-        LandCoverClass(122, "Open forest, evergreen broad leaf", "open evergreen broadleaf forest", "#8DB400"),
-        LandCoverClass(123, "Open forest, deciduous needle leaf", "open deciduous needleleaf forest", "#8D7400"),
-        LandCoverClass(124, "Open forest, deciduous broad leaf", "open deciduous broadleaf forest", "#A0DC00"),
+        LandCoverClass(
+            121, "Open forest, evergreen needle leaf", "open evergreen needleleaf forest", "#666000"
+        ),
+        LandCoverClass(
+            122, "Open forest, evergreen broad leaf", "open evergreen broadleaf forest", "#8DB400"
+        ),
+        LandCoverClass(
+            123, "Open forest, deciduous needle leaf", "open deciduous needleleaf forest", "#8D7400"
+        ),
+        LandCoverClass(
+            124, "Open forest, deciduous broad leaf", "open deciduous broadleaf forest", "#A0DC00"
+        ),
         LandCoverClass(125, "Open forest, mixed", "open mixed forest", "#929900"),
         LandCoverClass(126, "Open forest, other", "open forest, other", "#648C00"),
         LandCoverClass(200, "Oceans, seas", "open sea", "#000080"),
     )
-}  # fmt: skip
+}
 
 HUMAN_ACTIVITY_CODES: frozenset[int] = frozenset(
     code for code, c in CLASSES.items() if c.human_activity is not None

@@ -102,10 +102,16 @@ def patch_layout(
         raise ExtentError(f"Stride must be between 1 and the patch size {size}, got {stride}.")
     area = data_bounds
     if extent is not None:
-        area = (max(extent[0], data_bounds[0]), max(extent[1], data_bounds[1]),
-                min(extent[2], data_bounds[2]), min(extent[3], data_bounds[3]))  # fmt: skip
-    if not (area[2] - area[0] > SNAP_TOLERANCE * resolution and
-            area[3] - area[1] > SNAP_TOLERANCE * resolution):  # fmt: skip
+        area = (
+            max(extent[0], data_bounds[0]),
+            max(extent[1], data_bounds[1]),
+            min(extent[2], data_bounds[2]),
+            min(extent[3], data_bounds[3]),
+        )
+    if not (
+        area[2] - area[0] > SNAP_TOLERANCE * resolution
+        and area[3] - area[1] > SNAP_TOLERANCE * resolution
+    ):
         raise ExtentError(
             "The requested extent does not overlap the Sentinel-2 imagery; pan to the imagery "
             "or choose another extent.",

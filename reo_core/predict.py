@@ -82,15 +82,29 @@ def build_parser() -> argparse.ArgumentParser:
     add("--extent", nargs=4, type=float, metavar=("XMIN", "YMIN", "XMAX", "YMAX"))
     add("--extent-crs", help="CRS of --extent, e.g. EPSG:4326")
     add("--aoi", type=Path, help="GeoJSON polygon(s) of the area of interest")
-    add("--stride", type=int, default=PATCH_SIZE, help=f"pixels between patches (default {PATCH_SIZE})")
+    add(
+        "--stride",
+        type=int,
+        default=PATCH_SIZE,
+        help=f"pixels between patches (default {PATCH_SIZE})",
+    )
     add("--model", type=Path, required=True, help="REO model folder")
     add("--out", type=Path, required=True, help="output folder")
     add("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps")
     add("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
-    add("--batch-size", type=_batch_size, default=None, metavar="N|auto",
-        help="patches per forward pass (default auto: from free GPU memory, 32 on the CPU)")  # fmt: skip
-    add("--max-new-tokens", type=int, default=None,
-        help="longest generated answer (default: the longest answer the model's template has)")  # fmt: skip
+    add(
+        "--batch-size",
+        type=_batch_size,
+        default=None,
+        metavar="N|auto",
+        help="patches per forward pass (default auto: from free GPU memory, 32 on the CPU)",
+    )
+    add(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="longest generated answer (default: the longest answer the model's template has)",
+    )
     add(
         "--visual-token-pool",
         type=int,
@@ -153,9 +167,13 @@ def run(args: PredictArgs) -> dict | None:
         OutputFolder(args.out, args.overwrite).check()  # before minutes of model loading
     device = ranks.device if ranks.count > 1 and args.device == "auto" else args.device
     options = EngineOptions(
-        device, args.dtype, args.batch_size, args.max_new_tokens, args.visual_token_pool,
+        device,
+        args.dtype,
+        args.batch_size,
+        args.max_new_tokens,
+        args.visual_token_pool,
         args.threads,
-    )  # fmt: skip
+    )
     try:
         engine = load_engine(args.model, options)
         return run_estimate(engine, request, _log_progress(), ranks=ranks)
@@ -177,6 +195,7 @@ def _log_progress() -> Progress:
 def report_lines(out: Path, summary: dict) -> list[str]:
     """The final lines: where the rasters, the quicklook and the summary are, and the totals."""
     from reo_core.infer.products import SUMMARY_NAME  # loads torch: only after a run
+
     files = summary["files"]
     rasters = ", ".join(str(out / files[k]) for k in files if k != "quicklook")
     lines = [f"GeoTIFFs: {rasters}"]

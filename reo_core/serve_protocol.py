@@ -352,8 +352,11 @@ def request_line(request_id: RequestId, op: str, fields: dict[str, Any]) -> str:
     cls = REQUEST_TYPES.get(op)
     if cls is None:
         raise ProtocolError(f"Unknown op {op!r}; use one of {', '.join(OPS)}.")
-    given = {key: value for key, value in to_json(_decode(cls, fields, request_id)).items()
-             if key in fields}  # fmt: skip
+    given = {
+        key: value
+        for key, value in to_json(_decode(cls, fields, request_id)).items()
+        if key in fields
+    }
     return json_text({"id": request_id, "op": op, **given}, indent=None, sort_keys=False)
 
 

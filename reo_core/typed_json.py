@@ -189,8 +189,13 @@ def describe(hint: Any) -> str:
     return _NAMES.get(hint, "any value")
 
 
-_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-          type(None): "null"}  # fmt: skip
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 _PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
 
 

@@ -95,8 +95,12 @@ class ReoController(QtCore.QObject):
         self.last_error, self.estimate_task = error, None
         self.dock.set_running(False)
         self.dock.set_status(error.message, error=True)
-        messages.push(self.iface.messageBar(), f"The estimate failed: {error.message}",
-                      Qgis.MessageLevel.Critical, details=error.details)  # fmt: skip
+        messages.push(
+            self.iface.messageBar(),
+            f"The estimate failed: {error.message}",
+            Qgis.MessageLevel.Critical,
+            details=error.details,
+        )
         self.estimateFinished.emit("failed")
         self._inspect_waiting()
 

@@ -74,8 +74,14 @@ def probe_checks(python: str, result: Probe | None, gpus: list[str]) -> list[Che
     if result is None:
         return [Check("Worker Python", f"{python} (checking…)")]
     if not result.ok:
-        return [Check("Worker Python", python, MISSING,
-                      f"{result.error} Create a runtime in REO ▸ Runtime set-up, or choose an existing Python there.")]  # fmt: skip
+        return [
+            Check(
+                "Worker Python",
+                python,
+                MISSING,
+                f"{result.error} Create a runtime in REO ▸ Runtime set-up, or choose an existing Python there.",
+            )
+        ]
     facts = result.facts
     version = facts.get("python", "?")
     checks = [
@@ -86,8 +92,14 @@ def probe_checks(python: str, result: Probe | None, gpus: list[str]) -> list[Che
         )
     ]
     if _version_tuple(version) < MIN_PYTHON:
-        checks.append(Check("Python version", version, MISSING,
-                            f"REO needs Python {'.'.join(map(str, MIN_PYTHON))} or newer: create a runtime with a newer base Python."))  # fmt: skip
+        checks.append(
+            Check(
+                "Python version",
+                version,
+                MISSING,
+                f"REO needs Python {'.'.join(map(str, MIN_PYTHON))} or newer: create a runtime with a newer base Python.",
+            )
+        )
     missing = [name for name in REQUIRED_PACKAGES if not result.package(name)]
     for name in REQUIRED_PACKAGES:
         version_found = result.package(name)
@@ -100,8 +112,16 @@ def probe_checks(python: str, result: Probe | None, gpus: list[str]) -> list[Che
         )
     if "reo_core" in facts:
         same = facts["reo_core"] == __version__
-        checks.append(Check("reo_core seen by the worker", facts["reo_core"], OK if same else WARN,
-                            None if same else "The worker imports another reo_core than the plugin's: reinstall the plugin."))  # fmt: skip
+        checks.append(
+            Check(
+                "reo_core seen by the worker",
+                facts["reo_core"],
+                OK if same else WARN,
+                None
+                if same
+                else "The worker imports another reo_core than the plugin's: reinstall the plugin.",
+            )
+        )
     elif facts.get("reo_core_error"):
         checks.append(
             Check(
@@ -208,8 +228,11 @@ class DiagnosticsDialog(QtWidgets.QDialog):
         self.refresh()
 
     def checks(self) -> list[Check]:
-        return (qgis_checks() + probe_checks(self.python, self.probe_result, self.gpus)
-                + info_checks(self.info, self.info_error))  # fmt: skip
+        return (
+            qgis_checks()
+            + probe_checks(self.python, self.probe_result, self.gpus)
+            + info_checks(self.info, self.info_error)
+        )
 
     def report_text(self) -> str:
         return render_text(self.checks())
@@ -257,8 +280,14 @@ def _gpu_checks(python: str, facts: dict, gpus: list[str]) -> list[Check]:
             Check("CUDA", f"{facts.get('cuda_version')}: {', '.join(facts.get('gpus') or [])}", OK)
         ]
     if gpus:
-        return [Check("CUDA", f"not available to PyTorch, but an NVIDIA GPU is present ({'; '.join(gpus)})", WARN,
-                      cuda_fix_command(python))]  # fmt: skip
+        return [
+            Check(
+                "CUDA",
+                f"not available to PyTorch, but an NVIDIA GPU is present ({'; '.join(gpus)})",
+                WARN,
+                cuda_fix_command(python),
+            )
+        ]
     if facts.get("mps_available"):
         return [Check("Apple GPU (MPS)", "available", OK)]
     return [Check("GPU", "none found: the model runs on the CPU (slower, but works)")]

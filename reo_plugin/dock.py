@@ -379,13 +379,20 @@ class ReoDock(DockLayout, QgsDockWidget):
 
     def _connect_inspection(self) -> None:
         for signal in (
-            self.multiband_radio.toggled, self.s2_layer.layerChanged,
-            self.band_table.mappingChanged, self.cloud_mask.changed, self.band_order.changed,
-            self.boa_offset.currentIndexChanged, self.allow_l1c.toggled,
-            self.model_path.fileChanged, self.modality.currentTextChanged,
-            self.hh_layer.layerChanged, self.hv_layer.layerChanged,
-            self.extent.extentChanged, self.stride.valueChanged,
-        ):  # fmt: skip
+            self.multiband_radio.toggled,
+            self.s2_layer.layerChanged,
+            self.band_table.mappingChanged,
+            self.cloud_mask.changed,
+            self.band_order.changed,
+            self.boa_offset.currentIndexChanged,
+            self.allow_l1c.toggled,
+            self.model_path.fileChanged,
+            self.modality.currentTextChanged,
+            self.hh_layer.layerChanged,
+            self.hv_layer.layerChanged,
+            self.extent.extentChanged,
+            self.stride.valueChanged,
+        ):
             signal.connect(self._inputs_changed)
 
     def _visibility_changed(self, visible: bool) -> None:

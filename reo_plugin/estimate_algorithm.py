@@ -213,24 +213,29 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         """The overrides of how the Sentinel-2 input is read (all optional); enums take strings."""
         self.addParameter(
             QgsProcessingParameterRasterLayer(
-                self.CLOUD_MASK, "Cloud mask (empty: the SCL if given, else REO's screening)",
+                self.CLOUD_MASK,
+                "Cloud mask (empty: the SCL if given, else REO's screening)",
                 optional=True,
             )
-        )  # fmt: skip
+        )
         kind = _strings_enum(self.CLOUD_MASK_KIND, "Cloud mask kind", CLOUD_MASK_KINDS, "scl")
         threshold = QgsProcessingParameterNumber(
             self.CLOUD_THRESHOLD,
             "Cloud probability threshold (probability masks; empty: 0.4, or 40 for integer masks)",
-            DOUBLE_NUMBER, optional=True, minValue=0.0,
-        )  # fmt: skip
+            DOUBLE_NUMBER,
+            optional=True,
+            minValue=0.0,
+        )
         order = _strings_enum(
             self.BAND_ORDER, "Band order of a stack without band names", tuple(BAND_ORDERS), None
         )
         offset = _strings_enum(self.BOA_OFFSET, "BOA offset (DN)", BOA_OFFSET_CHOICES, AUTO)
         allow = QgsProcessingParameterBoolean(
-            self.ALLOW_L1C, "Allow Level-1C (top-of-atmosphere) input", defaultValue=False,
+            self.ALLOW_L1C,
+            "Allow Level-1C (top-of-atmosphere) input",
+            defaultValue=False,
             optional=True,
-        )  # fmt: skip
+        )
         for parameter in (kind, threshold, order, offset, allow):
             if parameter in (threshold, offset, allow):
                 parameter.setFlags(parameter.flags() | ADVANCED_PARAMETER)
@@ -254,9 +259,13 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         folder = RunFolder(estimate.out)
         try:
             result = shared_pool().run(
-                "estimate", fields, estimate.model.model, estimate.model.device,
-                progress, feedback.isCanceled,
-            )  # fmt: skip
+                "estimate",
+                fields,
+                estimate.model.model,
+                estimate.model.device,
+                progress,
+                feedback.isCanceled,
+            )
         except WorkerCanceled:
             folder.discard()
             feedback.reportError("Canceled; no output was written.")
@@ -266,9 +275,13 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(_text(error)) from None
         outcome = EstimateOutcome.from_result(result, estimate.out)
         _report_reading(outcome, feedback)
-        outputs = {"FOLDER": str(outcome.out), "SUMMARY": json.dumps(outcome.summary),
-                   "TOTAL_AGB_MG": outcome.total_agb_mg, "TOTAL_CARBON_MG": outcome.total_carbon_mg,
-                   "MEAN_AGB": outcome.mean_agb}  # fmt: skip
+        outputs = {
+            "FOLDER": str(outcome.out),
+            "SUMMARY": json.dumps(outcome.summary),
+            "TOTAL_AGB_MG": outcome.total_agb_mg,
+            "TOTAL_CARBON_MG": outcome.total_carbon_mg,
+            "MEAN_AGB": outcome.mean_agb,
+        }
         for name, key in ((self.OUTPUT_AGB, "agb"), (self.OUTPUT_LAND_COVER, "land_cover")):
             destination = self.parameterAsOutputLayer(parameters, name, context)
             source = outcome.files.get(key)
@@ -344,9 +357,14 @@ def _strings_enum(
 ) -> QgsProcessingParameterEnum:
     """An optional enum whose values are its option strings ("1000", "eurosat"), not indexes."""
     return QgsProcessingParameterEnum(
-        name, title, options=list(options), allowMultiple=False, defaultValue=default,
-        optional=True, usesStaticStrings=True,
-    )  # fmt: skip
+        name,
+        title,
+        options=list(options),
+        allowMultiple=False,
+        defaultValue=default,
+        optional=True,
+        usesStaticStrings=True,
+    )
 
 
 def _report_reading(outcome: EstimateOutcome, feedback: QgsProcessingFeedback) -> None:

@@ -90,8 +90,10 @@ class PatchMapTool(QgsMapToolEmitPoint):
         corners = [(xmin, ymax), (xmax, ymax), (xmax, ymin), (xmin, ymin), (xmin, ymax)]
         ring = []
         for (x0, y0), (x1, y1) in itertools.pairwise(corners):
-            ring += [QgsPointXY(x0 + (x1 - x0) * t / EDGE_POINTS, y0 + (y1 - y0) * t / EDGE_POINTS)
-                     for t in range(EDGE_POINTS)]  # fmt: skip
+            ring += [
+                QgsPointXY(x0 + (x1 - x0) * t / EDGE_POINTS, y0 + (y1 - y0) * t / EDGE_POINTS)
+                for t in range(EDGE_POINTS)
+            ]
         ring.append(ring[0])
         to_canvas = QgsCoordinateTransform(
             crs, self.canvas().mapSettings().destinationCrs(), QgsProject.instance()
@@ -135,8 +137,12 @@ def s2_patch_grid(
     finest = min(layers, key=lambda layer: layer.rasterUnitsPerPixelX())
     anchor = (finest.extent().xMinimum(), finest.extent().yMaximum())
     extents = [layer.extent() for layer in layers]
-    data = (max(e.xMinimum() for e in extents), max(e.yMinimum() for e in extents),
-            min(e.xMaximum() for e in extents), min(e.yMaximum() for e in extents))  # fmt: skip
+    data = (
+        max(e.xMinimum() for e in extents),
+        max(e.yMinimum() for e in extents),
+        min(e.xMaximum() for e in extents),
+        min(e.yMaximum() for e in extents),
+    )
     wanted = None
     if extent is not None and not extent.isNull() and not extent.isEmpty():
         if extent_crs is not None and extent_crs.isValid() and extent_crs != crs:

@@ -92,8 +92,10 @@ class InputParameters:
         if self.s2:
             fields["s2"] = list(self.s2)
         if self.band_mapping:
-            fields["band_mapping"] = {band: [path, int(index)] for band, (path, index)
-                                      in sorted(self.band_mapping.items())}  # fmt: skip
+            fields["band_mapping"] = {
+                band: [path, int(index)]
+                for band, (path, index) in sorted(self.band_mapping.items())
+            }
         if self.band_order is not None:
             fields["band_order"] = self.band_order
         if self.cloud_mask:
@@ -154,8 +156,12 @@ class EstimateParameters:
         check_modality_inputs(self.model.modality, self.inputs)
 
     def request_fields(self) -> dict:
-        fields = {**self.inputs.request_fields(), "stride": int(self.stride), "out": self.out,
-                  "batch_size": int(self.batch_size)}  # fmt: skip
+        fields = {
+            **self.inputs.request_fields(),
+            "stride": int(self.stride),
+            "out": self.out,
+            "batch_size": int(self.batch_size),
+        }
         if self.extent is not None:
             fields["extent"] = self.extent.to_request()
         return fields
@@ -205,8 +211,13 @@ class AskParameters:
         check_modality_inputs(self.model.modality, self.inputs)
 
     def request_fields(self) -> dict:
-        fields = {**self.inputs.request_fields(), "point": [float(v) for v in self.point],
-                  "crs": self.crs, "question": self.question.strip(), "stride": int(self.stride)}  # fmt: skip
+        fields = {
+            **self.inputs.request_fields(),
+            "point": [float(v) for v in self.point],
+            "crs": self.crs,
+            "question": self.question.strip(),
+            "stride": int(self.stride),
+        }
         if self.extent is not None:
             fields["extent"] = self.extent.to_request()
         return fields

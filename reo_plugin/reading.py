@@ -35,8 +35,12 @@ class Reading:
     def from_inspect(cls, result: dict) -> Reading:
         """From an ``inspect`` result (``serve_protocol.InspectResult``); ProtocolError otherwise."""
         inspected = protocol.decode_result(protocol.Inspect.op, result)
-        grid = {"crs": inspected.grid.crs, "width": inspected.grid.width,
-                "height": inspected.grid.height, "stride": inspected.grid.stride}  # fmt: skip
+        grid = {
+            "crs": inspected.grid.crs,
+            "width": inspected.grid.width,
+            "height": inspected.grid.height,
+            "stride": inspected.grid.stride,
+        }
         return cls(inspected.decision, inspected.patches, grid)
 
     @classmethod
@@ -86,8 +90,13 @@ class Reading:
 
     def line(self) -> str:
         """One line: level, offset, units, clouds, band identification, patches."""
-        parts = [self.level_text(), self.offset_text(), self.units_text(), self.clouds_text(),
-                 self.bands_text()]  # fmt: skip
+        parts = [
+            self.level_text(),
+            self.offset_text(),
+            self.units_text(),
+            self.clouds_text(),
+            self.bands_text(),
+        ]
         if self.patches is not None:
             parts.append(f"{self.patches} patch{'es' if self.patches != 1 else ''}")
         return SEPARATOR.join(part for part in parts if part)
@@ -97,12 +106,14 @@ class Reading:
         d = self.decision
         level, offset = d.get("level") or {}, d.get("boa_offset") or {}
         layouts = ", ".join(dict.fromkeys(d.get("layouts") or []))
-        lines = [f"Product: {d.get('product') or '(no product name)'}"
-                 + (f" ({layouts})" if layouts else ""),
-                 f"Level: {level.get('value', 'unknown')} — {level.get('source')}"
-                 + (f": {level['detail']}" if level.get("detail") else ""),
-                 f"BOA offset: {offset.get('value')} DN — {offset.get('source')}"
-                 + (f": {offset['detail']}" if offset.get("detail") else "")]  # fmt: skip
+        lines = [
+            f"Product: {d.get('product') or '(no product name)'}"
+            + (f" ({layouts})" if layouts else ""),
+            f"Level: {level.get('value', 'unknown')} — {level.get('source')}"
+            + (f": {level['detail']}" if level.get("detail") else ""),
+            f"BOA offset: {offset.get('value')} DN — {offset.get('source')}"
+            + (f": {offset['detail']}" if offset.get("detail") else ""),
+        ]
         check = offset.get("data_check") or {}
         if check:
             lines.append(
@@ -116,8 +127,11 @@ class Reading:
         lines.append(f"Clouds: {clouds.get('kind')} — {clouds.get('detail')}")
         read = self._read_bands()
         lines.append("Bands read:")
-        lines += [f"  {name}: {Path(str(b.get('file'))).name} band {b.get('band')} "
-                  f"({b.get('identified_by')})" for name, b in read.items()]  # fmt: skip
+        lines += [
+            f"  {name}: {Path(str(b.get('file'))).name} band {b.get('band')} "
+            f"({b.get('identified_by')})"
+            for name, b in read.items()
+        ]
         others = [name for name in sorted(d.get("bands") or {}) if name not in read]
         if others:
             lines.append(f"Bands found, not read by this model: {', '.join(others)}")
@@ -125,8 +139,10 @@ class Reading:
             lines.append(f"Files not used: {', '.join(d['files_not_used'])}")
         if self.grid:
             g = self.grid
-            lines.append(f"Patch grid: {g.get('width')} x {g.get('height')} patches "
-                         f"({self.patches} in the extent), stride {g.get('stride')}, {g.get('crs')}")  # fmt: skip
+            lines.append(
+                f"Patch grid: {g.get('width')} x {g.get('height')} patches "
+                f"({self.patches} in the extent), stride {g.get('stride')}, {g.get('crs')}"
+            )
         if self.warnings:
             lines += ["Warnings:"] + [f"  - {text}" for text in self.warnings]
         return "\n".join(lines)
@@ -138,8 +154,10 @@ class Reading:
         if len(units) > 1 and len(kinds) == 1:
             kind, reason = kinds.pop()
             return [f"Values: {kind} ({reason}) in all {len(units)} files"]
-        return [f"Values of {Path(path).name}: {u.get('kind')} ({u.get('reason')})"
-                for path, u in sorted(units.items())]  # fmt: skip
+        return [
+            f"Values of {Path(path).name}: {u.get('kind')} ({u.get('reason')})"
+            for path, u in sorted(units.items())
+        ]
 
     def _read_bands(self) -> dict[str, dict]:
         bands = self.decision.get("bands") or {}
@@ -150,6 +168,9 @@ class Reading:
 
 def skipped_text(skipped_by_reason: dict | None) -> str:
     """'8 cloud, 1 shadow, 4 no data' from summary.json's ``patches.skipped_by_reason``."""
-    counts = [(str(reason).replace("_", " "), int(count))
-              for reason, count in (skipped_by_reason or {}).items() if count]  # fmt: skip
+    counts = [
+        (str(reason).replace("_", " "), int(count))
+        for reason, count in (skipped_by_reason or {}).items()
+        if count
+    ]
     return ", ".join(f"{count} {reason}" for reason, count in counts)

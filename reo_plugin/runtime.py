@@ -121,11 +121,18 @@ def base_python() -> str | None:
     if executable is not None and executable.name.lower().startswith("python"):
         candidates.append(executable)
     for prefix in {Path(sys.exec_prefix), Path(sys.base_exec_prefix)}:
-        candidates += [prefix / "python.exe", prefix / "python3.exe", prefix / "bin" / f"python{version}",
-                       prefix / "bin" / "python3"]  # fmt: skip
+        candidates += [
+            prefix / "python.exe",
+            prefix / "python3.exe",
+            prefix / "bin" / f"python{version}",
+            prefix / "bin" / "python3",
+        ]
     if executable is not None:
-        candidates += [executable.parent / "python3.exe", executable.parent / "python3",
-                       executable.parent / "bin" / "python3"]  # fmt: skip
+        candidates += [
+            executable.parent / "python3.exe",
+            executable.parent / "python3",
+            executable.parent / "bin" / "python3",
+        ]
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
@@ -274,8 +281,11 @@ def nvidia_gpus(timeout: float = 5.0) -> list[str]:
     try:
         completed = subprocess.run(
             [program, "--query-gpu=name,driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=timeout, **hidden_console(),
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **hidden_console(),
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     if completed.returncode != 0:
@@ -293,5 +303,7 @@ def default_torch_build() -> str:
 def cuda_fix_command(python: str, requirements: str | Path = REQUIREMENTS_PATH) -> str:
     """The command that replaces a CPU-only PyTorch by a CUDA build in ``python``."""
     torch = _pinned(requirements, "torch") or "torch"
-    return (f"{_quote(python)} -m pip install --force-reinstall {_quote(torch)} "
-            f"--index-url {TORCH_INDEXES['cu126']}")  # fmt: skip
+    return (
+        f"{_quote(python)} -m pip install --force-reinstall {_quote(torch)} "
+        f"--index-url {TORCH_INDEXES['cu126']}"
+    )

@@ -127,8 +127,13 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
 
     def planned_steps(self) -> list[Step]:
         options = tuple(self.pip_options.text().split())
-        return setup_steps(self.folder.filePath(), self.base.filePath(), self.torch_build.currentData(),
-                           options, REQUIREMENTS_PATH)  # fmt: skip
+        return setup_steps(
+            self.folder.filePath(),
+            self.base.filePath(),
+            self.torch_build.currentData(),
+            options,
+            REQUIREMENTS_PATH,
+        )
 
     def preview(self) -> None:
         try:
@@ -200,9 +205,7 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
         self.output_tail = (self.output_tail + text.splitlines())[-8:]
         self._append(text)
 
-    def _finished(
-        self, exit_code: int, _status: QtCore.QProcess.ExitStatus | None = None
-    ) -> None:
+    def _finished(self, exit_code: int, _status: QtCore.QProcess.ExitStatus | None = None) -> None:
         if self.process is None:
             return
         self._read()
@@ -221,8 +224,10 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
         if error == QtCore.QProcess.ProcessError.FailedToStart and self.process is not None:
             step = self.steps[self.step_index]
             self.process = None
-            self.status.setText(f"Step '{step.title}' could not start: '{step.program}' is not a program. "
-                                "Choose an existing base Python.")  # fmt: skip
+            self.status.setText(
+                f"Step '{step.title}' could not start: '{step.program}' is not a program. "
+                "Choose an existing base Python."
+            )
             self._done(False)
 
     def _done(self, ok: bool) -> None:

@@ -93,9 +93,11 @@ def stretched_renderer(layer: QgsRasterLayer) -> QgsSingleBandPseudoColorRendere
     n = len(colours)
     values = [low + (high - low) * i / (n - 1) for i in range(n)]
     ramp = QgsGradientColorRamp(
-        colours[0], colours[-1], False,
+        colours[0],
+        colours[-1],
+        False,
         [QgsGradientStop(i / (n - 1), colour) for i, colour in enumerate(colours[1:-1], 1)],
-    )  # fmt: skip
+    )
     function = QgsColorRampShader(low, high, ramp, LINEAR_RAMP)
     function.setColorRampItemList(
         [

@@ -104,9 +104,13 @@ class EstimateTask(WorkerTask):
 
         def job(progress: Progress, is_canceled: IsCanceled) -> dict:
             return pool.run(
-                "estimate", parameters.request_fields(), parameters.model.model,
-                parameters.model.device, progress, is_canceled,
-            )  # fmt: skip
+                "estimate",
+                parameters.request_fields(),
+                parameters.model.model,
+                parameters.model.device,
+                progress,
+                is_canceled,
+            )
 
         super().__init__("REO: estimate AGB", job)
 
@@ -128,9 +132,13 @@ class AskTask(WorkerTask):
 
         def job(progress: Progress, is_canceled: IsCanceled) -> dict:
             return pool.run(
-                "ask", parameters.request_fields(), parameters.model.model, parameters.model.device,
-                progress, is_canceled,
-            )  # fmt: skip
+                "ask",
+                parameters.request_fields(),
+                parameters.model.model,
+                parameters.model.device,
+                progress,
+                is_canceled,
+            )
 
         super().__init__("REO: ask about a patch", job)
 
@@ -145,8 +153,9 @@ class InspectTask(WorkerTask):
         self.parameters = parameters
 
         def job(progress: Progress, is_canceled: IsCanceled) -> dict:
-            return pool.run("inspect", parameters.request_fields(), None, "auto", progress,
-                            is_canceled)  # fmt: skip
+            return pool.run(
+                "inspect", parameters.request_fields(), None, "auto", progress, is_canceled
+            )
 
         super().__init__("REO: how the inputs are read", job)
 

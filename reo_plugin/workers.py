@@ -117,9 +117,11 @@ class WorkerPool:
         if progress is not None:
             progress(0.0, "loading the model")
         self.model_info = client.call(
-            "load_model", {"model": str(model), "device": str(device)}, progress=None,
+            "load_model",
+            {"model": str(model), "device": str(device)},
+            progress=None,
             is_canceled=is_canceled,
-        )  # fmt: skip
+        )
         self._loaded = wanted
 
     def _acquire_job(self, is_canceled: IsCanceled | None) -> None:

@@ -15,9 +15,21 @@ ORIGIN = (600_000.0, 5_100_000.0)  # top-left corner, on a 60 m multiple so ever
 
 
 # Reflectance of green vegetation per band: dark in the visible, bright in the near infrared.
-VEGETATION = {"B01": 0.03, "B02": 0.035, "B03": 0.065, "B04": 0.04, "B05": 0.10, "B06": 0.25,
-              "B07": 0.30, "B08": 0.33, "B8A": 0.35, "B09": 0.34, "B10": 0.01, "B11": 0.18,
-              "B12": 0.09}  # fmt: skip
+VEGETATION = {
+    "B01": 0.03,
+    "B02": 0.035,
+    "B03": 0.065,
+    "B04": 0.04,
+    "B05": 0.10,
+    "B06": 0.25,
+    "B07": 0.30,
+    "B08": 0.33,
+    "B8A": 0.35,
+    "B09": 0.34,
+    "B10": 0.01,
+    "B11": 0.18,
+    "B12": 0.09,
+}
 
 
 def s2_reflectance(height: int, width: int, seed: int = 0, bands=AGBD_BAND_ORDER) -> np.ndarray:

@@ -32,9 +32,21 @@ from reo_core.sensors.sentinel2 import ALL_BANDS, L1C_BAND_ORDER
 TILE = "T32TNN"
 SENSED = date(2023, 6, 15)
 # Clouds: bright and flat in the visible, as Sen2Cor's screening expects them.
-CLOUD = {"B01": 0.55, "B02": 0.55, "B03": 0.55, "B04": 0.55, "B05": 0.56, "B06": 0.57,
-         "B07": 0.58, "B08": 0.58, "B8A": 0.58, "B09": 0.3, "B10": 0.05, "B11": 0.45,
-         "B12": 0.35}  # fmt: skip
+CLOUD = {
+    "B01": 0.55,
+    "B02": 0.55,
+    "B03": 0.55,
+    "B04": 0.55,
+    "B05": 0.56,
+    "B06": 0.57,
+    "B07": 0.58,
+    "B08": 0.58,
+    "B8A": 0.58,
+    "B09": 0.3,
+    "B10": 0.05,
+    "B11": 0.45,
+    "B12": 0.35,
+}
 
 
 def reflectance(
@@ -138,8 +150,15 @@ def _coarse(values: np.ndarray, res: int) -> np.ndarray:
 
 def _write_tif(path: Path, layers, res: int, descriptions=None) -> Path:
     data = np.stack(layers)
-    profile = dict(driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
-                   dtype=data.dtype.name, crs=UTM32N, transform=from_origin(*ORIGIN, res, res))  # fmt: skip
+    profile = dict(
+        driver="GTiff",
+        width=data.shape[2],
+        height=data.shape[1],
+        count=data.shape[0],
+        dtype=data.dtype.name,
+        crs=UTM32N,
+        transform=from_origin(*ORIGIN, res, res),
+    )
     if data.dtype.kind == "u":
         profile["nodata"] = 0
     with rasterio.open(path, "w", **profile) as dst:
@@ -153,23 +172,37 @@ def _write_jp2(path: Path, values: np.ndarray, res: int, offset: int | None) -> 
     """A lossless JPEG 2000 without a no-data declaration, as the .SAFE's are."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = values if offset is None else to_dn(_coarse(values, res), offset)
-    profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-                   dtype=data.dtype.name, crs=UTM32N, transform=from_origin(*ORIGIN, res, res))  # fmt: skip
+    profile = dict(
+        driver="GTiff",
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype.name,
+        crs=UTM32N,
+        transform=from_origin(*ORIGIN, res, res),
+    )
     with MemoryFile() as memory:
         with memory.open(**profile) as dataset:
             dataset.write(data, 1)
         with memory.open() as dataset:
-            rasterio.shutil.copy(dataset, path, driver="JP2OpenJPEG", REVERSIBLE="YES",
-                                 QUALITY="100")  # fmt: skip
+            rasterio.shutil.copy(
+                dataset, path, driver="JP2OpenJPEG", REVERSIBLE="YES", QUALITY="100"
+            )
 
 
 def _mtd(name: str, level: str, baseline: str, offset: int, sensed: date) -> str:
     """The parts of an MTD_MSIL2A.xml / MTD_MSIL1C.xml that say how to read the numbers."""
     tag = "BOA" if level == "L2A" else "RADIO"
-    offsets = "".join(f'<{tag}_ADD_OFFSET band_id="{i}">{-offset}</{tag}_ADD_OFFSET>'
-                      for i in range(13)) if baseline >= "04.00" else ""  # fmt: skip
-    quantification = ("<BOA_QUANTIFICATION_VALUE unit=\"none\">10000</BOA_QUANTIFICATION_VALUE>"
-                      if level == "L2A" else "<QUANTIFICATION_VALUE unit=\"none\">10000</QUANTIFICATION_VALUE>")  # fmt: skip
+    offsets = (
+        "".join(f'<{tag}_ADD_OFFSET band_id="{i}">{-offset}</{tag}_ADD_OFFSET>' for i in range(13))
+        if baseline >= "04.00"
+        else ""
+    )
+    quantification = (
+        '<BOA_QUANTIFICATION_VALUE unit="none">10000</BOA_QUANTIFICATION_VALUE>'
+        if level == "L2A"
+        else '<QUANTIFICATION_VALUE unit="none">10000</QUANTIFICATION_VALUE>'
+    )
     number = level[1:]
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <n1:Level-{number}_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-{number}.xsd">
@@ -194,17 +227,31 @@ def _mtd(name: str, level: str, baseline: str, offset: int, sensed: date) -> str
 def _stac_item(item_id: str, bands: tuple[str, ...], stac: dict) -> dict:
     """A Sentinel-2 L2A STAC item as Earth Search publishes it (the fields REO reads)."""
     offset = stac.get("offset")
-    keys = {"B01": "coastal", "B02": "blue", "B03": "green", "B04": "red", "B05": "rededge1",
-            "B06": "rededge2", "B07": "rededge3", "B08": "nir", "B8A": "nir08", "B09": "nir09",
-            "B11": "swir16", "B12": "swir22"}  # fmt: skip
+    keys = {
+        "B01": "coastal",
+        "B02": "blue",
+        "B03": "green",
+        "B04": "red",
+        "B05": "rededge1",
+        "B06": "rededge2",
+        "B07": "rededge3",
+        "B08": "nir",
+        "B8A": "nir08",
+        "B09": "nir09",
+        "B11": "swir16",
+        "B12": "swir22",
+    }
     assets = {}
     for band in bands:
         raster = {"nodata": 0, "data_type": "uint16", "scale": 0.0001}
         if offset is not None:
             raster["offset"] = offset
-        assets[keys[band]] = {"href": f"./{band}.tif", "type": "image/tiff",
-                              "eo:bands": [{"name": keys[band], "common_name": keys[band]}],
-                              "raster:bands": [raster]}  # fmt: skip
+        assets[keys[band]] = {
+            "href": f"./{band}.tif",
+            "type": "image/tiff",
+            "eo:bands": [{"name": keys[band], "common_name": keys[band]}],
+            "raster:bands": [raster],
+        }
     return {
         "type": "Feature",
         "stac_version": "1.0.0",

@@ -320,12 +320,25 @@ def _normalise(patch: AgbdPatch) -> np.ndarray:
     alos = [pct(db[..., i], stats.sar[p].p1, stats.sar[p].p99) for i, p in enumerate(("HH", "HV"))]
     ones = np.ones((25, 25))
     lat, lon = np.pi * patch.lat / 90, np.pi * patch.lon / 180
-    latlon = [(np.cos(lat) + 1) / 2 * ones, (np.sin(lat) + 1) / 2 * ones,
-              (np.cos(lon) + 1) / 2 * ones, (np.sin(lon) + 1) / 2 * ones]  # fmt: skip
+    latlon = [
+        (np.cos(lat) + 1) / 2 * ones,
+        (np.sin(lat) + 1) / 2 * ones,
+        (np.cos(lon) + 1) / 2 * ones,
+        (np.sin(lon) + 1) / 2 * ones,
+    ]
     lc = 2 * np.pi * patch.lc / 100
     dem = pct(patch.dem.astype(float), 4.0, 2297.0)
-    channels = [*s2, *latlon, *alos, 0 * ones, 0 * ones,
-                (np.cos(lc) + 1) / 2, (np.sin(lc) + 1) / 2, patch.lc_prob / 100, dem]  # fmt: skip
+    channels = [
+        *s2,
+        *latlon,
+        *alos,
+        0 * ones,
+        0 * ones,
+        (np.cos(lc) + 1) / 2,
+        (np.sin(lc) + 1) / 2,
+        patch.lc_prob / 100,
+        dem,
+    ]
     return np.stack(channels).astype(np.float32)
 
 

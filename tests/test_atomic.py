@@ -18,13 +18,23 @@ def hidden(folder) -> list[str]:
 
 
 def test_json_is_strict_and_nan_and_inf_become_null(tmp_path):
-    document = {"b": math.nan, "a": [1.5, math.inf, (-math.inf, 2)], "c": {"d": float("nan")},
-                3: "int key", "é": "ü"}  # fmt: skip
+    document = {
+        "b": math.nan,
+        "a": [1.5, math.inf, (-math.inf, 2)],
+        "c": {"d": float("nan")},
+        3: "int key",
+        "é": "ü",
+    }
     path = atomic.write_json(tmp_path / "x.json", document)
     text = path.read_text(encoding="utf-8")
     assert "NaN" not in text and "Infinity" not in text
-    assert json.loads(text) == {"3": "int key", "a": [1.5, None, [None, 2]], "b": None,
-                                "c": {"d": None}, "é": "ü"}  # fmt: skip
+    assert json.loads(text) == {
+        "3": "int key",
+        "a": [1.5, None, [None, 2]],
+        "b": None,
+        "c": {"d": None},
+        "é": "ü",
+    }
     assert text.endswith("}\n") and list(json.loads(text)) == ["3", "a", "b", "c", "é"]
     one_line = atomic.json_text({"id": math.nan, "z": 1, "a": 2}, indent=None, sort_keys=False)
     assert one_line == '{"id": null, "z": 1, "a": 2}'

@@ -31,11 +31,14 @@ def test_the_table_is_reproduced_from_nothing(tmp_path, capsys):
     table = (tmp_path / "table.md").read_text().splitlines()
     rows = [line for line in table if line.startswith("| ") and "---" not in line][1:]
     assert [row.split(" | ")[0][2:] for row in rows] == [
-        "training mean", "gradient-boosted trees (band statistics)", "REO model",
-    ]  # fmt: skip
+        "training mean",
+        "gradient-boosted trees (band statistics)",
+        "REO model",
+    ]
     for row in rows:
         cells = row.strip("| ").split(" | ")[1:]
         assert len(cells) == 8 and all(cell.replace("%", "").strip() != "nan" for cell in cells)
     assert {p.name for p in (tmp_path / "work").iterdir()} == {
-        "train-seeds11-n120", "held-out-seeds12-n60",
-    }  # fmt: skip
+        "train-seeds11-n120",
+        "held-out-seeds12-n60",
+    }

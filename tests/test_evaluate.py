@@ -125,8 +125,11 @@ def test_evaluate_file_writes_every_artefact_with_hand_computed_metrics(tmp_path
     out = tmp_path / "predictions_evaluation"  # the default: <stem>_evaluation beside the file
     assert result.out_dir == str(out)
     assert sorted(p.name for p in out.iterdir()) == [
-        "agb_scatter.png", "confusion_matrix.png", "metrics.json", "report.md",
-    ]  # fmt: skip
+        "agb_scatter.png",
+        "confusion_matrix.png",
+        "metrics.json",
+        "report.md",
+    ]
     assert_hand_computed(result.to_json())
     written = json.loads((out / "metrics.json").read_text())
     assert_hand_computed(written)
@@ -293,19 +296,33 @@ def test_bad_jsonl_raises_and_writes_nothing(tmp_path, existing_report, case):
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("p.csv", "id,task,truth,prediction\n1,agb,1,1\n" * 1 + "2,agb,2,2\n" * 4 + "7,agb\n",
-         r"p\.csv line 7: missing column 'truth'"),
-        ("p.csv", "id,task,truth\n1,agb,1\n", r"p\.csv line 1: missing column 'prediction' in the header"),
+        (
+            "p.csv",
+            "id,task,truth,prediction\n1,agb,1,1\n" * 1 + "2,agb,2,2\n" * 4 + "7,agb\n",
+            r"p\.csv line 7: missing column 'truth'",
+        ),
+        (
+            "p.csv",
+            "id,task,truth\n1,agb,1\n",
+            r"p\.csv line 1: missing column 'prediction' in the header",
+        ),
         ("p.csv", "", r"p\.csv holds no predictions"),
         ("p.csv", "id,task,truth,prediction\n", r"p\.csv holds no predictions"),
         ("p.jsonl", "", r"p\.jsonl holds no predictions"),
         ("p.jsonl", "\n  \n", r"p\.jsonl holds no predictions"),
-        ("p.jsonl", '{"id": 1, "task": "agb", "truth": 1, "prediction": 1}\n{"id": 2,\n',
-         r"p\.jsonl line 2: not valid JSON"),
+        (
+            "p.jsonl",
+            '{"id": 1, "task": "agb", "truth": 1, "prediction": 1}\n{"id": 2,\n',
+            r"p\.jsonl line 2: not valid JSON",
+        ),
         ("p.jsonl", "[1, 2]\n", r"p\.jsonl line 1: expected a JSON object"),
-        ("p.txt", "id,task,truth,prediction\n", r"p\.txt: unknown file type '\.txt'.*\.jsonl.*\.csv"),
+        (
+            "p.txt",
+            "id,task,truth,prediction\n",
+            r"p\.txt: unknown file type '\.txt'.*\.jsonl.*\.csv",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_files_raise_and_write_nothing(tmp_path, existing_report, name, text, message):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -404,8 +421,11 @@ def test_module_runs_as_a_command(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", ROWS)
     done = subprocess.run(
         [sys.executable, "-m", "reo_core.evaluate", "--predictions", str(path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Evaluated 15 predictions")
     assert (tmp_path / "p_evaluation" / "metrics.json").is_file()

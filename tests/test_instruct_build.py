@@ -119,7 +119,12 @@ def test_agb_dialogue_carries_domain_text_and_the_target_as_a_number():
 
 def test_every_family_once_per_draw_with_one_image_token():
     facts = _facts(activities=(50,))
-    items = patch_dialogues(facts, {"split": "train", "shard": 0, "index": 3}, "train-00000001", np.random.default_rng(1))  # fmt: skip
+    items = patch_dialogues(
+        facts,
+        {"split": "train", "shard": 0, "index": 3},
+        "train-00000001",
+        np.random.default_rng(1),
+    )
     assert [i["task"] for i in items] == [t.value for t in Task]
     assert [i["id"] for i in items] == [f"train-00000001-{x}" for x in ("lc", "pc", "ha", "agb")]
     for item in items:
@@ -410,9 +415,13 @@ def test_labels_out_of_range_empty_s2_and_repeats_are_dropped_and_counted(agbd_d
     out = tmp_path / "build"
     stats = build_instruct(BuildConfig(agbd=(bad,), out=out))["val"]
     assert stats["dropped"] == {
-        "agb_fill_value": 1, "agb_negative": 1, "agb_above_500": 1, "s2_no_data": 1,
-        "land_cover_no_data": 0, "duplicate_footprint": 1,
-    }  # fmt: skip
+        "agb_fill_value": 1,
+        "agb_negative": 1,
+        "agb_above_500": 1,
+        "s2_no_data": 1,
+        "land_cover_no_data": 0,
+        "duplicate_footprint": 1,
+    }
     assert stats["usable_patches"] == stats["source_patches"] - 5 == stats["patches"]
     written = json.loads((out / "stats.json").read_text())["splits"]["val"]
     assert written["dropped"] == stats["dropped"]
@@ -462,8 +471,9 @@ def _set(key: str, index: int, value: float):
 
 
 def test_a_nan_label_names_file_and_patch(agbd_dir, tmp_path, caplog):
-    bad = _edited_lite(agbd_dir / "AGBD-Lite-val.h5", tmp_path / "AGBD-Lite-val.h5",
-                       _set("GEDI/agbd", 7, np.nan))  # fmt: skip
+    bad = _edited_lite(
+        agbd_dir / "AGBD-Lite-val.h5", tmp_path / "AGBD-Lite-val.h5", _set("GEDI/agbd", 7, np.nan)
+    )
     message = _cli_fails(bad, tmp_path / "build", caplog)
     assert "AGBD-Lite-val.h5, patch 7: the AGB label GEDI/agbd is nan" in message
     assert "download it again, or remove these patches" in message

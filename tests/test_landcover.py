@@ -11,9 +11,30 @@ from reo_core.errors import InputError
 
 def test_class_table_has_the_official_codes_and_colours():
     assert sorted(landcover.CLASSES) == [
-        0, 20, 30, 40, 50, 60, 70, 80, 90, 100,
-        111, 112, 113, 114, 115, 116, 121, 122, 123, 124, 125, 126, 200,
-    ]  # fmt: skip
+        0,
+        20,
+        30,
+        40,
+        50,
+        60,
+        70,
+        80,
+        90,
+        100,
+        111,
+        112,
+        113,
+        114,
+        115,
+        116,
+        121,
+        122,
+        123,
+        124,
+        125,
+        126,
+        200,
+    ]
     assert landcover.CLASSES[112].color == "#009900"
     assert landcover.CLASSES[80].rgb == (0, 50, 200)
     assert landcover.color_table()[50] == (250, 0, 0, 255)

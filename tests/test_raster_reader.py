@@ -315,9 +315,16 @@ def test_scene_classification_masks_clouds_and_shadows(tmp_path):
     scl[20:, 20:] = 3  # a cloud shadow corner in patch (1, 1)
     scl_path = tmp_path / "T32TNN_20200601_SCL_20m.tif"
     with rasterio.open(
-        scl_path, "w", driver="GTiff", width=25, height=25, count=1, dtype="uint8", crs=UTM32N,
+        scl_path,
+        "w",
+        driver="GTiff",
+        width=25,
+        height=25,
+        count=1,
+        dtype="uint8",
+        crs=UTM32N,
         transform=rasterio.transform.from_origin(*ORIGIN, 20, 20),
-    ) as dst:  # fmt: skip
+    ) as dst:
         dst.write(scl, 1)
     s2 = open_sentinel2([stack, scl_path])  # the SCL file is recognised by its name
     assert s2.cloud_mask is not None and s2.cloud_mask.path == scl_path
@@ -347,8 +354,10 @@ def test_sub_extents_read_the_same_patches_as_the_whole_scene(bigearthnet_patch)
     s2 = open_sentinel2(sorted(bigearthnet_patch.glob("*_B*.tif")))
     whole = patches_by_cell(PatchReader(s2))
     x0, y0 = 404400.0, 5342400.0  # the patch's corner, not on the 250 m lattice
-    for bounds in ((x0 + 111.1, y0 - 987.6, x0 + 654.3, y0 - 222.2),
-                   (x0 + 333.3, y0 - 1100.0, x0 + 1190.0, y0 - 501.0)):  # fmt: skip
+    for bounds in (
+        (x0 + 111.1, y0 - 987.6, x0 + 654.3, y0 - 222.2),
+        (x0 + 333.3, y0 - 1100.0, x0 + 1190.0, y0 - 501.0),
+    ):
         part = patches_by_cell(PatchReader(s2, extent=Extent.from_bounds(*bounds, "EPSG:32633")))
         assert part and set(part) < set(whole)
         for corner, values in part.items():

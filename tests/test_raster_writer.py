@@ -26,9 +26,14 @@ GRID = PixelGrid(
 
 def agb_writer(path):
     return PatchGridWriter(
-        path, GRID, "float32", nodata=-1.0, descriptions=["AGB (Mg/ha)"], units=["Mg/ha"],
+        path,
+        GRID,
+        "float32",
+        nodata=-1.0,
+        descriptions=["AGB (Mg/ha)"],
+        units=["Mg/ha"],
         tags={"REO_PRODUCT": "agb"},
-    )  # fmt: skip
+    )
 
 
 def test_agb_raster_describes_itself(tmp_path):
@@ -56,9 +61,14 @@ def test_land_cover_raster_carries_the_copernicus_colours(tmp_path):
     classes = np.full((30, 40), 112, dtype=np.uint8)
     classes[:, :10] = 255
     with PatchGridWriter(
-        path, grid, "uint8", nodata=255, descriptions=["land cover (CGLS-LC100)"],
-        colormap=landcover.color_table(), categorical=True,
-    ) as writer:  # fmt: skip
+        path,
+        grid,
+        "uint8",
+        nodata=255,
+        descriptions=["land cover (CGLS-LC100)"],
+        colormap=landcover.color_table(),
+        categorical=True,
+    ) as writer:
         writer.write(0, 0, classes)
     with rasterio.open(path) as src:
         assert src.colormap(1)[112] == (0, 153, 0, 255)

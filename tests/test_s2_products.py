@@ -130,8 +130,9 @@ def test_stac_item_beside_the_bands_gives_the_offset(tmp_path, truth):
     assert s2.decision.level.value == "L2A"
     assert_reads_truth(s2, truth)
     # Earth Search's harmonised items: the offset was taken out of the DN, the item says so.
-    removed = {"properties": {"s2:processing_baseline": "05.09",
-                              "earthsearch:boa_offset_applied": True}}  # fmt: skip
+    removed = {
+        "properties": {"s2:processing_baseline": "05.09", "earthsearch:boa_offset_applied": True}
+    }
     folder = write_band_folder(tmp_path / "S2B_32TNN_20230616_0_L2A", truth, 0, stac=removed)
     offset = open_sentinel2([folder]).decision.offset
     assert (offset.value, offset.source) == (0, "STAC item")
@@ -142,8 +143,12 @@ def test_google_earth_engine_stack_is_read_by_its_band_names(tmp_path, truth):
     path = write_stack(tmp_path / "export.tif", layers, descriptions=GEE_NAMES)
     s2 = open_sentinel2([path])
     decision = s2.decision.to_dict()
-    assert decision["bands"]["B8A"] == {"file": str(path), "band": 9,
-                                        "identified_by": "band description", "read": True}  # fmt: skip
+    assert decision["bands"]["B8A"] == {
+        "file": str(path),
+        "band": 9,
+        "identified_by": "band description",
+        "read": True,
+    }
     assert decision["bands"]["B11"]["band"] == 11
     assert (decision["boa_offset"]["value"], decision["boa_offset"]["source"]) == (0, "data")
     assert decision["level"]["value"] == "unknown"  # nothing says; read as L2A
@@ -177,8 +182,11 @@ def test_eurosat_order_stack_needs_its_order_named(tmp_path, truth):
 
 def test_n0400_in_the_name_does_not_overrule_data_without_offset(tmp_path, truth):
     name = product_name(baseline="N0400", sensed=date(2022, 6, 1))
-    path = write_stack(tmp_path / f"{name}.tif", [to_dn(truth[b], 0) for b in AGBD_BAND_ORDER],
-                       descriptions=AGBD_BAND_ORDER)  # fmt: skip
+    path = write_stack(
+        tmp_path / f"{name}.tif",
+        [to_dn(truth[b], 0) for b in AGBD_BAND_ORDER],
+        descriptions=AGBD_BAND_ORDER,
+    )
     s2 = open_sentinel2([path])
     decision = s2.decision
     assert (decision.offset.value, decision.offset.source) == (0, "data")
@@ -205,8 +213,12 @@ def test_float_rasters_holding_digital_numbers_are_read_as_digital_numbers(tmp_p
     assert "float raster holding digital numbers" in s2.decision.warnings[0]
     assert_reads_truth(s2, truth)
     as_reflectance = [truth[b] for b in AGBD_BAND_ORDER]
-    path = write_stack(tmp_path / "float_reflectance.tif", as_reflectance,
-                       descriptions=AGBD_BAND_ORDER, dtype="float32")  # fmt: skip
+    path = write_stack(
+        tmp_path / "float_reflectance.tif",
+        as_reflectance,
+        descriptions=AGBD_BAND_ORDER,
+        dtype="float32",
+    )
     s2 = open_sentinel2([path])
     assert s2.decision.units[str(path)].kind == "reflectance" and s2.decision.warnings == ()
     assert_reads_truth(s2, truth)
@@ -222,8 +234,11 @@ def test_float_rasters_holding_digital_numbers_are_read_as_digital_numbers(tmp_p
 
 def test_overcast_scene_without_scl_gives_no_patch_and_says_so(tmp_path):
     clouds = reflectance(100, seed=2, spectrum=CLOUD)
-    path = write_stack(tmp_path / "overcast.tif", [to_dn(clouds[b], 0) for b in AGBD_BAND_ORDER],
-                       descriptions=AGBD_BAND_ORDER)  # fmt: skip
+    path = write_stack(
+        tmp_path / "overcast.tif",
+        [to_dn(clouds[b], 0) for b in AGBD_BAND_ORDER],
+        descriptions=AGBD_BAND_ORDER,
+    )
     s2 = open_sentinel2([path])
     assert s2.decision.clouds.kind == "screening"
     reader = PatchReader(s2)
@@ -234,17 +249,26 @@ def test_overcast_scene_without_scl_gives_no_patch_and_says_so(tmp_path):
 
 @pytest.mark.parametrize(
     ("kind", "values", "threshold"),
-    [("binary", (0, 1), None), ("probability", (10, 90), None), ("probability", (0.1, 0.3), 0.25),
-     ("fmask", (0, 4), None), ("scl", (4, 9), None)],
-)  # fmt: skip
-def test_a_cloud_mask_of_each_kind_skips_the_patches_it_marks(tmp_path, truth, kind, values,
-                                                              threshold):  # fmt: skip
+    [
+        ("binary", (0, 1), None),
+        ("probability", (10, 90), None),
+        ("probability", (0.1, 0.3), 0.25),
+        ("fmask", (0, 4), None),
+        ("scl", (4, 9), None),
+    ],
+)
+def test_a_cloud_mask_of_each_kind_skips_the_patches_it_marks(
+    tmp_path, truth, kind, values, threshold
+):
     clear, cloudy = values
     mask = np.full((100, 100), clear, dtype=np.float32 if threshold else np.uint8)
     mask[:25, :25] = cloudy  # patch (0, 0)
     mask_path = write_stack(tmp_path / "mask.tif", [mask], dtype=mask.dtype.name)
-    bands = write_stack(tmp_path / "s2.tif", [to_dn(truth[b], 0) for b in AGBD_BAND_ORDER],
-                        descriptions=AGBD_BAND_ORDER)  # fmt: skip
+    bands = write_stack(
+        tmp_path / "s2.tif",
+        [to_dn(truth[b], 0) for b in AGBD_BAND_ORDER],
+        descriptions=AGBD_BAND_ORDER,
+    )
     options = CloudOptions(mask=mask_path, kind=kind, threshold=threshold)
     s2 = open_sentinel2([bands], clouds=options)
     assert s2.decision.clouds.kind == "mask" and s2.decision.clouds.mask_kind == kind
@@ -256,12 +280,23 @@ def test_a_cloud_mask_of_each_kind_skips_the_patches_it_marks(tmp_path, truth, k
 
 def test_a_cloud_mask_in_another_crs_is_refused(tmp_path, truth):
     mask = tmp_path / "mask.tif"
-    with rasterio.open(mask, "w", driver="GTiff", width=10, height=10, count=1, dtype="uint8",
-                       crs="EPSG:4326", transform=rasterio.transform.from_origin(9, 46, 0.01, 0.01)
-                       ) as dst:  # fmt: skip
+    with rasterio.open(
+        mask,
+        "w",
+        driver="GTiff",
+        width=10,
+        height=10,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=rasterio.transform.from_origin(9, 46, 0.01, 0.01),
+    ) as dst:
         dst.write(np.zeros((1, 10, 10), np.uint8))
-    bands = write_stack(tmp_path / "s2.tif", [to_dn(truth[b], 0) for b in AGBD_BAND_ORDER],
-                        descriptions=AGBD_BAND_ORDER)  # fmt: skip
+    bands = write_stack(
+        tmp_path / "s2.tif",
+        [to_dn(truth[b], 0) for b in AGBD_BAND_ORDER],
+        descriptions=AGBD_BAND_ORDER,
+    )
     with pytest.raises(InputError, match=r"cloud mask mask\.tif is in another CRS"):
         open_sentinel2([bands], clouds=CloudOptions(mask=mask, kind="binary"))
 

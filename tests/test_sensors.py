@@ -22,8 +22,19 @@ from reo_core.sensors.statistics import SAR_DYNAMIC_RANGE_DB, load_statistics
 
 def test_band_table_holds_agbd_order_and_native_resolutions():
     assert sentinel2.AGBD_BAND_ORDER == (
-        "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12",
-    )  # fmt: skip
+        "B01",
+        "B02",
+        "B03",
+        "B04",
+        "B05",
+        "B06",
+        "B07",
+        "B08",
+        "B8A",
+        "B09",
+        "B11",
+        "B12",
+    )
     assert "B10" not in sentinel2.AGBD_BAND_ORDER
     resolutions = {b: sentinel2.ALL_BANDS[b].resolution_m for b in sentinel2.ALL_BANDS}
     assert [b for b, r in resolutions.items() if r == 10] == ["B02", "B03", "B04", "B08"]
@@ -215,14 +226,24 @@ def test_modality_errors_say_what_is_allowed():
 @pytest.mark.parametrize(
     ("text", "level", "acquired", "baseline"),
     [
-        ("S2B_MSIL2A_20220105T090329_N0400_R007_T33NZA_20220105T105930.SAFE", "L2A", "2022-01-05", (4, 0)),
+        (
+            "S2B_MSIL2A_20220105T090329_N0400_R007_T33NZA_20220105T105930.SAFE",
+            "L2A",
+            "2022-01-05",
+            (4, 0),
+        ),
         ("S2A_MSIL2A_20170613T101031_87_48_B02", "L2A", "2017-06-13", None),  # BigEarthNet
-        ("S2B_MSIL1C_20230615T101559_N0509_R065_T32TNN_20230615T130000", "L1C", "2023-06-15", (5, 9)),
+        (
+            "S2B_MSIL1C_20230615T101559_N0509_R065_T32TNN_20230615T130000",
+            "L1C",
+            "2023-06-15",
+            (5, 9),
+        ),
         ("S2B_33UUP_20230615_0_L2A", "L2A", "2023-06-15", None),  # Earth Search
         ("L2A_T32TNN_A032950_20230615T101557", "L2A", "2023-06-15", None),  # a granule folder
         ("T33NZA_20220105T090329_B04_10m", None, "2022-01-05", None),  # a granule's band file
     ],
-)  # fmt: skip
+)
 def test_product_names_say_level_date_and_baseline(text, level, acquired, baseline):
     from reo_core.sensors.sentinel2_metadata import parse_product_name
 

@@ -193,8 +193,10 @@ def test_the_protocol_loads_neither_torch_nor_gdal():
 
 def python_39() -> str | None:
     """A Python 3.9 that runs (pyenv's shims exist even when the version is not selected)."""
-    candidates = [*map(str, Path.home().glob(".pyenv/versions/3.9*/bin/python3.9")),
-                  shutil.which("python3.9")]  # fmt: skip
+    candidates = [
+        *map(str, Path.home().glob(".pyenv/versions/3.9*/bin/python3.9")),
+        shutil.which("python3.9"),
+    ]
     for candidate in filter(None, candidates):
         if subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
             return candidate

@@ -329,22 +329,45 @@ def test_cli_rejects_bad_arguments_with_status_2(tmp_path, capsys):
 
 # Section A of notes/AGBD_FORMAT.md: every dataset of a tile group, (dtype, shape per patch).
 RAW_LAYOUT = {
-    "S2_bands": ("uint16", (25, 25, 12)), "S2_SCL": ("uint8", (25, 25)),
-    "ALOS_bands": ("uint16", (25, 25, 2)), "CH/ch": ("uint8", (25, 25)),
-    "CH/std": ("uint8", (25, 25)), "LC": ("uint8", (25, 25, 2)), "DEM": ("int16", (25, 25)),
+    "S2_bands": ("uint16", (25, 25, 12)),
+    "S2_SCL": ("uint8", (25, 25)),
+    "ALOS_bands": ("uint16", (25, 25, 2)),
+    "CH/ch": ("uint8", (25, 25)),
+    "CH/std": ("uint8", (25, 25)),
+    "LC": ("uint8", (25, 25, 2)),
+    "DEM": ("int16", (25, 25)),
     "Sentinel_metadata/S2_vegetation_score": ("uint8", ()),
-    "Sentinel_metadata/S2_date": ("int16", ()), "Sentinel_metadata/S2_pbn": ("uint16", ()),
-    "Sentinel_metadata/S2_ron": ("uint8", ()), "Sentinel_metadata/S2_boa_offset": ("uint8", ()),
-    **{f"GEDI/{name}": (dtype, ()) for name, dtype in (
-        ("agbd", "float32"), ("agbd_se", "float32"), ("rh98", "float32"), ("pft_class", "uint8"),
-        ("region_cla", "uint8"), ("leaf_off_f", "uint8"), ("urban_prop", "uint8"),
-        ("elev_lowes", "float32"), ("selected_a", "uint8"), ("shot_numbe", "uint64"),
-        ("sensitivit", "float32"), ("solar_elev", "float32"), ("date", "uint16"),
-        ("granule_num", "uint8"), ("track_num", "uint32"), ("ppds", "uint8"),
-        ("version_num", "uint16"), ("lat_offset", "uint8"), ("lat_decimal", "float32"),
-        ("lon_offset", "uint8"), ("lon_decimal", "float32"),
-    )},
-}  # fmt: skip
+    "Sentinel_metadata/S2_date": ("int16", ()),
+    "Sentinel_metadata/S2_pbn": ("uint16", ()),
+    "Sentinel_metadata/S2_ron": ("uint8", ()),
+    "Sentinel_metadata/S2_boa_offset": ("uint8", ()),
+    **{
+        f"GEDI/{name}": (dtype, ())
+        for name, dtype in (
+            ("agbd", "float32"),
+            ("agbd_se", "float32"),
+            ("rh98", "float32"),
+            ("pft_class", "uint8"),
+            ("region_cla", "uint8"),
+            ("leaf_off_f", "uint8"),
+            ("urban_prop", "uint8"),
+            ("elev_lowes", "float32"),
+            ("selected_a", "uint8"),
+            ("shot_numbe", "uint64"),
+            ("sensitivit", "float32"),
+            ("solar_elev", "float32"),
+            ("date", "uint16"),
+            ("granule_num", "uint8"),
+            ("track_num", "uint32"),
+            ("ppds", "uint8"),
+            ("version_num", "uint16"),
+            ("lat_offset", "uint8"),
+            ("lat_decimal", "float32"),
+            ("lon_offset", "uint8"),
+            ("lon_decimal", "float32"),
+        )
+    },
+}
 
 
 def _datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:

@@ -27,8 +27,17 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 MAX_UPLOAD_BYTES = 25_000_000  # the repository's PLUGIN_MAX_UPLOAD_SIZE
-REQUIRED_METADATA = ("name", "description", "version", "qgisMinimumVersion", "author", "email",
-                     "about", "tracker", "repository")  # fmt: skip
+REQUIRED_METADATA = (
+    "name",
+    "description",
+    "version",
+    "qgisMinimumVersion",
+    "author",
+    "email",
+    "about",
+    "tracker",
+    "repository",
+)
 BOOLEAN_METADATA = ("experimental", "deprecated", "server", "hasProcessingProvider", "supportsQt6")
 URL_METADATA = ("tracker", "repository", "homepage")
 FORBIDDEN_FOLDERS = ("__MACOSX", ".git", "__pycache__")
@@ -36,8 +45,24 @@ PACKAGE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")  # PEP 8, required of new plugi
 VERSION = re.compile(r"^\d+(\.\d+){0,2}([-.]?[A-Za-z0-9]+)?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Compiled code: file suffixes and the magic bytes of executables and shared libraries.
-BINARY_SUFFIXES = (".so", ".dll", ".dylib", ".pyd", ".exe", ".pyc", ".pyo", ".o", ".a", ".lib",
-                   ".class", ".jar", ".msi", ".bat", ".cmd", ".com")  # fmt: skip
+BINARY_SUFFIXES = (
+    ".so",
+    ".dll",
+    ".dylib",
+    ".pyd",
+    ".exe",
+    ".pyc",
+    ".pyo",
+    ".o",
+    ".a",
+    ".lib",
+    ".class",
+    ".jar",
+    ".msi",
+    ".bat",
+    ".cmd",
+    ".com",
+)
 BINARY_MAGIC = {
     b"\x7fELF": "an ELF executable or library",
     b"MZ": "a Windows executable or DLL",
@@ -53,8 +78,10 @@ TRUE_FALSE = ("true", "false", "yes", "no", "1", "0")
 def check_package(path: Path) -> list[str]:
     """Every problem the plugin repository (or QGIS installing the zip) would find in ``path``."""
     if path.stat().st_size > MAX_UPLOAD_BYTES:
-        return [f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the repository takes at most "
-                f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB"]  # fmt: skip
+        return [
+            f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the repository takes at most "
+            f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB"
+        ]
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
@@ -122,8 +149,11 @@ def _metadata_problems(archive: zipfile.ZipFile, top: str) -> list[str]:
     if not parser.has_section("general"):
         return ["metadata.txt has no [general] section"]
     general = dict(parser.items("general"))
-    problems = [f"metadata.txt lacks '{key}'" for key in REQUIRED_METADATA
-                if not general.get(key, "").strip()]  # fmt: skip
+    problems = [
+        f"metadata.txt lacks '{key}'"
+        for key in REQUIRED_METADATA
+        if not general.get(key, "").strip()
+    ]
     for key in ("version", "qgisMinimumVersion", "qgisMaximumVersion"):
         value = general.get(key, "").strip()
         if value and not VERSION.match(value):

@@ -56,8 +56,11 @@ def lab_to_srgb(lightness: float, a: float, b: float) -> tuple[float, float, flo
         return t**3 if t**3 > 216 / 24389 else (116 * t - 16) / (24389 / 27)
 
     x, y, z = (w * f_inverse(f) for w, f in zip(D65_WHITE, (fx, fy, fz), strict=True))
-    linear = (3.2406 * x - 1.5372 * y - 0.4986 * z, -0.9689 * x + 1.8758 * y + 0.0415 * z,
-              0.0557 * x - 0.2040 * y + 1.0570 * z)  # fmt: skip
+    linear = (
+        3.2406 * x - 1.5372 * y - 0.4986 * z,
+        -0.9689 * x + 1.8758 * y + 0.0415 * z,
+        0.0557 * x - 0.2040 * y + 1.0570 * z,
+    )
 
     def encode(c: float) -> float:
         return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
@@ -138,8 +141,10 @@ def write_styles(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as folder:
-        for name, dtype, make in (("land_cover", gdal.GDT_Byte, land_cover_renderer),
-                                  ("agb", gdal.GDT_Float32, agb_renderer)):  # fmt: skip
+        for name, dtype, make in (
+            ("land_cover", gdal.GDT_Byte, land_cover_renderer),
+            ("agb", gdal.GDT_Float32, agb_renderer),
+        ):
             path = str(Path(folder) / f"{name}.tif")
             dataset = gdal.GetDriverByName("GTiff").Create(path, 2, 2, 1, dtype)
             dataset.SetGeoTransform((0, 250, 0, 0, 0, -250))

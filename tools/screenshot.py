@@ -26,9 +26,13 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRODUCT = (
-    REPO_ROOT.parent / "shared" / "data" / "real" / "bigearthnet-s2-l2a"
+    REPO_ROOT.parent
+    / "shared"
+    / "data"
+    / "real"
+    / "bigearthnet-s2-l2a"
     / "S2B_MSIL2A_20170924T93020_69_24"
-)  # fmt: skip
+)
 SCREEN = "1366x768x24"
 TIMEOUT_S = 900
 
@@ -68,16 +72,31 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="reo-screenshot-") as folder:
         work = Path(folder)
         plugin_zip = work / "reo.zip"
-        subprocess.run(["make", "-s", "package", f"PACKAGE_OUT={plugin_zip}"], cwd=REPO_ROOT,
-                       check=True)  # fmt: skip
+        subprocess.run(
+            ["make", "-s", "package", f"PACKAGE_OUT={plugin_zip}"], cwd=REPO_ROOT, check=True
+        )
         report = work / "report.json"
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        environment = {**os.environ, "REO_SHOT_PRODUCT": str(args.product.resolve()),
-                       "REO_SHOT_WORK": str(work), "REO_SHOT_OUT": str(args.out.resolve()),
-                       "REO_SHOT_REPORT": str(report)}  # fmt: skip
-        command = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN}", "qgis", "--nologo",
-                   "--noversioncheck", "--profiles-path", str(profile(work / "qgis", plugin_zip)),
-                   "--code", str(REPO_ROOT / "tools" / "screenshot_in_qgis.py")]  # fmt: skip
+        environment = {
+            **os.environ,
+            "REO_SHOT_PRODUCT": str(args.product.resolve()),
+            "REO_SHOT_WORK": str(work),
+            "REO_SHOT_OUT": str(args.out.resolve()),
+            "REO_SHOT_REPORT": str(report),
+        }
+        command = [
+            "xvfb-run",
+            "-a",
+            "-s",
+            f"-screen 0 {SCREEN}",
+            "qgis",
+            "--nologo",
+            "--noversioncheck",
+            "--profiles-path",
+            str(profile(work / "qgis", plugin_zip)),
+            "--code",
+            str(REPO_ROOT / "tools" / "screenshot_in_qgis.py"),
+        ]
         subprocess.run(command, env=environment, timeout=TIMEOUT_S, check=False)
         if not report.is_file():
             print("QGIS ended without a report (see its output above)", file=sys.stderr)

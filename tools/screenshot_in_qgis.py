@@ -48,9 +48,11 @@ def true_colour(files: dict) -> QgsRasterLayer:
     gdal.BuildVRT(vrt, [str(files[b]) for b in ("B04", "B03", "B02")], separate=True)
     layer = QgsRasterLayer(vrt, f"{PRODUCT.name} (true colour)", "gdal")
     renderer = QgsMultiBandColorRenderer(layer.dataProvider(), 1, 2, 3)
-    for band, setter in ((1, renderer.setRedContrastEnhancement),
-                         (2, renderer.setGreenContrastEnhancement),
-                         (3, renderer.setBlueContrastEnhancement)):  # fmt: skip
+    for band, setter in (
+        (1, renderer.setRedContrastEnhancement),
+        (2, renderer.setGreenContrastEnhancement),
+        (3, renderer.setBlueContrastEnhancement),
+    ):
         enhancement = QgsContrastEnhancement(layer.dataProvider().dataType(band))
         enhancement.setContrastEnhancementAlgorithm(
             QgsContrastEnhancement.ContrastEnhancementAlgorithm.StretchToMinimumMaximum

@@ -147,14 +147,15 @@ def _inputs_array(column: Any, n: int, name: str) -> np.ndarray:
     return array.reshape(n, N_CHANNELS, PATCH_SIZE, PATCH_SIZE)
 
 
-def _batch(
-    record_batch: Any, start: int, source: str, split: str, images: bool
-) -> AgbdBatch:
+def _batch(record_batch: Any, start: int, source: str, split: str, images: bool) -> AgbdBatch:
     n = record_batch.num_rows
     fields = decode_inputs(_inputs_array(record_batch.column("input"), n, source))
     label = np.asarray(record_batch.column("label").to_numpy(zero_copy_only=False), np.float32)
-    for what, values in (("the AGB label", label), ("the latitude", fields["lat"]),
-                         ("the longitude", fields["lon"])):  # fmt: skip
+    for what, values in (
+        ("the AGB label", label),
+        ("the latitude", fields["lat"]),
+        ("the longitude", fields["lon"]),
+    ):
         check_finite(values, what, source, start)
     return AgbdBatch(
         source=source,

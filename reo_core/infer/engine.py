@@ -248,10 +248,12 @@ class InferenceEngine:
             block = self.prepare_block(block)
         kept = block.images.shape[0]
         predictions = self.predict_patches(
-            None, None, is_canceled,  # the inputs are made
+            None,
+            None,
+            is_canceled,  # the inputs are made
             None if on_batch is None else lambda done: on_batch(done, kept),
             prepared=(block.images, block.spectral),
-        )  # fmt: skip
+        )
         return scatter(block, predictions)
 
     def prepare_block(self, block: PatchBlock) -> PreparedBlock:

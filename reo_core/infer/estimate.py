@@ -252,10 +252,12 @@ def _assemble(
     summary = SummaryAccumulator(_cell_area_ha(reader), reader.n_patches)
     with ExitStack() as stack, writers:
         datasets = [
-            {key: stack.enter_context(rasterio.open(path)) for key, path in
-             product_paths(parts / f"rank-{rank}", writers.keys).items()}
+            {
+                key: stack.enter_context(rasterio.open(path))
+                for key, path in product_paths(parts / f"rank-{rank}", writers.keys).items()
+            }
             for rank in range(count)
-        ]  # fmt: skip
+        ]
         for index, (row, col, n_rows, n_cols) in enumerate(reader.block_layout()):
             result = read_block_result(datasets[index % count], row, col, n_rows, n_cols)
             writers.write(result)
@@ -275,8 +277,10 @@ def _finish(run: _Run, accumulator: SummaryAccumulator, skips: SkipCounts, out: 
     if request.quicklook:
         if progress is not None:
             progress(1.0, "drawing the quicklook")
-        title = (f"{engine.name}: {totals['patches']['done']} patches, mean AGB "
-                 f"{totals['agb']['mean'] or 0:.1f} Mg/ha ({grid.crs.to_string()})")  # fmt: skip
+        title = (
+            f"{engine.name}: {totals['patches']['done']} patches, mean AGB "
+            f"{totals['agb']['mean'] or 0:.1f} Mg/ha ({grid.crs.to_string()})"
+        )
         try:
             write_quicklook(out / QUICKLOOK_NAME, paths["agb"], paths["land_cover"], title)
         except OSError as error:

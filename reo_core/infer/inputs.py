@@ -48,8 +48,10 @@ class InputSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "s2", tuple(Path(p) for p in self.s2 or ()))
         object.__setattr__(self, "sar", tuple(Path(p) for p in self.sar or ()))
-        mapping = {band: (Path(path), int(index)) for band, (path, index) in
-                   dict(self.band_mapping or {}).items()}  # fmt: skip
+        mapping = {
+            band: (Path(path), int(index))
+            for band, (path, index) in dict(self.band_mapping or {}).items()
+        }
         object.__setattr__(self, "band_mapping", mapping)
         if not self.s2 and not self.band_mapping:
             raise InputError(
@@ -163,26 +165,57 @@ def make_extent(
 def add_imagery_arguments(parser: argparse.ArgumentParser) -> None:
     """The imagery options every command that reads imagery shares (predict, ask)."""
     add = parser.add_argument
-    add("--s2", nargs="*", type=Path, default=[],
+    add(
+        "--s2",
+        nargs="*",
+        type=Path,
+        default=[],
         help="Sentinel-2 L2A: a .SAFE folder or zip, a product folder (B02.tif ...), a stack or "
-             "per-band files")  # fmt: skip
+        "per-band files",
+    )
     add("--sar", nargs="+", type=Path, default=[], help="PALSAR-2 HH and HV (ms+sar models)")
-    add("--band", action="append", default=[], metavar="BAND=FILE[:INDEX]",
-        help="which file (and 1-based band) holds a band, e.g. --band B8A=stack.tif:9; repeat")  # fmt: skip
-    add("--band-order", choices=tuple(BAND_ORDERS),
+    add(
+        "--band",
+        action="append",
+        default=[],
+        metavar="BAND=FILE[:INDEX]",
+        help="which file (and 1-based band) holds a band, e.g. --band B8A=stack.tif:9; repeat",
+    )
+    add(
+        "--band-order",
+        choices=tuple(BAND_ORDERS),
         help="order of a 12/13-band stack without band names: agbd (B01..B8A, B09, B11, B12), "
-             "l1c (with B10), eurosat (B8A last)")  # fmt: skip
-    add("--boa-offset", choices=("auto", *map(str, BOA_OFFSETS)), default="auto",
-        help="BOA_ADD_OFFSET in DN (default auto: from the metadata, checked against the data)")  # fmt: skip
-    add("--allow-l1c", action="store_true",
-        help="read Level-1C (top-of-atmosphere) products anyway (biased; marked in the summary)")  # fmt: skip
+        "l1c (with B10), eurosat (B8A last)",
+    )
+    add(
+        "--boa-offset",
+        choices=("auto", *map(str, BOA_OFFSETS)),
+        default="auto",
+        help="BOA_ADD_OFFSET in DN (default auto: from the metadata, checked against the data)",
+    )
+    add(
+        "--allow-l1c",
+        action="store_true",
+        help="read Level-1C (top-of-atmosphere) products anyway (biased; marked in the summary)",
+    )
     add("--cloud-mask", type=Path, help="a cloud mask raster to use instead of the SCL / screening")
-    add("--cloud-mask-kind", choices=MASK_KINDS, default="scl",
-        help="what the mask's values mean (default scl)")  # fmt: skip
-    add("--cloud-threshold", type=float,
-        help="probability masks: cloudy at or above (default 0.4, or 40 for integer masks)")  # fmt: skip
-    add("--no-cloud-screening", dest="cloud_screening", action="store_false",
-        help="without SCL or mask, do not screen clouds spectrally")  # fmt: skip
+    add(
+        "--cloud-mask-kind",
+        choices=MASK_KINDS,
+        default="scl",
+        help="what the mask's values mean (default scl)",
+    )
+    add(
+        "--cloud-threshold",
+        type=float,
+        help="probability masks: cloudy at or above (default 0.4, or 40 for integer masks)",
+    )
+    add(
+        "--no-cloud-screening",
+        dest="cloud_screening",
+        action="store_false",
+        help="without SCL or mask, do not screen clouds spectrally",
+    )
 
 
 def input_spec_from_args(

@@ -28,8 +28,13 @@ class PatchPredictions:
     def concat(cls, parts: list[PatchPredictions], has_std: bool) -> PatchPredictions:
         if not parts:
             empty = np.zeros(0, dtype=np.float32)
-            return cls(empty, empty if has_std else None, empty.astype(np.uint8),
-                       empty.astype(np.uint8), [])  # fmt: skip
+            return cls(
+                empty,
+                empty if has_std else None,
+                empty.astype(np.uint8),
+                empty.astype(np.uint8),
+                [],
+            )
         return cls(
             agb=np.concatenate([p.agb for p in parts]),
             agb_std=np.concatenate([p.agb_std for p in parts]) if has_std else None,

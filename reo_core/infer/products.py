@@ -50,16 +50,40 @@ PRODUCTS: dict[str, Product] = {
     p.key: p
     for p in (
         Product("agb", "agb.tif", "float32", FLOAT_NODATA, "AGB (Mg/ha)", "Mg/ha"),
-        Product("agb_std", "agb_std.tif", "float32", FLOAT_NODATA, "AGB standard deviation (Mg/ha)", "Mg/ha"),
-        Product("land_cover", "land_cover.tif", "uint8", NODATA_CODE, "land cover (CGLS-LC100 code)", categorical=True),
-        Product("patch_count", "patch_count.tif", "uint8", COUNT_NODATA, "ecological patch count", categorical=True),
+        Product(
+            "agb_std",
+            "agb_std.tif",
+            "float32",
+            FLOAT_NODATA,
+            "AGB standard deviation (Mg/ha)",
+            "Mg/ha",
+        ),
+        Product(
+            "land_cover",
+            "land_cover.tif",
+            "uint8",
+            NODATA_CODE,
+            "land cover (CGLS-LC100 code)",
+            categorical=True,
+        ),
+        Product(
+            "patch_count",
+            "patch_count.tif",
+            "uint8",
+            COUNT_NODATA,
+            "ecological patch count",
+            categorical=True,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def product_keys(has_std: bool) -> tuple[str, ...]:
-    return ("agb", "agb_std", "land_cover", "patch_count") if has_std else (
-        "agb", "land_cover", "patch_count")  # fmt: skip
+    return (
+        ("agb", "agb_std", "land_cover", "patch_count")
+        if has_std
+        else ("agb", "land_cover", "patch_count")
+    )
 
 
 def product_paths(folder: Path, keys: tuple[str, ...]) -> dict[str, Path]:
@@ -93,11 +117,16 @@ class ProductWriters:
             for key in self.keys:
                 product = PRODUCTS[key]
                 writer = PatchGridWriter(
-                    self.paths[key], self.grid, product.dtype, product.nodata,
-                    [product.description], units=[product.unit],
+                    self.paths[key],
+                    self.grid,
+                    product.dtype,
+                    product.nodata,
+                    [product.description],
+                    units=[product.unit],
                     colormap=color_table() if key == "land_cover" else None,
-                    categorical=product.categorical, tags=self.tags,
-                )  # fmt: skip
+                    categorical=product.categorical,
+                    tags=self.tags,
+                )
                 self._writers[key] = stack.enter_context(writer)
             self._stack = stack.pop_all()
         return self

@@ -77,8 +77,13 @@ def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
     if not block.keep[0, 0]:
         raise _skipped_patch(request, reader, bounds, block)
     s2, sar = engine.block_patches(block)
-    patch = {"row": row, "col": col, "bounds": list(bounds), "crs": grid.pixels.crs.to_string(),
-             "valid_fraction": round(valid, 4)}  # fmt: skip
+    patch = {
+        "row": row,
+        "col": col,
+        "bounds": list(bounds),
+        "crs": grid.pixels.crs.to_string(),
+        "valid_fraction": round(valid, 4),
+    }
     answer = answer_patches(
         engine, s2, sar, request.question, request.max_new_tokens, request.carbon_fraction
     )[0]
@@ -178,8 +183,13 @@ def _count_answer(predictions: PatchPredictions, i: int) -> dict:
         answer, count = f"No patch count could be read: {text}", None
     else:
         answer = f"{count} ecological patch{'' if count == 1 else 'es'}."
-    return {"kind": "count", "answer": answer, "generated": text, "patch_count": count,
-            "land_cover": _class(predictions, i)}  # fmt: skip
+    return {
+        "kind": "count",
+        "answer": answer,
+        "generated": text,
+        "patch_count": count,
+        "land_cover": _class(predictions, i),
+    }
 
 
 def _class(predictions: PatchPredictions, i: int) -> dict | None:
@@ -187,9 +197,7 @@ def _class(predictions: PatchPredictions, i: int) -> dict | None:
     return None if code == UNKNOWN_CLASS else {"code": code, "name": CLASSES[code].name}
 
 
-def _to_grid_crs(
-    point: tuple[float, float], crs: str, target: str | CRS
-) -> tuple[float, float]:
+def _to_grid_crs(point: tuple[float, float], crs: str, target: str | CRS) -> tuple[float, float]:
     source = parse_crs(crs)
     target = parse_crs(target)
     if source == target:

@@ -45,9 +45,12 @@ def write_quicklook(path: Path, agb_tif: Path, land_cover_tif: Path, title: str 
         np.searchsorted(codes, classes).clip(0, len(codes) - 1), mask=~np.isin(classes, codes)
     )
     right.imshow(
-        index, cmap=colors, norm=BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes)),
-        extent=extent, interpolation="nearest",
-    )  # fmt: skip
+        index,
+        cmap=colors,
+        norm=BoundaryNorm(np.arange(len(codes) + 1) - 0.5, len(codes)),
+        extent=extent,
+        interpolation="nearest",
+    )
     right.set_title("land cover (Copernicus CGLS-LC100)")
     handles = [Patch(color=CLASSES[c].color, label=f"{c} {CLASSES[c].short_name}") for c in present]
     if handles:

@@ -163,11 +163,14 @@ def _inventory_file(inventory: Inventory, file_index: int, path: Path, chunk_siz
         part.update(
             split=np.full(len(batch), SPLITS.index(batch.split), dtype=np.int8),
             file=np.full(len(batch), file_index, dtype=np.int32),
-            lat=batch.lat, lon=batch.lon, boa_offset=batch.boa_offset,
-            boa_source=batch.boa_offset_source, boa_metadata=batch.boa_offset_metadata,
+            lat=batch.lat,
+            lon=batch.lon,
+            boa_offset=batch.boa_offset,
+            boa_source=batch.boa_offset_source,
+            boa_metadata=batch.boa_offset_metadata,
             product=_product_ids(inventory, file_index, batch),
             reason=patch_reasons(batch.agbd, batch.s2_valid, part["land_cover"]),
-        )  # fmt: skip
+        )
         inventory.parts.append(part)
         count += len(batch)
     inventory.sources.append(
@@ -227,8 +230,10 @@ def _drop_repeats(
     if repeats.size:
         logger.warning(
             "%d patch(es) of split '%s' repeat a footprint given earlier in it (the same data "
-            "given twice?): dropped", repeats.size, split,
-        )  # fmt: skip
+            "given twice?): dropped",
+            repeats.size,
+            split,
+        )
 
 
 def take_inventory(config: BuildConfig) -> Inventory:
@@ -291,15 +296,22 @@ def plan_splits(config: BuildConfig, inventory: Inventory) -> dict[str, SplitPla
 
 def _patch_meta(patch: AgbdPatch, facts: dict[str, np.ndarray], g: int) -> dict[str, Any]:
     return {
-        "key": patch.key, "source": patch.source, "tile": patch.tile, "index": patch.index,
-        "region": patch.region, "agb": round(patch.agbd, 3), "lat": round(patch.lat, 6),
-        "lon": round(patch.lon, 6), "s2_date": patch.s2_date,
+        "key": patch.key,
+        "source": patch.source,
+        "tile": patch.tile,
+        "index": patch.index,
+        "region": patch.region,
+        "agb": round(patch.agbd, 3),
+        "lat": round(patch.lat, 6),
+        "lon": round(patch.lon, 6),
+        "s2_date": patch.s2_date,
         "boa_offset": int(facts["boa_offset"][g]),
         "boa_offset_source": OFFSET_SOURCES[int(facts["boa_source"][g])],
         "s2_valid": round(patch.s2_valid, 4),
-        "has_sar": patch.alos_dn is not None, "land_cover": int(facts["land_cover"][g]),
+        "has_sar": patch.alos_dn is not None,
+        "land_cover": int(facts["land_cover"][g]),
         "patch_count": int(facts["count"][g]),
-    }  # fmt: skip
+    }
 
 
 def write_shards(
@@ -372,10 +384,12 @@ def offset_counts(arrays: dict[str, np.ndarray], members: np.ndarray) -> dict[st
     the values overruled the metadata."""
     offset, source = arrays["boa_offset"][members], arrays["boa_source"][members]
     counts: dict[str, Any] = {
-        name: {str(value): int(np.count_nonzero((source == code) & (offset == value)))
-               for value in (0, BOA_ADD_OFFSET_DN)}
+        name: {
+            str(value): int(np.count_nonzero((source == code) & (offset == value)))
+            for value in (0, BOA_ADD_OFFSET_DN)
+        }
         for code, name in enumerate(OFFSET_SOURCES)
-    }  # fmt: skip
+    }
     counts["data_against_metadata"] = int(
         np.count_nonzero(offset != arrays["boa_metadata"][members])
     )
@@ -407,15 +421,24 @@ def split_stats(inventory: Inventory, plan: SplitPlan, dialogue_counts: dict) ->
 
 def _manifest(config: BuildConfig, inventory: Inventory, stats: dict[str, Any]) -> dict[str, Any]:
     return {
-        "format": "reo-instruct", "format_version": FORMAT_VERSION, "reo_core": __version__,
-        "template_version": TEMPLATE_VERSION, "seed": config.seed, "alpha": config.alpha,
-        "max_per_split": config.max_per_split, "shard_size": config.shard_size,
-        "sources": inventory.sources, "arrays": ARRAY_INFO,
-        "band_order": ARRAY_INFO["s2"]["bands"], "sar_order": ARRAY_INFO["sar"]["bands"],
-        "splits": {s: {"dialogues": f"{s}.jsonl", "patches": v["patches"]} for s, v in stats.items()},
+        "format": "reo-instruct",
+        "format_version": FORMAT_VERSION,
+        "reo_core": __version__,
+        "template_version": TEMPLATE_VERSION,
+        "seed": config.seed,
+        "alpha": config.alpha,
+        "max_per_split": config.max_per_split,
+        "shard_size": config.shard_size,
+        "sources": inventory.sources,
+        "arrays": ARRAY_INFO,
+        "band_order": ARRAY_INFO["s2"]["bands"],
+        "sar_order": ARRAY_INFO["sar"]["bands"],
+        "splits": {
+            s: {"dialogues": f"{s}.jsonl", "patches": v["patches"]} for s, v in stats.items()
+        },
         "statistics": STATISTICS_NAME if STATISTICS_SPLIT in stats else None,
         "command": config.command(),
-    }  # fmt: skip
+    }
 
 
 def _prepare_out(config: BuildConfig) -> Path:
@@ -470,8 +493,10 @@ def write_plots(split: str, stats: dict[str, Any], folder: Path) -> None:
     source, sampled = stats["land_cover"]["source"], stats["land_cover"]["sampled"]
     codes = sorted({*source, *sampled}, key=int)
     y = np.arange(len(codes))
-    share = {name: np.array([counts.get(c, 0) for c in codes], float) / max(sum(counts.values()), 1)
-             for name, counts in (("source", source), ("sampled", sampled))}  # fmt: skip
+    share = {
+        name: np.array([counts.get(c, 0) for c in codes], float) / max(sum(counts.values()), 1)
+        for name, counts in (("source", source), ("sampled", sampled))
+    }
     figure = Figure(figsize=(7, 0.35 * len(codes) + 1.5))
     axes = figure.add_subplot()
     axes.barh(y - 0.2, 100 * share["source"], 0.4, color="0.7", label="AGBD (source)")

@@ -38,9 +38,29 @@ from reo_core.tasks import Task
 
 ACTIVITY_CODES: tuple[int, ...] = tuple(sorted(HUMAN_ACTIVITY_CODES))  # bit i of the mask = code i
 NO_ACTIVITY = "none"
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                 "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                 "seventeen", "eighteen", "nineteen", "twenty")  # fmt: skip
+_NUMBER_WORDS = (
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+)
 _ABBREVIATIONS = {
     Task.LAND_COVER: "lc",
     Task.PATCH_COUNT: "pc",
@@ -194,8 +214,13 @@ def dialogue(
         values.update(extra)
         target = {"answer": truth, "kind": template.kind, **target}
     else:
-        target = {"answer": facts.agb, "agb": facts.agb, "unit": "Mg/ha",
-                  "land_cover": facts.land_cover, "patch_count": facts.count}  # fmt: skip
+        target = {
+            "answer": facts.agb,
+            "agb": facts.agb,
+            "unit": "Mg/ha",
+            "land_cover": facts.land_cover,
+            "patch_count": facts.count,
+        }
     if template.task in (Task.HUMAN_ACTIVITY, Task.AGB):
         target["activities"] = [CLASSES[c].human_activity for c in facts.activities]
     question = f"{IMAGE_TOKEN}\n{_fill(template.question, values)}"

@@ -42,15 +42,24 @@ STATISTICS_NAME = "statistics.json"
 STATISTICS_SPLIT = "train"  # models scale their input with the statistics of what they learn from
 ARRAYS = ("s2", "sar", "lc")
 ARRAY_INFO: dict[str, dict[str, Any]] = {
-    "s2": {"dtype": "uint16", "shape": ["N", len(AGBD_BAND_ORDER), PATCH_SIZE, PATCH_SIZE],
-           "bands": list(AGBD_BAND_ORDER),
-           "units": "surface reflectance x 10000, BOA offset removed; 0 = no data"},
-    "sar": {"dtype": "uint16", "shape": ["N", len(POLARISATIONS), PATCH_SIZE, PATCH_SIZE],
-            "bands": list(POLARISATIONS),
-            "units": "JAXA mosaic DN, gamma0 dB = 20*log10(DN) - 83; 0 = no data"},
-    "lc": {"dtype": "uint8", "shape": ["N", PATCH_SIZE, PATCH_SIZE],
-           "units": "CGLS-LC100 discrete class code; 255 = no data"},
-}  # fmt: skip
+    "s2": {
+        "dtype": "uint16",
+        "shape": ["N", len(AGBD_BAND_ORDER), PATCH_SIZE, PATCH_SIZE],
+        "bands": list(AGBD_BAND_ORDER),
+        "units": "surface reflectance x 10000, BOA offset removed; 0 = no data",
+    },
+    "sar": {
+        "dtype": "uint16",
+        "shape": ["N", len(POLARISATIONS), PATCH_SIZE, PATCH_SIZE],
+        "bands": list(POLARISATIONS),
+        "units": "JAXA mosaic DN, gamma0 dB = 20*log10(DN) - 83; 0 = no data",
+    },
+    "lc": {
+        "dtype": "uint8",
+        "shape": ["N", PATCH_SIZE, PATCH_SIZE],
+        "units": "CGLS-LC100 discrete class code; 255 = no data",
+    },
+}
 
 
 def shard_name(shard: int) -> str:
@@ -120,9 +129,14 @@ class ShardWriter:
             self._arrays[name] = []
         write_json(
             folder / "meta.json",
-            {"split": self.split, "shard": self.shards, "count": len(self._meta),
-             "arrays": ARRAY_INFO, "patches": self._meta},
-        )  # fmt: skip
+            {
+                "split": self.split,
+                "shard": self.shards,
+                "count": len(self._meta),
+                "arrays": ARRAY_INFO,
+                "patches": self._meta,
+            },
+        )
         self._meta = []
         self.shards += 1
 

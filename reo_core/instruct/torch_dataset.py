@@ -89,9 +89,11 @@ class InstructDataset(Dataset):
         """Stack items into a right-padded training batch."""
         pixels = self.processor.pixel_values(np.stack([item["images"] for item in items]))
         return self.processor.collate(
-            [item["encoded"] for item in items], pixels, agb=[item["agb"] for item in items],
+            [item["encoded"] for item in items],
+            pixels,
+            agb=[item["agb"] for item in items],
             spectral=[item["spectral"] for item in items],
-        )  # fmt: skip
+        )
 
     def _check_bands(self) -> None:
         manifest = self.folder / MANIFEST_NAME

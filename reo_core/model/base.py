@@ -89,9 +89,18 @@ class BaseSpec:
 
 # A base small enough for unit tests on a CPU: 56 px images, 4 x 4 tokens, 4 vision layers.
 TINY_BASE = BaseSpec(
-    vision_hidden=32, vision_layers=4, vision_heads=4, vision_intermediate=64, image_size=56,
-    patch_size=14, text_hidden=64, text_layers=2, text_heads=4, text_intermediate=128, max_positions=2048,
-)  # fmt: skip
+    vision_hidden=32,
+    vision_layers=4,
+    vision_heads=4,
+    vision_intermediate=64,
+    image_size=56,
+    patch_size=14,
+    text_hidden=64,
+    text_layers=2,
+    text_heads=4,
+    text_intermediate=128,
+    max_positions=2048,
+)
 
 
 def build_base(
@@ -170,9 +179,13 @@ def load_base(
     extra = {} if attention is None else {"attn_implementation": attention}
     try:
         model = LlavaForConditionalGeneration.from_pretrained(
-            str(folder), dtype=dtype, use_safetensors=True, trust_remote_code=False,
-            local_files_only=True, **extra,
-        )  # fmt: skip
+            str(folder),
+            dtype=dtype,
+            use_safetensors=True,
+            trust_remote_code=False,
+            local_files_only=True,
+            **extra,
+        )
         tokenizer = AutoTokenizer.from_pretrained(
             str(folder), trust_remote_code=False, local_files_only=True
         )

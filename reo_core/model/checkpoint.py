@@ -134,8 +134,9 @@ def load_checkpoint(
     base, _ = load_base(base_folder, dtype=dtype, device=device, attention=attention)
     peft = _loaded(
         lambda: PeftModel.from_pretrained(base, str(folder), is_trainable=False),
-        folder / ADAPTER_FILE, "the LoRA adapter",
-    )  # fmt: skip
+        folder / ADAPTER_FILE,
+        "the LoRA adapter",
+    )
     tokenizer = _load_tokenizer(folder)
     model = ReoVLM(config, peft, tokenizer).to(device)
     state = load_file(str(folder / HEADS_FILE), device=str(device))
@@ -145,8 +146,11 @@ def load_checkpoint(
             f"{folder / HEADS_FILE} lacks {sorted(missing)[:3]}...; the model folder is "
             f"incomplete; {COPY_AGAIN}."
         )
-    _loaded(lambda: model.load_state_dict(state, strict=False), folder / HEADS_FILE,
-            "the regression head")  # fmt: skip
+    _loaded(
+        lambda: model.load_state_dict(state, strict=False),
+        folder / HEADS_FILE,
+        "the regression head",
+    )
     _keep_heads_float32(model)
     model.eval()
     return LoadedModel(model, _processor(config, model, tokenizer, folder))
@@ -272,8 +276,9 @@ def _load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
         lambda: AutoTokenizer.from_pretrained(
             str(folder), trust_remote_code=False, local_files_only=True
         ),
-        folder / "tokenizer.json", "the tokenizer",
-    )  # fmt: skip
+        folder / "tokenizer.json",
+        "the tokenizer",
+    )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
     return tokenizer

@@ -118,8 +118,16 @@ class ReoConfig:
             raise ValueError(
                 f"class_codes {unknown} are not CGLS-LC100 classes; allowed: {sorted(CLASSES)}"
             )
-        for name in ("visual_token_pool", "head_grid", "head_depth", "head_token_hidden", "head_text_tokens",
-                     "lora_r", "lora_alpha", "max_text_tokens"):  # fmt: skip
+        for name in (
+            "visual_token_pool",
+            "head_grid",
+            "head_depth",
+            "head_token_hidden",
+            "head_text_tokens",
+            "lora_r",
+            "lora_alpha",
+            "max_text_tokens",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.spectral_tokens < 0:
@@ -218,5 +226,3 @@ def migrate_saved(values: dict, source: Path | str = CONFIG_NAME) -> dict:
         )
         values = {**values, "token_strategy": renamed}
     return values
-
-

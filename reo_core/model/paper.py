@@ -43,8 +43,14 @@ def paper_parameter_counts(
             len(layers) * len(config.images) * (1 + config.head_grid**2) + config.head_text_tokens
         )
         width = config.head_width or spec.vision_hidden
-        head = RegressionHead(tokens, spec.vision_hidden, width, config.head_depth,
-                              config.head_channel_hidden or 2 * width, config.head_token_hidden)  # fmt: skip
+        head = RegressionHead(
+            tokens,
+            spec.vision_hidden,
+            width,
+            config.head_depth,
+            config.head_channel_hidden or 2 * width,
+            config.head_token_hidden,
+        )
     vision = _count(base.model.vision_tower)
     projector = _count(base.model.multi_modal_projector)
     total = _count(base)
@@ -63,9 +69,14 @@ def _lora_parameters(config: ReoConfig, spec: BaseSpec) -> int:
     """r x (in + out) per adapted matrix, for each targeted projection of every LLM layer."""
     width, inner = spec.text_hidden, spec.text_intermediate
     shapes = {
-        "q_proj": (width, width), "k_proj": (width, width), "v_proj": (width, width), "o_proj": (width, width),
-        "gate_proj": (width, inner), "up_proj": (width, inner), "down_proj": (inner, width),
-    }  # fmt: skip
+        "q_proj": (width, width),
+        "k_proj": (width, width),
+        "v_proj": (width, width),
+        "o_proj": (width, width),
+        "gate_proj": (width, inner),
+        "up_proj": (width, inner),
+        "down_proj": (inner, width),
+    }
     per_layer = sum(config.lora_r * (shapes[t][0] + shapes[t][1]) for t in config.lora_targets)
     return spec.text_layers * per_layer
 

@@ -109,8 +109,11 @@ def classify_mask(
     if kind == "scl":
         return np.isin(values, SCL_CLOUD), np.isin(values, SCL_SHADOW), np.isin(values, SCL_NO_DATA)
     if kind == "fmask":
-        return (np.isin(values, FMASK_CLOUD), np.isin(values, FMASK_SHADOW),
-                np.isin(values, FMASK_NO_DATA))  # fmt: skip
+        return (
+            np.isin(values, FMASK_CLOUD),
+            np.isin(values, FMASK_SHADOW),
+            np.isin(values, FMASK_NO_DATA),
+        )
     no_info = ~np.isfinite(values)
     if nodata is not None and np.isfinite(nodata):
         no_info |= values == nodata

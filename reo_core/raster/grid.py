@@ -59,8 +59,9 @@ class PatchGrid:
     def layout(self) -> PatchLayout:
         """The same patches as plain numbers (``reo_core.patch_lattice``)."""
         p = self.pixels
-        return PatchLayout(p.transform.c, p.transform.f, p.width, p.height, self.stride,
-                           self.size, p.resolution)  # fmt: skip
+        return PatchLayout(
+            p.transform.c, p.transform.f, p.width, p.height, self.stride, self.size, p.resolution
+        )
 
     @property
     def rows(self) -> int:
@@ -128,8 +129,9 @@ def reference_grid(
                 "or choose another extent.",
                 details=f"extent in {crs}: {_fmt(wanted)}; imagery: {_fmt(data_bounds)}",
             )
-    layout = patch_layout((anchor.c, anchor.f), data_bounds, wanted, stride, patch_size,
-                          REFERENCE_RESOLUTION_M)  # fmt: skip
+    layout = patch_layout(
+        (anchor.c, anchor.f), data_bounds, wanted, stride, patch_size, REFERENCE_RESOLUTION_M
+    )
     res = layout.resolution
     transform = Affine(res, 0.0, layout.left, 0.0, -res, layout.top)
     return PatchGrid(PixelGrid(crs, transform, layout.width, layout.height), patch_size, stride)

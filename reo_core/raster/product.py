@@ -66,10 +66,14 @@ class ProductDecision:
     def to_dict(self) -> dict:
         level = self.level
         bands = {
-            name: {"file": str(ref.path), "band": ref.index, "identified_by": ref.identified_by,
-                   "read": name in self.read}
+            name: {
+                "file": str(ref.path),
+                "band": ref.index,
+                "identified_by": ref.identified_by,
+                "read": name in self.read,
+            }
             for name, ref in sorted(self.bands.items())
-        }  # fmt: skip
+        }
         return {
             "product": self.product,
             "layouts": list(self.layouts),
@@ -96,9 +100,13 @@ class ProductDecision:
         level = self.level.value if self.level else "unknown (read as L2A)"
         logger.info(
             "Sentinel-2 input %s: level %s; BOA offset %d DN (%s: %s); clouds: %s",
-            self.product or "(no product name)", level, self.offset.value, self.offset.source,
-            self.offset.detail, self.clouds.detail,
-        )  # fmt: skip
+            self.product or "(no product name)",
+            level,
+            self.offset.value,
+            self.offset.source,
+            self.offset.detail,
+            self.clouds.detail,
+        )
         for warning in self.warnings:
             logger.warning("%s", warning)
 
@@ -153,9 +161,11 @@ def open_sentinel2(
     if not files.rasters and not band_mapping:
         raise InputError("No Sentinel-2 input given; pass a multi-band raster or per-band files.")
     found = collect_bands(
-        files.rasters, band_mapping or {}, s2_mapping_key,
+        files.rasters,
+        band_mapping or {},
+        s2_mapping_key,
         lambda path: detect_s2_bands(path, band_order),
-    )  # fmt: skip
+    )
     bands = {name: single_band(name, found, "Sentinel-2") for name in found}
     _check_required(bands, required_bands, files.rasters)
     usable = {n: r for n, r in bands.items() if n not in sentinel2.IGNORED_BANDS}

@@ -36,8 +36,13 @@ from reo_core.sensors import sentinel2
 from reo_core.sensors.offset_check import DARK_BANDS, FAR_BELOW_DN, MIN_PIXELS, dark_shares
 
 OFFSET = sentinel2.BOA_ADD_OFFSET_DN
-DATE_KEYS = ("PRODUCT_START_TIME", "DATATAKE_1_DATATAKE_SENSING_START", "SENSING_TIME",
-             "ACQUISITION_DATE", "DATE_ACQUIRED")  # fmt: skip
+DATE_KEYS = (
+    "PRODUCT_START_TIME",
+    "DATATAKE_1_DATATAKE_SENSING_START",
+    "SENSING_TIME",
+    "ACQUISITION_DATE",
+    "DATE_ACQUIRED",
+)
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,10 @@ def acquisition_date(bands: dict[str, BandRef], context: ProductContext) -> Find
         for key in DATE_KEYS:
             text = tags.get(key, "")[:10].replace("-", "").replace(":", "")
             if text.isdigit() and len(text) == 8:
-                return _date_finding(date(int(text[:4]), int(text[4:6]), int(text[6:])),
-                                     f"GDAL metadata {key} of {bands[band].path.name}")  # fmt: skip
+                return _date_finding(
+                    date(int(text[:4]), int(text[4:6]), int(text[6:])),
+                    f"GDAL metadata {key} of {bands[band].path.name}",
+                )
     for where, name in context.names:
         if name.acquired:
             return _date_finding(name.acquired, f"'{name.text}' in {where}")
@@ -186,8 +193,10 @@ def _gdal_metadata(bands: dict[str, BandRef], context: ProductContext) -> Findin
             if abs(scale - 1.0 / sentinel2.QUANTIFICATION_VALUE) < 1e-9:
                 found[band] = (abs(round(offset / scale)), f"band scale {scale}, offset {offset}")
             elif sentinel2.is_known_baseline(baseline := _baseline_tag(tags)):
-                found[band] = (sentinel2.boa_offset_for_baseline(baseline),
-                               f"PROCESSING_BASELINE={tags['PROCESSING_BASELINE']} in {where}")  # fmt: skip
+                found[band] = (
+                    sentinel2.boa_offset_for_baseline(baseline),
+                    f"PROCESSING_BASELINE={tags['PROCESSING_BASELINE']} in {where}",
+                )
     return _one_value(found, "GDAL metadata")
 
 
@@ -196,8 +205,11 @@ def _mtd(bands: dict[str, BandRef], context: ProductContext) -> Finding | None:
         return None
     metadata, where = context.mtd.document, context.mtd.where
     if metadata.offsets:
-        found = {b: (metadata.offsets[b], f"offset list of {where}") for b in bands
-                 if b in metadata.offsets}  # fmt: skip
+        found = {
+            b: (metadata.offsets[b], f"offset list of {where}")
+            for b in bands
+            if b in metadata.offsets
+        }
         return _one_value(found, "MTD")
     if metadata.baseline is not None:
         text = (
@@ -230,8 +242,11 @@ def _product_name(bands: dict[str, BandRef], context: ProductContext) -> Finding
     for where, name in context.names:
         if sentinel2.is_known_baseline(name.baseline):
             baseline = f"N{name.baseline[0]:02d}{name.baseline[1]:02d}"
-            return Finding(sentinel2.boa_offset_for_baseline(name.baseline), "product name",
-                           f"baseline {baseline} of '{name.text}' in {where}")  # fmt: skip
+            return Finding(
+                sentinel2.boa_offset_for_baseline(name.baseline),
+                "product name",
+                f"baseline {baseline} of '{name.text}' in {where}",
+            )
     return None
 
 
@@ -277,13 +292,17 @@ def _contradicts(offset: int, check: DataCheck) -> bool:
 
 def _conflict(chosen: Finding, check: DataCheck, kept: bool) -> str:
     if check.verdict == "no offset":
-        seen = (f"in {100 * check.share_far_below:.0f}% of the sampled pixels the darkest of "
-                f"{', '.join(check.bands)} is below {OFFSET - FAR_BELOW_DN} DN, impossible with "
-                f"the {OFFSET} DN offset")  # fmt: skip
+        seen = (
+            f"in {100 * check.share_far_below:.0f}% of the sampled pixels the darkest of "
+            f"{', '.join(check.bands)} is below {OFFSET - FAR_BELOW_DN} DN, impossible with "
+            f"the {OFFSET} DN offset"
+        )
     else:
-        seen = (f"the darkest of {', '.join(check.bands)} lies below {OFFSET} DN in only "
-                f"{100 * check.share_below_offset:.1f}% of the sampled pixels and just above it in "
-                f"{100 * check.share_just_above:.0f}%: the data carry the offset")  # fmt: skip
+        seen = (
+            f"the darkest of {', '.join(check.bands)} lies below {OFFSET} DN in only "
+            f"{100 * check.share_below_offset:.1f}% of the sampled pixels and just above it in "
+            f"{100 * check.share_just_above:.0f}%: the data carry the offset"
+        )
     said = f"{chosen.source} gives BOA offset {chosen.value} ({chosen.detail})"
     if kept:
         return f"{said}, but {seen}. Kept as you asked; check the product."
@@ -293,5 +312,9 @@ def _conflict(chosen: Finding, check: DataCheck, kept: bool) -> str:
 
 def _common_bounds(refs: list[BandRef]) -> tuple[float, float, float, float]:
     bounds = [ref.bounds for ref in refs]
-    return (max(b[0] for b in bounds), max(b[1] for b in bounds),
-            min(b[2] for b in bounds), min(b[3] for b in bounds))  # fmt: skip
+    return (
+        max(b[0] for b in bounds),
+        max(b[1] for b in bounds),
+        min(b[2] for b in bounds),
+        min(b[3] for b in bounds),
+    )

@@ -216,7 +216,7 @@ class PatchReader:
                 for m in (no_data, cloud, shadow)
             ],
             axis=-1,
-        )  # (R, C, 3) fmt: skip
+        )  # (R, C, 3)
         valid_fraction = 1.0 - fractions.sum(axis=-1)
         keep = inside & (1.0 - valid_fraction <= self.max_nodata_fraction + 1e-9)
         return PatchBlock(

@@ -51,8 +51,11 @@ def no_usable_patch(
     message = "No patch in the extent has enough valid pixels"
     if counts and (cloud := counts.get("cloud", 0) + counts.get("shadow", 0)):
         total = sum(v for k, v in counts.items() if k != "outside_area")
-        parts = [f"{counts[REASONS[c]]} {_WORDS[c]}" for c in (CLOUD, SHADOW, NO_DATA)
-                 if counts.get(REASONS[c])]  # fmt: skip
+        parts = [
+            f"{counts[REASONS[c]]} {_WORDS[c]}"
+            for c in (CLOUD, SHADOW, NO_DATA)
+            if counts.get(REASONS[c])
+        ]
         message += (
             f": of {total} patches, mostly {', '.join(parts)}"
             + (f" (clouds from the {cloud_source})" if cloud_source else "")

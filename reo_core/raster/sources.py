@@ -217,8 +217,11 @@ def detect_s2_bands(path: str | Path, band_order: str | None = None) -> dict[str
 
 def _band_order(path: Path, count: int, band_order: str | None) -> tuple[str, ...]:
     """The order the user named for a stack without band names; refused when none was named."""
-    fitting = [f"{key} ({', '.join(order)})" for key, order in sentinel2.BAND_ORDERS.items()
-               if len(order) == count]  # fmt: skip
+    fitting = [
+        f"{key} ({', '.join(order)})"
+        for key, order in sentinel2.BAND_ORDERS.items()
+        if len(order) == count
+    ]
     if band_order is None:
         hint = (
             f"{count} unnamed bands fit several orders: " + "; ".join(fitting) + ". "
@@ -266,8 +269,10 @@ def _detect_sar_bands(path: str | Path) -> dict[str, BandRef]:
             return {polarisation: _band_ref(src, path, 1, "file name")}
         if src.count == 2:
             logger.info("%s: no band descriptions, assuming bands HH, HV", path.name)
-            return {p: _band_ref(src, path, i, "band order HH, HV")
-                    for i, p in enumerate(palsar2.POLARISATIONS, 1)}  # fmt: skip
+            return {
+                p: _band_ref(src, path, i, "band order HH, HV")
+                for i, p in enumerate(palsar2.POLARISATIONS, 1)
+            }
         raise InputError(
             f"{path.name} has {src.count} bands; a PALSAR-2 raster holds HH and HV (2 bands)."
         )

@@ -42,8 +42,14 @@ import numpy as np
 SCREENING_NAME = "Sen2Cor-style spectral screening (Main-Knorn et al. 2017), per pixel"
 REQUIRED_BANDS = ("B02", "B03", "B04", "B05", "B8A", "B11", "B12")
 CLOUD_PROBABILITY = 0.20  # Sen2Cor's T_CLOUD_MP
-SHADOW_REFERENCE = {"B02": 0.12, "B03": 0.08, "B04": 0.06, "B8A": 0.10, "B11": 0.0545,
-                    "B12": 0.0255}  # fmt: skip
+SHADOW_REFERENCE = {
+    "B02": 0.12,
+    "B03": 0.08,
+    "B04": 0.06,
+    "B8A": 0.10,
+    "B11": 0.0545,
+    "B12": 0.0255,
+}
 WATER_B02_B11 = 6.0
 _LOWEST = 1e-4  # denominators are at least this (Sen2Cor's LOWEST)
 

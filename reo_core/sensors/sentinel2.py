@@ -46,16 +46,51 @@ ALL_BANDS: dict[str, Sentinel2Band] = {
 
 # The order of AGBD's S2_bands array and of every band stack reo_core produces.
 AGBD_BAND_ORDER: tuple[str, ...] = (
-    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12",
-)  # fmt: skip
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B11",
+    "B12",
+)
 # Order of a 13-band L1C-style stack; B10 is read past and ignored.
 L1C_BAND_ORDER: tuple[str, ...] = (
-    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12",
-)  # fmt: skip
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+)
 # EuroSAT-MS (Helber et al. 2019) stores its 13 L1C bands with B8A last.
 EUROSAT_BAND_ORDER: tuple[str, ...] = (
-    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12", "B8A",
-)  # fmt: skip
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+    "B8A",
+)
 # The band orders of unnamed stacks that users meet; a stack without band names is read only when
 # the user says which order it is in (the same band count fits several orders).
 BAND_ORDERS: dict[str, tuple[str, ...]] = {
@@ -67,11 +102,23 @@ IGNORED_BANDS: frozenset[str] = frozenset({"B10"})
 RGB_BANDS: tuple[str, ...] = ("B04", "B03", "B02")
 # STAC electro-optical common names (and Earth Search's asset keys) of the MSI bands.
 COMMON_NAMES: dict[str, str] = {
-    "coastal": "B01", "blue": "B02", "green": "B03", "red": "B04",
-    "rededge1": "B05", "rededge2": "B06", "rededge3": "B07",
-    "rededge071": "B05", "rededge075": "B06", "rededge078": "B07",
-    "nir": "B08", "nir08": "B8A", "nir09": "B09", "cirrus": "B10", "swir16": "B11", "swir22": "B12",
-}  # fmt: skip
+    "coastal": "B01",
+    "blue": "B02",
+    "green": "B03",
+    "red": "B04",
+    "rededge1": "B05",
+    "rededge2": "B06",
+    "rededge3": "B07",
+    "rededge071": "B05",
+    "rededge075": "B06",
+    "rededge078": "B07",
+    "nir": "B08",
+    "nir08": "B8A",
+    "nir09": "B09",
+    "cirrus": "B10",
+    "swir16": "B11",
+    "swir22": "B12",
+}
 
 # Digital numbers of L2A products are reflectance x 10000.
 QUANTIFICATION_VALUE = 10000.0
@@ -88,10 +135,19 @@ NODATA_DN = 0
 # Scene classification (SCL) classes of L2A products that hide the surface: no data, saturated or
 # defective, cloud shadows, cloud medium / high probability, thin cirrus.
 SCL_CLASSES: dict[int, str] = {
-    0: "no data", 1: "saturated or defective", 2: "topographic casted shadows", 3: "cloud shadows",
-    4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified", 8: "cloud medium probability",
-    9: "cloud high probability", 10: "thin cirrus", 11: "snow or ice",
-}  # fmt: skip
+    0: "no data",
+    1: "saturated or defective",
+    2: "topographic casted shadows",
+    3: "cloud shadows",
+    4: "vegetation",
+    5: "not vegetated",
+    6: "water",
+    7: "unclassified",
+    8: "cloud medium probability",
+    9: "cloud high probability",
+    10: "thin cirrus",
+    11: "snow or ice",
+}
 SCL_CLOUD_CLASSES: tuple[int, ...] = (8, 9, 10)
 SCL_SHADOW_CLASSES: tuple[int, ...] = (3,)
 SCL_NO_DATA_CLASSES: tuple[int, ...] = (0, 1)

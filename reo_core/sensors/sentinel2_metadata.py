@@ -49,8 +49,9 @@ def parse_product_name(text: str) -> ProductName | None:
     """The Sentinel-2 product named in ``text`` (a file or folder name), or None."""
     if match := _SAFE_NAME.search(text):
         baseline = None if match.group(3) is None else (int(match.group(3)), int(match.group(4)))
-        return ProductName(match.group(0), "L" + match.group(1).upper(), _day(match.group(2)),
-                           baseline)  # fmt: skip
+        return ProductName(
+            match.group(0), "L" + match.group(1).upper(), _day(match.group(2)), baseline
+        )
     if match := _EARTH_SEARCH_NAME.search(text):
         return ProductName(match.group(0), "L" + match.group(2).upper(), _day(match.group(1)))
     if match := _GRANULE_FOLDER.search(text):

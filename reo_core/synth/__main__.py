@@ -79,9 +79,15 @@ def parse_args(argv: list[str] | None = None) -> SynthArgs:
     """Parse ``argv``; argparse exits with status 2 on malformed arguments."""
     ns = build_parser().parse_args(argv)
     return SynthArgs(
-        ns.out, ns.size_km, ns.seed, ns.per_band_files, ns.agbd_h5, ns.cloud_fraction, ns.biome,
+        ns.out,
+        ns.size_km,
+        ns.seed,
+        ns.per_band_files,
+        ns.agbd_h5,
+        ns.cloud_fraction,
+        ns.biome,
         ns.day_of_year,
-    )  # fmt: skip
+    )
 
 
 def run(args: SynthArgs) -> dict:
@@ -92,9 +98,12 @@ def run(args: SynthArgs) -> dict:
         check_patch_count(args.agbd_h5)  # before minutes of simulation, not after
     start = time.perf_counter()
     scene = simulate_scene(
-        args.size_km, args.seed, biome=args.biome, cloud_fraction=args.cloud_fraction,
+        args.size_km,
+        args.seed,
+        biome=args.biome,
+        cloud_fraction=args.cloud_fraction,
         day_of_year=args.day_of_year,
-    )  # fmt: skip
+    )
     logger.info("simulated %.2f km scene in %.1f s", scene.size_km, time.perf_counter() - start)
     extra = {}
     if args.agbd_h5 is not None:

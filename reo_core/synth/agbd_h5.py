@@ -46,18 +46,56 @@ RAW_NAME = "data_subset-2019-v4_0-20.h5"
 LITE_TEMPLATE = "AGBD-Lite-{split}.h5"
 SPLITS = ("train", "val", "test")
 SPLIT_SHARE = {"train": 0.6, "val": 0.2, "test": 0.2}
-REGION_NAMES = ("Austria", "California", "Cuba", "FrenchGuiana", "Ghana", "Greece", "Nepal",
-                "NewZealand", "Paraguay", "ShaanxiProvince", "UnitedRepublicofTanzania")  # fmt: skip
+REGION_NAMES = (
+    "Austria",
+    "California",
+    "Cuba",
+    "FrenchGuiana",
+    "Ghana",
+    "Greece",
+    "Nepal",
+    "NewZealand",
+    "Paraguay",
+    "ShaanxiProvince",
+    "UnitedRepublicofTanzania",
+)
 # GEDI L4A world-region codes (region_class) used here: 1 Europe, 4 Africa, 6 South America.
 LITE_KEYS = (
-    "S2_bands", "ALOS_bands", "DEM", "LC",
-    "GEDI/agbd", "GEDI/rh98", "GEDI/lat_decimal", "GEDI/lat_offset", "GEDI/lon_decimal",
-    "GEDI/lon_offset", "GEDI/pft_class", "GEDI/region_cla",
-    "Sentinel_metadata/S2_boa_offset", "Sentinel_metadata/S2_date",
-)  # fmt: skip
+    "S2_bands",
+    "ALOS_bands",
+    "DEM",
+    "LC",
+    "GEDI/agbd",
+    "GEDI/rh98",
+    "GEDI/lat_decimal",
+    "GEDI/lat_offset",
+    "GEDI/lon_decimal",
+    "GEDI/lon_offset",
+    "GEDI/pft_class",
+    "GEDI/region_cla",
+    "Sentinel_metadata/S2_boa_offset",
+    "Sentinel_metadata/S2_date",
+)
 # GEDI plant functional type of each land-cover class (MODIS-style PFT codes as in GEDI L4A).
-PFT_OF_CLASS = {111: 1, 121: 1, 112: 2, 122: 2, 114: 4, 124: 4, 115: 4, 125: 4, 116: 4, 126: 4,
-                20: 5, 30: 6, 90: 6, 40: 7, 50: 9, 60: 11, 80: 0}  # fmt: skip
+PFT_OF_CLASS = {
+    111: 1,
+    121: 1,
+    112: 2,
+    122: 2,
+    114: 4,
+    124: 4,
+    115: 4,
+    125: 4,
+    116: 4,
+    126: 4,
+    20: 5,
+    30: 6,
+    90: 6,
+    40: 7,
+    50: 9,
+    60: 11,
+    80: 0,
+}
 
 
 @dataclass(frozen=True)
@@ -77,13 +115,67 @@ class AgbdTile:
 # Tile names, splits and regions copied from AGBD's agbd_tile_splits.json and
 # agbd_tile_to_region.json (shared/data/agbd/); UTM squares decoded from the MGRS names.
 AGBD_TILES: tuple[AgbdTile, ...] = (
-    AgbdTile(SceneLocation("32TNS", 32632, 500_000.0, 5_100_000.0), "train", 0, 1, "montane", (5, 0), 22, True),
-    AgbdTile(SceneLocation("22NBK", 32622, 200_000.0, 400_000.0), "train", 3, 6, "tropical", (2, 13), 124, False),
-    AgbdTile(SceneLocation("36MVA", 32736, 400_000.0, 9_500_000.0), "train", 10, 4, "savanna", (5, 0), 92, False),
-    AgbdTile(SceneLocation("34SEH", 32634, 500_000.0, 4_200_000.0), "val", 5, 1, "mediterranean", (5, 0), 36, False),
-    AgbdTile(SceneLocation("36MWD", 32736, 500_000.0, 9_800_000.0), "test", 10, 4, "savanna", (5, 0), 135, True),
-    AgbdTile(SceneLocation("30NVN", 32630, 400_000.0, 700_000.0), "test", 4, 4, "tropical", (2, 14), 94, False),
-)  # fmt: skip
+    AgbdTile(
+        SceneLocation("32TNS", 32632, 500_000.0, 5_100_000.0),
+        "train",
+        0,
+        1,
+        "montane",
+        (5, 0),
+        22,
+        True,
+    ),
+    AgbdTile(
+        SceneLocation("22NBK", 32622, 200_000.0, 400_000.0),
+        "train",
+        3,
+        6,
+        "tropical",
+        (2, 13),
+        124,
+        False,
+    ),
+    AgbdTile(
+        SceneLocation("36MVA", 32736, 400_000.0, 9_500_000.0),
+        "train",
+        10,
+        4,
+        "savanna",
+        (5, 0),
+        92,
+        False,
+    ),
+    AgbdTile(
+        SceneLocation("34SEH", 32634, 500_000.0, 4_200_000.0),
+        "val",
+        5,
+        1,
+        "mediterranean",
+        (5, 0),
+        36,
+        False,
+    ),
+    AgbdTile(
+        SceneLocation("36MWD", 32736, 500_000.0, 9_800_000.0),
+        "test",
+        10,
+        4,
+        "savanna",
+        (5, 0),
+        135,
+        True,
+    ),
+    AgbdTile(
+        SceneLocation("30NVN", 32630, 400_000.0, 700_000.0),
+        "test",
+        4,
+        4,
+        "tropical",
+        (2, 14),
+        94,
+        False,
+    ),
+)
 AGBD_EPOCH = datetime.date(2019, 4, 17)  # day 0 of AGBD's S2_date and GEDI date
 AGBD_LAST_DAY = 624  # 2020-12-31
 
@@ -109,9 +201,13 @@ def write_agbd(
         size_km = min(8.0, max(2.5, math.ceil(0.3 * math.sqrt(count) * 4) / 4))
         s2_date = acquisition_date(scene_seed)
         scene = simulate_scene(
-            size_km, scene_seed, biome=tile.biome, cloud_fraction=cloud_fraction,
-            location=tile.location, day_of_year=day_of_year(s2_date),
-        )  # fmt: skip
+            size_km,
+            scene_seed,
+            biome=tile.biome,
+            cloud_fraction=cloud_fraction,
+            location=tile.location,
+            day_of_year=day_of_year(s2_date),
+        )
         rng = np.random.default_rng([scene_seed, 1])
         records[tile.location.tile] = tile_records(scene, tile, count, rng, s2_date)
         tiles.append(_tile_entry(tile, count, scene_seed, size_km, scene, s2_date))
@@ -122,8 +218,10 @@ def write_agbd(
         members = [t for t in AGBD_TILES if t.split == split]
         merged = merge_lite([records[t.location.tile] for t in members], members)
         _write_h5(out / LITE_TEMPLATE.format(split=split), {"": (merged, (*LITE_KEYS, "region"))})
-        lite[split] = {"path": f"{out.name}/{LITE_TEMPLATE.format(split=split)}",
-                       "patches": int(merged["region"].shape[0])}  # fmt: skip
+        lite[split] = {
+            "path": f"{out.name}/{LITE_TEMPLATE.format(split=split)}",
+            "patches": int(merged["region"].shape[0]),
+        }
     return _description(out, tiles, lite)
 
 
@@ -189,8 +287,11 @@ def _window_all(mask: np.ndarray, size: int) -> np.ndarray:
     """True where every pixel of the ``size`` x ``size`` window starting there is True."""
     integral = np.pad(np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1), ((1, 0), (1, 0)))
     total = (
-        integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
-    )  # fmt: skip
+        integral[size:, size:]
+        - integral[:-size, size:]
+        - integral[size:, :-size]
+        + integral[:-size, :-size]
+    )
     return total == size * size
 
 
@@ -203,10 +304,16 @@ def palsar_at_10m(scene: Scene) -> np.ndarray:
     out = np.zeros((2, scene.height, scene.width), dtype=np.float32)
     for i, dn in enumerate((scene.palsar_hh_dn, scene.palsar_hv_dn)):
         reproject(
-            dn.astype(np.float32), out[i], src_transform=scene.palsar_transform,
-            src_crs="EPSG:4326", src_nodata=0, dst_transform=scene.transform,
-            dst_crs=scene.crs, dst_nodata=0, resampling=Resampling.bilinear,
-        )  # fmt: skip
+            dn.astype(np.float32),
+            out[i],
+            src_transform=scene.palsar_transform,
+            src_crs="EPSG:4326",
+            src_nodata=0,
+            dst_transform=scene.transform,
+            dst_crs=scene.crs,
+            dst_nodata=0,
+            resampling=Resampling.bilinear,
+        )
     return np.round(out).astype(np.uint16)
 
 
@@ -330,13 +437,28 @@ def _shot_numbers(track: np.ndarray, beam: np.ndarray) -> np.ndarray:
 
 
 GEDI_DTYPES = {
-    "agbd": "float32", "agbd_se": "float32", "rh98": "float32", "pft_class": "uint8",
-    "region_cla": "uint8", "leaf_off_f": "uint8", "urban_prop": "uint8", "elev_lowes": "float32",
-    "selected_a": "uint8", "shot_numbe": "uint64", "sensitivit": "float32", "solar_elev": "float32",
-    "date": "uint16", "granule_num": "uint8", "track_num": "uint32", "ppds": "uint8",
-    "version_num": "uint16", "lat_offset": "uint8", "lat_decimal": "float32",
-    "lon_offset": "uint8", "lon_decimal": "float32",
-}  # fmt: skip
+    "agbd": "float32",
+    "agbd_se": "float32",
+    "rh98": "float32",
+    "pft_class": "uint8",
+    "region_cla": "uint8",
+    "leaf_off_f": "uint8",
+    "urban_prop": "uint8",
+    "elev_lowes": "float32",
+    "selected_a": "uint8",
+    "shot_numbe": "uint64",
+    "sensitivit": "float32",
+    "solar_elev": "float32",
+    "date": "uint16",
+    "granule_num": "uint8",
+    "track_num": "uint32",
+    "ppds": "uint8",
+    "version_num": "uint16",
+    "lat_offset": "uint8",
+    "lat_decimal": "float32",
+    "lon_offset": "uint8",
+    "lon_decimal": "float32",
+}
 
 
 def split_degrees(degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -357,8 +479,11 @@ def merge_lite(
     """Concatenate the tiles' records for one AGBD-Lite split and add ``region`` (N,) uint8."""
     merged = {key: np.concatenate([rec[key] for rec in records]) for key in LITE_KEYS}
     merged["region"] = np.concatenate(
-        [np.full(len(rec["GEDI/agbd"]), tile.region, dtype=np.uint8) for rec, tile in zip(records, tiles, strict=True)]
-    )  # fmt: skip
+        [
+            np.full(len(rec["GEDI/agbd"]), tile.region, dtype=np.uint8)
+            for rec, tile in zip(records, tiles, strict=True)
+        ]
+    )
     return merged
 
 
@@ -374,10 +499,12 @@ def _write_h5(
                 name = f"{group}/{key}" if group else key
                 image = values.ndim >= 3
                 dataset = h5.create_dataset(
-                    name, data=values, compression="gzip" if image else None,
+                    name,
+                    data=values,
+                    compression="gzip" if image else None,
                     chunks=(min(64, len(values)), *values.shape[1:]) if image else None,
                     track_times=False,
-                )  # fmt: skip
+                )
                 if key == "S2_bands":
                     dataset.attrs["order"] = list(AGBD_BAND_ORDER)
                 elif key == "ALOS_bands":

@@ -37,19 +37,75 @@ class ClassTraits:
 CLASS_TRAITS: dict[int, ClassTraits] = {
     111: ClassTraits("needleleaf", "litter", 0.80, 0.10, 20.0, 0.20, 2.7, "forest"),
     112: ClassTraits("tropical_broadleaf", "litter", 0.90, 0.06, 28.0, 0.18, 2.0, "forest"),
-    114: ClassTraits("broadleaf", "litter", 0.85, 0.08, 22.0, 0.20, 2.4, "forest", "deciduous", "bare_branches", 1.0),
-    115: ClassTraits("mixed", "litter", 0.85, 0.08, 21.0, 0.20, 2.5, "forest", "deciduous", "bare_branches", 0.5),
-    116: ClassTraits("broadleaf", "litter", 0.78, 0.12, 19.0, 0.25, 2.6, "forest", "deciduous", "bare_branches", 0.3),
+    114: ClassTraits(
+        "broadleaf",
+        "litter",
+        0.85,
+        0.08,
+        22.0,
+        0.20,
+        2.4,
+        "forest",
+        "deciduous",
+        "bare_branches",
+        1.0,
+    ),
+    115: ClassTraits(
+        "mixed", "litter", 0.85, 0.08, 21.0, 0.20, 2.5, "forest", "deciduous", "bare_branches", 0.5
+    ),
+    116: ClassTraits(
+        "broadleaf",
+        "litter",
+        0.78,
+        0.12,
+        19.0,
+        0.25,
+        2.6,
+        "forest",
+        "deciduous",
+        "bare_branches",
+        0.3,
+    ),
     121: ClassTraits("needleleaf", "dry_grass", 0.45, 0.12, 12.0, 0.30, 3.5, "open"),
-    124: ClassTraits("broadleaf", "dry_grass", 0.45, 0.12, 13.0, 0.30, 3.5, "open", "deciduous", "bare_branches", 1.0),
-    126: ClassTraits("broadleaf", "dry_grass", 0.40, 0.12, 12.0, 0.30, 3.5, "open", "deciduous", "bare_branches", 0.5),
+    124: ClassTraits(
+        "broadleaf",
+        "dry_grass",
+        0.45,
+        0.12,
+        13.0,
+        0.30,
+        3.5,
+        "open",
+        "deciduous",
+        "bare_branches",
+        1.0,
+    ),
+    126: ClassTraits(
+        "broadleaf",
+        "dry_grass",
+        0.40,
+        0.12,
+        12.0,
+        0.30,
+        3.5,
+        "open",
+        "deciduous",
+        "bare_branches",
+        0.5,
+    ),
     20: ClassTraits("shrub", "soil", 0.50, 0.15, 2.5, 0.30, 10.0, "open", "herb", "dry_grass", 0.5),
-    30: ClassTraits("grass", "litter", 0.85, 0.12, 0.5, 0.30, 20.0, "other", "herb", "dry_grass", 1.0),
+    30: ClassTraits(
+        "grass", "litter", 0.85, 0.12, 0.5, 0.30, 20.0, "other", "herb", "dry_grass", 1.0
+    ),
     40: ClassTraits("crop", "soil", 0.50, 0.20, 0.8, 0.30, 14.0, "other", "crop"),
-    50: ClassTraits("broadleaf", "urban", 0.08, 0.05, 6.0, 0.30, 1.2, "other", "deciduous", "bare_branches", 1.0),
+    50: ClassTraits(
+        "broadleaf", "urban", 0.08, 0.05, 6.0, 0.30, 1.2, "other", "deciduous", "bare_branches", 1.0
+    ),
     60: ClassTraits("shrub", "soil", 0.05, 0.04, 0.5, 0.30, 5.0, "other", "herb", "dry_grass", 1.0),
     70: ClassTraits("snow", "snow", 0.00, 0.00, 0.0, 0.00, 0.0, "other", "none"),
     80: ClassTraits("water", "water", 0.00, 0.00, 0.0, 0.00, 0.0, "other", "none"),
-    90: ClassTraits("grass", "wet_soil", 0.60, 0.15, 1.0, 0.30, 13.0, "other", "herb", "dry_grass", 1.0),
-}  # fmt: skip
+    90: ClassTraits(
+        "grass", "wet_soil", 0.60, 0.15, 1.0, 0.30, 13.0, "other", "herb", "dry_grass", 1.0
+    ),
+}
 GROUPS = ("forest", "open", "other")

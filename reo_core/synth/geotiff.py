@@ -99,11 +99,20 @@ def write_raster(
     values = values[None] if values.ndim == 2 else values
     count, height, width = values.shape
     profile = {
-        "driver": "GTiff", "width": width, "height": height, "count": count,
-        "dtype": values.dtype.name, "crs": crs, "transform": transform, "nodata": nodata,
-        "tiled": True, "blockxsize": TILE_SIZE, "blockysize": TILE_SIZE,
-        "compress": "deflate", "predictor": 3 if values.dtype.kind == "f" else 2,
-    }  # fmt: skip
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": values.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": TILE_SIZE,
+        "blockysize": TILE_SIZE,
+        "compress": "deflate",
+        "predictor": 3 if values.dtype.kind == "f" else 2,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = partial_path(path)
     with rasterio.open(temporary, "w", **profile) as dst:
@@ -203,27 +212,74 @@ def write_truth(scene: Scene, folder: Path) -> list[dict[str, Any]]:
     colors = color_table()
     lc100_transform = scene.transform @ Affine.scale(LC100_FACTOR)
     entries = [
-        write_raster(folder / "landcover_10m.tif", scene.landcover, scene.crs, scene.transform,
-                     NODATA_CODE, ["land cover (CGLS-LC100 code)"], colormap=colors),
-        write_raster(folder / "agb_10m.tif", scene.agb, scene.crs, scene.transform,
-                     FLOAT_NODATA, ["AGB (Mg/ha)"], units="Mg/ha"),
-        write_raster(folder / "landcover_100m.tif", scene.lc100, scene.crs, lc100_transform,
-                     NODATA_CODE, ["land cover (CGLS-LC100 code, mode of 10 x 10 pixels)"],
-                     colormap=colors),
-    ]  # fmt: skip
+        write_raster(
+            folder / "landcover_10m.tif",
+            scene.landcover,
+            scene.crs,
+            scene.transform,
+            NODATA_CODE,
+            ["land cover (CGLS-LC100 code)"],
+            colormap=colors,
+        ),
+        write_raster(
+            folder / "agb_10m.tif",
+            scene.agb,
+            scene.crs,
+            scene.transform,
+            FLOAT_NODATA,
+            ["AGB (Mg/ha)"],
+            units="Mg/ha",
+        ),
+        write_raster(
+            folder / "landcover_100m.tif",
+            scene.lc100,
+            scene.crs,
+            lc100_transform,
+            NODATA_CODE,
+            ["land cover (CGLS-LC100 code, mode of 10 x 10 pixels)"],
+            colormap=colors,
+        ),
+    ]
     truth = patch_truth(scene)
     grid = scene.patch_grid.grid
     layers = (
-        ("patch_agb.tif", "agb", "float32", FLOAT_NODATA, "AGB (Mg/ha), mean of the centre 3x3 pixels", None),
-        ("patch_landcover.tif", "landcover", "uint8", NODATA_CODE, "dominant land cover (CGLS-LC100 code)", colors),
-        ("patch_count.tif", "count", "uint8", 255, "ecological patch count (LC100 map, 8-connected)", None),
-    )  # fmt: skip
+        (
+            "patch_agb.tif",
+            "agb",
+            "float32",
+            FLOAT_NODATA,
+            "AGB (Mg/ha), mean of the centre 3x3 pixels",
+            None,
+        ),
+        (
+            "patch_landcover.tif",
+            "landcover",
+            "uint8",
+            NODATA_CODE,
+            "dominant land cover (CGLS-LC100 code)",
+            colors,
+        ),
+        (
+            "patch_count.tif",
+            "count",
+            "uint8",
+            255,
+            "ecological patch count (LC100 map, 8-connected)",
+            None,
+        ),
+    )
     for name, key, dtype, nodata, description, colormap in layers:
         path = folder / name
         with PatchGridWriter(
-            path, grid, dtype, nodata, [description], colormap=colormap,
-            categorical=key != "agb", units=["Mg/ha" if key == "agb" else None],
-        ) as writer:  # fmt: skip
+            path,
+            grid,
+            dtype,
+            nodata,
+            [description],
+            colormap=colormap,
+            categorical=key != "agb",
+            units=["Mg/ha" if key == "agb" else None],
+        ) as writer:
             writer.write(0, 0, truth[key])
         size = (grid.width, grid.height)
         entries.append(_entry(path, grid.crs, grid.transform, *size, dtype, nodata, [description]))

@@ -26,7 +26,11 @@ SAR_EXTINCTION = 0.02  # two-way canopy attenuation per Mg/ha: saturation above 
 SAR_VEGETATION_DB = {"HH": -6.5, "HV": -12.0}  # volume scattering of a dense canopy
 SAR_SOIL_DB = {"HH": -18.0, "HV": -25.0}
 # Ground terms that differ from soil: specular water, double bounce in towns and flooded reeds.
-SAR_GROUND_DB = {80: {"HH": -25.0, "HV": -31.0}, 50: {"HH": -3.0, "HV": -12.0}, 90: {"HH": -12.0, "HV": -23.0}}  # fmt: skip
+SAR_GROUND_DB = {
+    80: {"HH": -25.0, "HV": -31.0},
+    50: {"HH": -3.0, "HV": -12.0},
+    90: {"HH": -12.0, "HV": -23.0},
+}
 # Water and walls reflect specularly: soil moisture does not change them.
 SAR_MOISTURE_FREE = (80, 50)
 
@@ -91,17 +95,26 @@ def simulate_palsar(
     """
     height, width = next(iter(db_10m.values())).shape
     bounds = (
-        transform.c, transform.f + height * transform.e, transform.c + width * transform.a, transform.f
-    )  # fmt: skip
+        transform.c,
+        transform.f + height * transform.e,
+        transform.c + width * transform.a,
+        transform.f,
+    )
     dst_transform, dst_width, dst_height = palsar_grid(crs, bounds)
     products = {}
     for pol, db in db_10m.items():
         linear = np.full((dst_height, dst_width), np.nan, dtype=np.float32)
         reproject(
-            db_to_linear(db), linear, src_transform=transform, src_crs=crs,
-            dst_transform=dst_transform, dst_crs="EPSG:4326", src_nodata=np.nan,
-            dst_nodata=np.nan, resampling=Resampling.average,
-        )  # fmt: skip
+            db_to_linear(db),
+            linear,
+            src_transform=transform,
+            src_crs=crs,
+            dst_transform=dst_transform,
+            dst_crs="EPSG:4326",
+            src_nodata=np.nan,
+            dst_nodata=np.nan,
+            resampling=Resampling.average,
+        )
         speckle = rng.gamma(PALSAR_LOOKS, 1.0 / PALSAR_LOOKS, size=linear.shape)
         products[pol] = db_to_dn(linear_to_db(linear * speckle))
     return dst_transform, products

@@ -164,15 +164,34 @@ def simulate_scene(
     )
     lc100, share = block_mode(landcover, LC100_FACTOR, NODATA_CODE)
     return Scene(
-        seed=seed, size_km=n_px * RESOLUTION_M / 1000.0, biome=chosen.name, location=location,
-        cloud_fraction=cloud_fraction, acquisition=acq, transform=transform, landcover=landcover,
-        canopy_cover=cover, canopy_height=height, agb=agb, elevation=elevation,
-        illumination=lit, snow=snow, haze=haze, reflectance=observed, cloud=cloud, shadow=shadow,
-        nodata=nodata, scl=scene_classification(observed, cloud, shadow, nodata),
-        hh_db=hh_db, hv_db=hv_db, palsar_transform=palsar_transform,
-        palsar_hh_dn=palsar_dn["HH"], palsar_hv_dn=palsar_dn["HV"],
-        lc100=lc100, lc100_share=np.round(share * 100).astype(np.uint8),
-    )  # fmt: skip
+        seed=seed,
+        size_km=n_px * RESOLUTION_M / 1000.0,
+        biome=chosen.name,
+        location=location,
+        cloud_fraction=cloud_fraction,
+        acquisition=acq,
+        transform=transform,
+        landcover=landcover,
+        canopy_cover=cover,
+        canopy_height=height,
+        agb=agb,
+        elevation=elevation,
+        illumination=lit,
+        snow=snow,
+        haze=haze,
+        reflectance=observed,
+        cloud=cloud,
+        shadow=shadow,
+        nodata=nodata,
+        scl=scene_classification(observed, cloud, shadow, nodata),
+        hh_db=hh_db,
+        hv_db=hv_db,
+        palsar_transform=palsar_transform,
+        palsar_hh_dn=palsar_dn["HH"],
+        palsar_hv_dn=palsar_dn["HV"],
+        lc100=lc100,
+        lc100_share=np.round(share * 100).astype(np.uint8),
+    )
 
 
 def _validate(

@@ -121,6 +121,14 @@ def acquisition(
     # Soils are wetter in the green season than in the dry one, and after rain at any time.
     moisture = float(np.clip(0.3 * herb_green + rng.uniform(-0.3, 0.4), 0.0, 1.0))
     return Acquisition(
-        day_of_year, elevation, azimuth, leaf, herb_green, snow_line, haze, biome.water, gain,
+        day_of_year,
+        elevation,
+        azimuth,
+        leaf,
+        herb_green,
+        snow_line,
+        haze,
+        biome.water,
+        gain,
         moisture,
-    )  # fmt: skip
+    )

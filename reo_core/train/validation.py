@@ -94,9 +94,7 @@ def headline_metrics(evaluation: Evaluation) -> dict[str, float]:
 VALIDATION_FOLDER = "validation"  # a run folder's validation metrics and predictions
 
 
-def write_validation(
-    folder: Path, name: str, evaluation: Evaluation, records: list[dict]
-) -> None:
+def write_validation(folder: Path, name: str, evaluation: Evaluation, records: list[dict]) -> None:
     """``<name>.json`` (metrics) and ``<name>.predictions.jsonl`` (for python -m reo_core.evaluate)."""
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / f"{name}.json", evaluation.to_json())

@@ -176,8 +176,10 @@ def test_the_answer_type_benchmark_runs_and_counts_every_answer(engines, scene):
     # Random weights and a 4-token budget: the map's own answer is cut short, so no land cover or
     # count is read from it; yes/no questions are generated, AGB read by the head.
     yes_no = [q for q in paraphrases if q[1] == "yes_no"][:6]
-    sets = {"paraphrases": yes_no + [q for q in paraphrases if q[1] == "agb"][:2],
-            "templates": bench.template_questions()[:6]}  # fmt: skip
+    sets = {
+        "paraphrases": yes_no + [q for q in paraphrases if q[1] == "agb"][:2],
+        "templates": bench.template_questions()[:6],
+    }
     rows = bench.evaluate({"reo-1.0": (free, False), "constrained": (engine, True)}, s2, sets)
     overall = {(r["set"], r["way"]): r for r in rows if r["type"] == "all"}
     assert overall[("paraphrases", "constrained")]["asked"] == 16

@@ -131,13 +131,22 @@ def test_answers_become_classes_and_counts(engines):
 
 def test_block_results_put_answers_on_the_kept_cells():
     keep = np.array([[True, False], [False, True]])
-    block = PatchBlock(0, 4, np.zeros((2, 2, 3, 25, 25), np.float32), None,
-                       keep.astype(np.float32), keep, ("B02", "B03", "B04"))  # fmt: skip
+    block = PatchBlock(
+        0,
+        4,
+        np.zeros((2, 2, 3, 25, 25), np.float32),
+        None,
+        keep.astype(np.float32),
+        keep,
+        ("B02", "B03", "B04"),
+    )
     predictions = PatchPredictions(
-        agb=np.array([5.0, 7.0], np.float32), agb_std=None,
-        land_cover=np.array([112, 40], np.uint8), patch_count=np.array([2, COUNT_NODATA], np.uint8),
+        agb=np.array([5.0, 7.0], np.float32),
+        agb_std=None,
+        land_cover=np.array([112, 40], np.uint8),
+        patch_count=np.array([2, COUNT_NODATA], np.uint8),
         texts=["a", "b"],
-    )  # fmt: skip
+    )
     result = scatter(block, predictions)
     assert (result.row, result.col) == (0, 4)
     np.testing.assert_array_equal(result.agb, [[5.0, np.nan], [np.nan, 7.0]])

@@ -16,9 +16,12 @@ SCRIPT = REPO_ROOT / "bench" / "gpu_check.sh"
 def run_check(tmp_path, *args: str, timeout: float = 600) -> tuple[int, dict]:
     done = subprocess.run(
         ["bash", str(SCRIPT), "--dry-run", "--workdir", str(tmp_path / "work"), *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
+    )
     return done.returncode, json.loads(done.stdout)  # stdout is the document and nothing else
 
 

@@ -17,8 +17,19 @@ from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 
 
 def argv(model, s2, out, *extra) -> list[str]:
-    return ["--s2", *map(str, s2), "--model", str(model), "--out", str(out), "--device", "cpu",
-            "--max-new-tokens", "2", *map(str, extra)]  # fmt: skip
+    return [
+        "--s2",
+        *map(str, s2),
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "2",
+        *map(str, extra),
+    ]
 
 
 def run(*args):
@@ -37,8 +48,11 @@ def test_a_missing_model_exits_2_and_says_which_folder(scene, tmp_path, caplog):
 
 
 def test_inputs_without_the_models_bands_name_them_and_the_way_out(models, tmp_path):
-    rgb_only = write_s2_stack(tmp_path / "rgb.tif", s2_reflectance(60, 60, bands=("B02", "B03", "B04")),
-                              descriptions=("B02", "B03", "B04"))  # fmt: skip
+    rgb_only = write_s2_stack(
+        tmp_path / "rgb.tif",
+        s2_reflectance(60, 60, bands=("B02", "B03", "B04")),
+        descriptions=("B02", "B03", "B04"),
+    )
     with pytest.raises(
         InputError, match=r"reads Sentinel-2 bands B02, .*B12.*lacks band\(s\) B05"
     ) as error:
@@ -61,8 +75,18 @@ def test_modality_and_palsar_must_agree(models, scene, tmp_path):
 def test_extents_outside_or_without_crs_are_refused(models, scene, tmp_path):
     x0, y0 = scene_origin(scene)
     with pytest.raises(ExtentError, match="does not overlap the Sentinel-2 imagery"):
-        run(models["ms"], scene_s2(scene), tmp_path / "out", "--extent", x0 - 9000, y0 - 9000,
-            x0 - 5000, y0 - 5000, "--extent-crs", "EPSG:32632")  # fmt: skip
+        run(
+            models["ms"],
+            scene_s2(scene),
+            tmp_path / "out",
+            "--extent",
+            x0 - 9000,
+            y0 - 9000,
+            x0 - 5000,
+            y0 - 5000,
+            "--extent-crs",
+            "EPSG:32632",
+        )
     with pytest.raises(InputError, match="--extent needs --extent-crs"):
         run(models["ms"], scene_s2(scene), tmp_path / "out", "--extent", 0, 0, 1, 1)
     with pytest.raises(InputError, match=r"carbon fraction must be in \(0, 1\]"):
@@ -85,8 +109,11 @@ def test_an_overcast_scene_gives_no_agb_and_says_so(models, tmp_path, caplog):
     from s2_products import CLOUD, reflectance, to_dn, write_stack
 
     clouds = reflectance(100, seed=2, spectrum=CLOUD)
-    path = write_stack(tmp_path / "overcast.tif", [to_dn(clouds[b], 0) for b in AGBD_BAND_ORDER],
-                       descriptions=AGBD_BAND_ORDER)  # fmt: skip
+    path = write_stack(
+        tmp_path / "overcast.tif",
+        [to_dn(clouds[b], 0) for b in AGBD_BAND_ORDER],
+        descriptions=AGBD_BAND_ORDER,
+    )
     out = tmp_path / "out"
     assert predict.main(argv(models["ms"], [path], out)) == 2
     assert "mostly 16 cloud (clouds from the Sen2Cor-style spectral screening" in caplog.text
@@ -99,8 +126,22 @@ def test_band_options_of_the_command_line(models, tmp_path, caplog):
     assert predict.main(argv(models["rgb"], [stack], tmp_path / "a")) == 2
     assert "--band-order agbd|l1c|eurosat" in caplog.text
     out = tmp_path / "b"
-    assert predict.main(argv(models["rgb"], [stack], out, "--band-order", "agbd",
-                             "--band", f"B04={stack}:4", "--boa-offset", "0")) == 0  # fmt: skip
+    assert (
+        predict.main(
+            argv(
+                models["rgb"],
+                [stack],
+                out,
+                "--band-order",
+                "agbd",
+                "--band",
+                f"B04={stack}:4",
+                "--boa-offset",
+                "0",
+            )
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     inputs = summary["inputs"]
     assert inputs["band_order"] == "agbd" and inputs["boa_offset"] == 0
@@ -109,8 +150,12 @@ def test_band_options_of_the_command_line(models, tmp_path, caplog):
     assert decision["bands"]["B04"]["identified_by"] == "band mapping"
     assert decision["bands"]["B02"]["identified_by"] == "band order 'agbd'"
     assert decision["boa_offset"]["source"] == "user"
-    assert set(summary["patches"]["skipped_by_reason"]) == {"no_data", "cloud", "shadow",
-                                                            "outside_area"}  # fmt: skip
+    assert set(summary["patches"]["skipped_by_reason"]) == {
+        "no_data",
+        "cloud",
+        "shadow",
+        "outside_area",
+    }
 
 
 def test_band_arguments_parse_paths_with_colons():

@@ -127,8 +127,14 @@ def test_one_new_token_works_in_both_decoders(engines):
 
 @pytest.mark.parametrize("count", BATCH_SIZES)
 def test_optimised_engine_answers_patches_as_the_plain_engine(engines, count):
-    plain = engines("ms", decoder="hf", attention="eager", device_preprocessing=False,
-                    read_ahead=0, batch_size=count)  # fmt: skip
+    plain = engines(
+        "ms",
+        decoder="hf",
+        attention="eager",
+        device_preprocessing=False,
+        read_ahead=0,
+        batch_size=count,
+    )
     fast = engines("ms", static_cache=True, batch_size=count)
     s2 = seeded(count + 2, len(fast.config.bands), seed=count)
     a, b = fast.predict_patches(s2), plain.predict_patches(s2)
@@ -190,15 +196,18 @@ def test_map_answers_are_no_longer_than_the_longest_answer_of_their_grammar(engi
     longest = engine.max_new_tokens
     grammar = engine.constraint_for(engine.question).answers
     tokenizer = engine.processor.tokenizer
-    lengths = [len(tokenizer(" " + text, add_special_tokens=False)["input_ids"])
-               for text, _ in zip(grammar.examples(), range(3000), strict=False)]  # fmt: skip
+    lengths = [
+        len(tokenizer(" " + text, add_special_tokens=False)["input_ids"])
+        for text, _ in zip(grammar.examples(), range(3000), strict=False)
+    ]
     assert max(lengths) + 1 <= longest < 64
     assert engines("ms", max_new_tokens=64).max_new_tokens == longest  # never longer
     assert engines("ms", max_new_tokens=5).max_new_tokens == 5  # shorter when asked
     assert engines("ms", max_new_tokens=None, constrained=False).max_new_tokens == 32
     capped = engine
-    uncapped = capped.model.generate(batch_of(capped, 3, False), 64,
-                                     constraint=capped.constraint_for(capped.question))  # fmt: skip
+    uncapped = capped.model.generate(
+        batch_of(capped, 3, False), 64, constraint=capped.constraint_for(capped.question)
+    )
     s2 = seeded(3, len(capped.config.bands), seed=0)
     got = capped.predict_patches(s2)
     for text, full in zip(got.texts, uncapped.texts, strict=True):
@@ -273,8 +282,10 @@ def test_an_estimate_reads_ahead_and_writes_what_it_writes_without(engines, scen
     for depth in (0, 1):
         engine = engines("ms", read_ahead=depth)
         run_estimate(engine, EstimateRequest(inputs, tmp_path / str(depth), quicklook=False))
-        outputs[depth] = {n: read_band(tmp_path / str(depth) / n)[0]
-                          for n in ("agb.tif", "land_cover.tif", "patch_count.tif")}  # fmt: skip
+        outputs[depth] = {
+            n: read_band(tmp_path / str(depth) / n)[0]
+            for n in ("agb.tif", "land_cover.tif", "patch_count.tif")
+        }
     for name in outputs[0]:
         np.testing.assert_array_equal(outputs[0][name], outputs[1][name])
 

@@ -49,8 +49,17 @@ def copy(bundle, tmp_path):
 
 def run_predict(model, scene, tmp_path, caplog) -> tuple[int, str]:
     out = tmp_path / "out"
-    argv = ["--s2", *map(str, scene_s2(scene)), "--model", str(model), "--out", str(out),
-            "--device", "cpu", "--no-quicklook"]  # fmt: skip
+    argv = [
+        "--s2",
+        *map(str, scene_s2(scene)),
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-quicklook",
+    ]
     caplog.clear()
     with caplog.at_level(logging.ERROR):
         code = predict.main(argv)
@@ -69,31 +78,57 @@ def pickle_into(path) -> None:
 
 
 DAMAGES = {
-    "heads truncated": (lambda b: truncate(b / "model" / "heads.safetensors"),
-                        r"heads.safetensors \(the regression head.*\) is damaged"),
-    "heads missing": (lambda b: (b / "model" / "heads.safetensors").unlink(),
-                      r"heads.safetensors \(the regression head.*\) is missing"),
-    "heads a pickle": (lambda b: pickle_into(b / "model" / "heads.safetensors"),
-                       r"heads.safetensors \(the regression head.*\) is a pickle"),
-    "adapter truncated": (lambda b: truncate(b / "model" / "adapter_model.safetensors"),
-                          r"adapter_model.safetensors \(the LoRA adapter\) is damaged"),
-    "adapter as .bin": (lambda b: ((b / "model" / "adapter_model.safetensors").unlink(),
-                                   pickle_into(b / "model" / "adapter_model.bin")),
-                        r"adapter_model.bin \(the LoRA adapter\) is a pickle"),
-    "base truncated": (lambda b: truncate(b / "base" / "model.safetensors"),
-                       r"model.safetensors \(base model weights\) is damaged"),
-    "base as .bin": (lambda b: ((b / "base" / "model.safetensors").unlink(),
-                                pickle_into(b / "base" / "pytorch_model.bin")),
-                     r"pytorch_model.bin \(base model weights\) is a pickle"),
-    "base not copied": (lambda b: shutil.rmtree(b / "base"),
-                        r"needs its base model folder ../base, which is missing"),
-    "config not JSON": (lambda b: (b / "model" / "reo_config.json").write_text("{'modality': "),
-                        r"reo_config.json is not valid JSON"),
-    "config unknown key": (lambda b: _add_key(b / "model" / "reo_config.json", "colour", "red"),
-                           r"key\(s\) \['colour'\] that this REO does not know"),
-    "tokenizer damaged": (lambda b: (b / "model" / "tokenizer.json").write_text("{"),
-                          r"tokenizer.json \(the tokenizer\) cannot be used"),
-}  # fmt: skip
+    "heads truncated": (
+        lambda b: truncate(b / "model" / "heads.safetensors"),
+        r"heads.safetensors \(the regression head.*\) is damaged",
+    ),
+    "heads missing": (
+        lambda b: (b / "model" / "heads.safetensors").unlink(),
+        r"heads.safetensors \(the regression head.*\) is missing",
+    ),
+    "heads a pickle": (
+        lambda b: pickle_into(b / "model" / "heads.safetensors"),
+        r"heads.safetensors \(the regression head.*\) is a pickle",
+    ),
+    "adapter truncated": (
+        lambda b: truncate(b / "model" / "adapter_model.safetensors"),
+        r"adapter_model.safetensors \(the LoRA adapter\) is damaged",
+    ),
+    "adapter as .bin": (
+        lambda b: (
+            (b / "model" / "adapter_model.safetensors").unlink(),
+            pickle_into(b / "model" / "adapter_model.bin"),
+        ),
+        r"adapter_model.bin \(the LoRA adapter\) is a pickle",
+    ),
+    "base truncated": (
+        lambda b: truncate(b / "base" / "model.safetensors"),
+        r"model.safetensors \(base model weights\) is damaged",
+    ),
+    "base as .bin": (
+        lambda b: (
+            (b / "base" / "model.safetensors").unlink(),
+            pickle_into(b / "base" / "pytorch_model.bin"),
+        ),
+        r"pytorch_model.bin \(base model weights\) is a pickle",
+    ),
+    "base not copied": (
+        lambda b: shutil.rmtree(b / "base"),
+        r"needs its base model folder ../base, which is missing",
+    ),
+    "config not JSON": (
+        lambda b: (b / "model" / "reo_config.json").write_text("{'modality': "),
+        r"reo_config.json is not valid JSON",
+    ),
+    "config unknown key": (
+        lambda b: _add_key(b / "model" / "reo_config.json", "colour", "red"),
+        r"key\(s\) \['colour'\] that this REO does not know",
+    ),
+    "tokenizer damaged": (
+        lambda b: (b / "model" / "tokenizer.json").write_text("{"),
+        r"tokenizer.json \(the tokenizer\) cannot be used",
+    ),
+}
 
 
 def _add_key(path, key, value) -> None:
@@ -114,11 +149,29 @@ def test_a_damaged_model_folder_is_one_message_and_exit_2(copy, scene, tmp_path,
 def test_ask_says_the_same_in_a_fresh_process(copy, scene):
     pickle_into(copy / "model" / "adapter_model.safetensors")
     result = subprocess.run(
-        [sys.executable, "-m", "reo_core.ask", "--s2", *map(str, scene_s2(scene)), "--model",
-         str(copy / "model"), "--point", "0", "0", "--crs", "EPSG:32632", "--question", "AGB?",
-         "--device", "cpu"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "reo_core.ask",
+            "--s2",
+            *map(str, scene_s2(scene)),
+            "--model",
+            str(copy / "model"),
+            "--point",
+            "0",
+            "0",
+            "--crs",
+            "EPSG:32632",
+            "--question",
+            "AGB?",
+            "--device",
+            "cpu",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 2, result.stderr
     assert "adapter_model.safetensors (the LoRA adapter) is a pickle" in result.stderr
     assert "Traceback" not in result.stderr and "weights_only" not in result.stderr

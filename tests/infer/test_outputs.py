@@ -31,8 +31,14 @@ from reo_core.infer.inputs import InputSpec
 from reo_core.infer.output_folder import JOURNAL_NAME, OutputFolder
 from reo_core.raster import Extent
 
-EXPECTED = ["agb.tif", "agb_std.tif", "land_cover.tif", "patch_count.tif", "quicklook.png",
-            "summary.json"]  # fmt: skip
+EXPECTED = [
+    "agb.tif",
+    "agb_std.tif",
+    "land_cover.tif",
+    "patch_count.tif",
+    "quicklook.png",
+    "summary.json",
+]
 
 
 def request(scene, out, **options) -> EstimateRequest:
@@ -60,8 +66,11 @@ def assert_complete(out, summary: dict) -> None:
 
 
 def failed_step(message: str) -> str:
-    for step, mark in (("raster", ".tif into"), ("quicklook", "quicklook.png into"),
-                       ("summary", "summary.json into")):  # fmt: skip
+    for step, mark in (
+        ("raster", ".tif into"),
+        ("quicklook", "quicklook.png into"),
+        ("summary", "summary.json into"),
+    ):
         if mark in message:
             return step
     return "folder"
@@ -151,10 +160,27 @@ def test_another_process_holding_the_folder_refuses_predict_until_it_ends(
 ):
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(out)], cwd=REPO_ROOT,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
-    argv = ["--s2", *map(str, scene_s2(scene)), "--model", str(models["rgb"]), "--out", str(out),
-            "--device", "cpu", "--max-new-tokens", "4", "--threads", "1"]  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(out)],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    argv = [
+        "--s2",
+        *map(str, scene_s2(scene)),
+        "--model",
+        str(models["rgb"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "4",
+        "--threads",
+        "1",
+    ]
     try:
         assert holder.stdout.readline() == "locked\n"
         with caplog.at_level(logging.INFO):
@@ -192,8 +218,11 @@ def test_earlier_results_are_kept_unless_overwrite_and_then_replaced_whole(
     summary = run_estimate(engines("rgb"), request(scene, out, quicklook=False, overwrite=True))
     assert_complete(out, summary)  # no agb_std.tif nor quicklook.png of the earlier run is left
     assert sorted(p.name for p in out.iterdir()) == [
-        "agb.tif", "land_cover.tif", "patch_count.tif", "summary.json"
-    ]  # fmt: skip
+        "agb.tif",
+        "land_cover.tif",
+        "patch_count.tif",
+        "summary.json",
+    ]
 
 
 def test_a_publish_interrupted_by_a_kill_is_completed_by_the_next_run(tmp_path, monkeypatch):
@@ -222,9 +251,10 @@ def test_a_publish_interrupted_by_a_kill_is_completed_by_the_next_run(tmp_path, 
     with pytest.raises(OutputError, match="holds the results of an earlier run"):
         OutputFolder(out).check()  # the next run completes the publish before anything else
     assert contents(out) == {
-        "agb.tif": b"new agb.tif", "land_cover.tif": b"new land_cover.tif",
+        "agb.tif": b"new agb.tif",
+        "land_cover.tif": b"new land_cover.tif",
         "summary.json": b"new summary.json",
-    }  # fmt: skip
+    }
 
 
 def corrupt_tile(source, target, band: int) -> None:
@@ -246,18 +276,44 @@ def test_a_tile_that_fails_to_read_is_one_line_exit_2_and_nothing_is_left(models
 
     tiled = tmp_path / "S2_tiled.tif"
     data = np.round(s2_reflectance(200, 200) * 10000).astype("uint16")
-    with rasterio.open(tiled, "w", driver="GTiff", width=200, height=200, count=12,
-                       dtype="uint16", crs=UTM32N, transform=from_origin(*ORIGIN, 10, 10),
-                       nodata=0, tiled=True, blockxsize=32, blockysize=32, interleave="band",
-                       compress="deflate") as dst:  # fmt: skip
+    with rasterio.open(
+        tiled,
+        "w",
+        driver="GTiff",
+        width=200,
+        height=200,
+        count=12,
+        dtype="uint16",
+        crs=UTM32N,
+        transform=from_origin(*ORIGIN, 10, 10),
+        nodata=0,
+        tiled=True,
+        blockxsize=32,
+        blockysize=32,
+        interleave="band",
+        compress="deflate",
+    ) as dst:
         dst.write(data)
         dst.descriptions = AGBD_BAND_ORDER
     # B03: read by the rgb model patch by patch, not by the checks that sample the data at open
     corrupt_tile(tiled, tmp_path / "S2_corrupt.tif", AGBD_BAND_ORDER.index("B03") + 1)
     out = tmp_path / "out"
-    argv = ["--s2", str(tmp_path / "S2_corrupt.tif"), "--model", str(models["rgb"]), "--out",
-            str(out), "--device", "cpu", "--max-new-tokens", "4", "--threads", "1",
-            "--block-patches", "2"]  # fmt: skip
+    argv = [
+        "--s2",
+        str(tmp_path / "S2_corrupt.tif"),
+        "--model",
+        str(models["rgb"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "4",
+        "--threads",
+        "1",
+        "--block-patches",
+        "2",
+    ]
     with caplog.at_level(logging.INFO):
         assert predict.main(argv) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -319,11 +375,33 @@ def test_a_canceled_run_leaves_the_folder_as_it_was(engines, scene, tmp_path):
 
 def test_a_killed_run_leaves_no_product_and_the_next_run_cleans_up(models, scene, tmp_path):
     out = tmp_path / "out"
-    argv = ["-m", "reo_core.predict", "--s2", *map(str, scene_s2(scene)), "--model",
-            str(models["rgb"]), "--out", str(out), "--device", "cpu", "--max-new-tokens", "4",
-            "--threads", "1", "--batch-size", "4", "--block-patches", "2"]  # fmt: skip
-    run = subprocess.Popen([sys.executable, *argv], cwd=REPO_ROOT, stderr=subprocess.PIPE,
-                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    argv = [
+        "-m",
+        "reo_core.predict",
+        "--s2",
+        *map(str, scene_s2(scene)),
+        "--model",
+        str(models["rgb"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "4",
+        "--threads",
+        "1",
+        "--batch-size",
+        "4",
+        "--block-patches",
+        "2",
+    ]
+    run = subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     for line in run.stderr:  # predict logs progress every 10 %
         if "patches predicted" in line:
             break

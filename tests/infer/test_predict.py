@@ -45,8 +45,22 @@ def test_predict_writes_described_products_and_a_consistent_summary(
     models, scene, tmp_path, capsys
 ):
     out = tmp_path / "out"
-    argv = ["--s2", *map(str, scene_s2(scene)), "--model", str(models["ms"]), "--out", str(out),
-            "--device", "cpu", "--batch-size", "16", "--max-new-tokens", "4", "--threads", "1"]  # fmt: skip
+    argv = [
+        "--s2",
+        *map(str, scene_s2(scene)),
+        "--model",
+        str(models["ms"]),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "16",
+        "--max-new-tokens",
+        "4",
+        "--threads",
+        "1",
+    ]
     assert predict.main(argv) == 0
     printed = capsys.readouterr().out
     assert f"Quicklook: {out / 'quicklook.png'}" in printed and str(out / "agb.tif") in printed
@@ -102,8 +116,12 @@ def natural_colour_stub(engine):
         n = batch.input_ids.shape[0]
         images = batch.pixel_values.float().reshape(n, n_images, *batch.pixel_values.shape[1:])
         value = images[:, index].mean(dim=(1, 2, 3))
-        return GenerationOutput(torch.zeros(n, 1, dtype=torch.long), [FOREST_TEXT] * n,
-                                100.0 + 10.0 * value, value.abs())  # fmt: skip
+        return GenerationOutput(
+            torch.zeros(n, 1, dtype=torch.long),
+            [FOREST_TEXT] * n,
+            100.0 + 10.0 * value,
+            value.abs(),
+        )
 
     return generate
 
@@ -121,8 +139,12 @@ def test_bigearthnet_outputs_put_every_patch_over_its_pixels(
         assert out.crs == b04.crs and out.res == (250.0, 250.0)
         agb = out.read(1)
         cells = [(r, c) for r in range(out.height) for c in range(out.width)]
-        windows = {rc: from_bounds(*out.window_bounds(((rc[0], rc[0] + 1), (rc[1], rc[1] + 1))),
-                                   b04.transform) for rc in cells}  # fmt: skip
+        windows = {
+            rc: from_bounds(
+                *out.window_bounds(((rc[0], rc[0] + 1), (rc[1], rc[1] + 1))), b04.transform
+            )
+            for rc in cells
+        }
         offset = 0  # a 2017 product: processing baseline before 04.00
     checked = 0
     for (row, col), window in windows.items():
@@ -225,7 +247,9 @@ def test_two_ranks_write_what_one_process_writes(models, scene, tmp_path):
     the same bytes as one process (in-process, ranks as threads; with real processes: slow test)."""
     options = EngineOptions(device="cpu", batch_size=8, max_new_tokens=3)
     inputs = InputSpec(s2=tuple(scene_s2(scene)), block_patches=3)
-    one = run_estimate(load_engine(models["ms"], options), EstimateRequest(inputs, tmp_path / "one"))
+    one = run_estimate(
+        load_engine(models["ms"], options), EstimateRequest(inputs, tmp_path / "one")
+    )
     meeting, gathered = threading.Barrier(2), {}
     engines = [load_engine(models["ms"], options) for _ in range(2)]
     summaries, failures = [None, None], []
@@ -256,14 +280,35 @@ def test_two_ranks_write_what_one_process_writes(models, scene, tmp_path):
 
 @pytest.mark.slow  # two real processes under accelerate launch: ~13 s; threads above: ~2 s
 def test_two_accelerate_processes_write_what_one_process_writes(models, scene, tmp_path):
-    common = ["--s2", *scene_s2(scene), "--model", models["ms"], "--device", "cpu",
-              "--max-new-tokens", "3", "--batch-size", "8", "--block-patches", "3"]  # fmt: skip
+    common = [
+        "--s2",
+        *scene_s2(scene),
+        "--model",
+        models["ms"],
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "3",
+        "--batch-size",
+        "8",
+        "--block-patches",
+        "3",
+    ]
     one = run_module("reo_core.predict", *common, "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr[-2000:]
     two = run_module(
-        "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--main_process_port",
-        str(free_port()), "-m", "reo_core.predict", *common, "--out", tmp_path / "two",
-    )  # fmt: skip
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "reo_core.predict",
+        *common,
+        "--out",
+        tmp_path / "two",
+    )
     assert two.returncode == 0, two.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
         p.name for p in (tmp_path / "one").iterdir()
@@ -286,15 +331,30 @@ def test_an_area_of_interest_leaves_the_patches_outside_it_empty(engines, scene,
     x0, y0 = scene_origin(scene)
     triangle = [[x0, y0], [x0 + 2500, y0], [x0, y0 - 2500], [x0, y0]]  # the upper-left half
     aoi = tmp_path / "aoi.geojson"
-    aoi.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "EPSG:32632"}},
-        "features": [{"type": "Feature", "properties": {},
-                      "geometry": {"type": "Polygon", "coordinates": [triangle]}}],
-    }))  # fmt: skip
+    aoi.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "EPSG:32632"}},
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Polygon", "coordinates": [triangle]},
+                    }
+                ],
+            }
+        )
+    )
     engine = engines("rgb")
-    summary = run_estimate(engine, EstimateRequest(
-        InputSpec(s2=scene_s2(scene), extent=make_extent(aoi=aoi)), tmp_path / "out", quicklook=False))  # fmt: skip
+    summary = run_estimate(
+        engine,
+        EstimateRequest(
+            InputSpec(s2=scene_s2(scene), extent=make_extent(aoi=aoi)),
+            tmp_path / "out",
+            quicklook=False,
+        ),
+    )
     estimate(engine, tmp_path / "whole", s2=scene_s2(scene))
     agb, _ = read_band(tmp_path / "out" / "agb.tif")
     whole, _ = read_band(tmp_path / "whole" / "agb.tif")

@@ -22,9 +22,15 @@ from reo_core.raster.grid import PixelGrid
 def block(row: int, col: int, agb, classes) -> BlockResult:
     agb = np.array(agb, dtype=np.float32)
     keep = np.isfinite(agb)
-    return BlockResult(row, col, keep, agb, np.where(keep, 5.0, np.nan).astype(np.float32),
-                       np.where(keep, classes, 255).astype(np.uint8),
-                       np.where(keep, 2, 255).astype(np.uint8))  # fmt: skip
+    return BlockResult(
+        row,
+        col,
+        keep,
+        agb,
+        np.where(keep, 5.0, np.nan).astype(np.float32),
+        np.where(keep, classes, 255).astype(np.uint8),
+        np.where(keep, 2, 255).astype(np.uint8),
+    )
 
 
 def test_totals_are_agb_times_cell_area_and_carbon_a_fraction_of_them():

@@ -69,8 +69,11 @@ def test_bad_requests_get_error_replies_and_the_worker_keeps_serving(
     )
     missing = server.final(5)["error"]
     assert missing["kind"] == "InputError" and "does not exist" in missing["message"]
-    rgb_only = write_s2_stack(tmp_path / "rgb.tif", s2_reflectance(50, 50, bands=("B02", "B03", "B04")),
-                              descriptions=("B02", "B03", "B04"))  # fmt: skip
+    rgb_only = write_s2_stack(
+        tmp_path / "rgb.tif",
+        s2_reflectance(50, 50, bands=("B02", "B03", "B04")),
+        descriptions=("B02", "B03", "B04"),
+    )
     server.send({"id": 6, "op": "estimate", "s2": [str(rgb_only)], "out": str(tmp_path / "o6")})
     bands = server.final(6)["error"]
     assert (
@@ -78,8 +81,16 @@ def test_bad_requests_get_error_replies_and_the_worker_keeps_serving(
         and "B05" in bands["message"]
         and "'rgb' model" in bands["message"]
     )
-    server.send({"id": 7, "op": "ask", "s2": [str(p) for p in scene_s2(scene)], "point": [0, 45],
-                 "crs": "EPSG:4326", "question": "What is here?"})  # fmt: skip
+    server.send(
+        {
+            "id": 7,
+            "op": "ask",
+            "s2": [str(p) for p in scene_s2(scene)],
+            "point": [0, 45],
+            "crs": "EPSG:4326",
+            "question": "What is here?",
+        }
+    )
     assert server.final(7)["error"]["kind"] == "ExtentError"
     assert not (tmp_path / "o5").exists() or not any((tmp_path / "o5").iterdir())
     assert not any((tmp_path / "o6").glob("*.tif"))
@@ -90,8 +101,17 @@ def test_bad_requests_get_error_replies_and_the_worker_keeps_serving(
 
 def test_estimate_reports_progress_then_the_outputs(server, models, scene, tmp_path):
     out = tmp_path / "estimate"
-    server.send({"id": "e1", "op": "estimate", "model": str(models["ms"]), "device": "cpu",
-                 "s2": [str(p) for p in scene_s2(scene)], "out": str(out), "batch_size": 8})  # fmt: skip
+    server.send(
+        {
+            "id": "e1",
+            "op": "estimate",
+            "model": str(models["ms"]),
+            "device": "cpu",
+            "s2": [str(p) for p in scene_s2(scene)],
+            "out": str(out),
+            "batch_size": 8,
+        }
+    )
     replies = [reply for _, reply in server.until("e1")]
     progress = [r for r in replies if r["type"] == "progress" and r["id"] == "e1"]
     assert len(progress) >= 5
@@ -132,9 +152,18 @@ def test_cancel_stops_an_estimate_within_a_second_and_leaves_no_finished_output(
     server, models, scene, tmp_path
 ):
     out = tmp_path / "canceled"
-    server.send({"id": "long", "op": "estimate", "model": str(models["ms"]), "device": "cpu",
-                 "s2": [str(p) for p in scene_s2(scene)], "out": str(out), "stride": 5,
-                 "batch_size": 4})  # fmt: skip  # 46 x 46 patches: minutes of work
+    server.send(
+        {
+            "id": "long",
+            "op": "estimate",
+            "model": str(models["ms"]),
+            "device": "cpu",
+            "s2": [str(p) for p in scene_s2(scene)],
+            "out": str(out),
+            "stride": 5,
+            "batch_size": 4,
+        }
+    )  # 46 x 46 patches: minutes of work
     while True:  # wait until it is predicting
         _, reply = server.replies.get(timeout=60)
         if (
@@ -206,14 +235,42 @@ def fuzz_lines(count: int, seed: int) -> list[bytes]:
     seeds = [
         {"id": 1, "op": "info"},
         {"id": "c", "op": "cancel", "target": "e"},
-        {"id": "e", "op": "estimate", "s2": ["/nowhere/s2.tif"], "out": "/nowhere/out",
-         "extent": {"bounds": [0, 0, 1, 1], "crs": "EPSG:4326"}, "stride": 25},
-        {"id": "a", "op": "ask", "s2": ["/nowhere/s2.tif"], "point": [1, 2], "crs": "EPSG:4326",
-         "question": "What is here?"},
+        {
+            "id": "e",
+            "op": "estimate",
+            "s2": ["/nowhere/s2.tif"],
+            "out": "/nowhere/out",
+            "extent": {"bounds": [0, 0, 1, 1], "crs": "EPSG:4326"},
+            "stride": 25,
+        },
+        {
+            "id": "a",
+            "op": "ask",
+            "s2": ["/nowhere/s2.tif"],
+            "point": [1, 2],
+            "crs": "EPSG:4326",
+            "question": "What is here?",
+        },
         {"id": "m", "op": "load_model", "model": "/nowhere/model", "device": "cpu"},
-    ]  # fmt: skip
-    values = [None, True, -1, 0, 2**70, 1e308, "", "x" * 300, [], {}, [[["deep"]]], {"id": 1},
-              "NaN", [1.5, "two"], "\u0000", "é✓"]  # fmt: skip
+    ]
+    values = [
+        None,
+        True,
+        -1,
+        0,
+        2**70,
+        1e308,
+        "",
+        "x" * 300,
+        [],
+        {},
+        [[["deep"]]],
+        {"id": 1},
+        "NaN",
+        [1.5, "two"],
+        "\u0000",
+        "é✓",
+    ]
     lines = []
     while len(lines) < count:
         choice = rng.random()

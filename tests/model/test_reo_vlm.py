@@ -74,8 +74,15 @@ def test_save_then_load_gives_identical_outputs(make_model, tmp_path):
     before = loaded.model.generate(prompt_batch(loaded, s2, sar), max_new_tokens=6)
     folder = save_checkpoint(loaded, tmp_path / "model")
     names = {p.name for p in folder.iterdir()}
-    assert {"reo_config.json", "adapter_config.json", "adapter_model.safetensors", "heads.safetensors",
-            "README.md", "preprocessor_config.json", "tokenizer.json"} <= names  # fmt: skip
+    assert {
+        "reo_config.json",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "heads.safetensors",
+        "README.md",
+        "preprocessor_config.json",
+        "tokenizer.json",
+    } <= names
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)  # no pickle
     assert not (folder / "model.safetensors").exists()  # the base is referenced, not copied
     reloaded = load_checkpoint(folder)
@@ -113,9 +120,12 @@ def test_training_forward_is_batch_invariant(make_model):
         one = training_batch(loaded, count=4, seed=2)
         single = type(one)(
             one.pixel_values.reshape(4, -1, *one.pixel_values.shape[1:])[i],
-            one.input_ids[i : i + 1], one.attention_mask[i : i + 1], one.labels[i : i + 1],
-            one.context_mask[i : i + 1], one.agb[i : i + 1],
-        )  # fmt: skip
+            one.input_ids[i : i + 1],
+            one.attention_mask[i : i + 1],
+            one.labels[i : i + 1],
+            one.context_mask[i : i + 1],
+            one.agb[i : i + 1],
+        )
         torch.testing.assert_close(model(single).agb[0], together.agb[i], rtol=1e-4, atol=1e-3)
 
 
@@ -150,7 +160,9 @@ def test_another_token_budget_leaves_the_loaded_model_as_it_is(make_model):
     assert pooled.processor.tokens_per_image == 4
     assert loaded.model.config.to_dict() == before and loaded.model.tokens_per_image == 16
     assert vars(loaded.model).keys() == vars(pooled.model).keys()  # no attribute hung on either
-    assert all(a is b for a, b in zip(loaded.model.parameters(), pooled.model.parameters(), strict=True))
+    assert all(
+        a is b for a, b in zip(loaded.model.parameters(), pooled.model.parameters(), strict=True)
+    )
     with pytest.raises(InputError, match="visual_token_pool 3 does not fit"):
         with_token_pool(loaded, 3)
     assert loaded.model.config.to_dict() == before

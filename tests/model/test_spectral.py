@@ -40,8 +40,15 @@ def test_band_statistics_are_standardised_means_spreads_ndvi_and_valid_share():
     s2[1, 1, 5:10] = 0.25
     features = band_statistics(s2, bands, stats)
     names = feature_names(bands, with_sar=False)
-    assert names == ["B04_mean", "B04_spread", "B08_mean", "B08_spread", "ndvi_mean",
-                     "ndvi_spread", "valid_fraction"]  # fmt: skip
+    assert names == [
+        "B04_mean",
+        "B04_spread",
+        "B08_mean",
+        "B08_spread",
+        "ndvi_mean",
+        "ndvi_spread",
+        "valid_fraction",
+    ]
     assert features.shape == (2, 7) and features.dtype == np.float32
     row = dict(zip(names, features[0], strict=True))
     assert row["B04_mean"] == pytest.approx((0.05 - stats.s2["B04"].mean) / stats.s2["B04"].std)

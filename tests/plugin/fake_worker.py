@@ -55,8 +55,12 @@ def main() -> int:
         time.sleep(60)
         return 0
     if args.protocol is not None:  # a worker of another REO version
-        out.write(json.dumps({"type": "ready", "version": "0.0.1", "protocol": args.protocol,
-                              "pid": os.getpid()}) + "\n")  # fmt: skip
+        out.write(
+            json.dumps(
+                {"type": "ready", "version": "0.0.1", "protocol": args.protocol, "pid": os.getpid()}
+            )
+            + "\n"
+        )
         out.flush()
         time.sleep(60)
         return 0
@@ -88,11 +92,25 @@ def main() -> int:
                 )
             )
         elif request.op == "info":
-            send(protocol.result_of(request.id, body, {
-                "version": "fake", "protocol": protocol.PROTOCOL_VERSION, "pid": os.getpid(),
-                "python": sys.version.split()[0], "torch": "none (fake worker)", "cuda": None,
-                "cuda_available": False, "gpu": None, "device": "cpu", "model_loaded": False,
-                "model": None}))  # fmt: skip
+            send(
+                protocol.result_of(
+                    request.id,
+                    body,
+                    {
+                        "version": "fake",
+                        "protocol": protocol.PROTOCOL_VERSION,
+                        "pid": os.getpid(),
+                        "python": sys.version.split()[0],
+                        "torch": "none (fake worker)",
+                        "cuda": None,
+                        "cuda_available": False,
+                        "gpu": None,
+                        "device": "cpu",
+                        "model_loaded": False,
+                        "model": None,
+                    },
+                )
+            )
         else:
             cancels[request.id] = threading.Event()
             jobs.append(request)
@@ -112,9 +130,15 @@ def work(jobs, cancels, send, args) -> None:
                     raise ReoError(
                         f"{folder} is not a REO model folder: it has no reo_config.json."
                     )
-                value = {"folder": folder, "modality": "ms", "bands": ["B02", "B03", "B04"],
-                         "uncertainty": "none", "visual_token_pool": 1, "device": "cpu",
-                         "dtype": "float32"}  # fmt: skip
+                value = {
+                    "folder": folder,
+                    "modality": "ms",
+                    "bands": ["B02", "B03", "B04"],
+                    "uncertainty": "none",
+                    "visual_token_pool": 1,
+                    "device": "cpu",
+                    "dtype": "float32",
+                }
             elif request.op == "inspect":
                 value = inspect(request)
             elif request.op == "estimate":
@@ -169,19 +193,41 @@ def estimate(request, cancel, send, args) -> dict:
         ("agb", agb, "float32", -9999.0),
         ("land_cover", land, "uint8", 255),
     ):
-        with PatchGridWriter(paths[key], grid, dtype, nodata, [key],
-                             colormap=color_table() if key == "land_cover" else None) as writer:  # fmt: skip
+        with PatchGridWriter(
+            paths[key],
+            grid,
+            dtype,
+            nodata,
+            [key],
+            colormap=color_table() if key == "land_cover" else None,
+        ) as writer:
             writer.write(0, 0, values)
     valid = agb != -9999.0
     cell_ha = (grid.transform.a**2) / 10_000
     total = float(agb[valid].sum() * cell_ha)
-    summary = {"patches": {"total": int(valid.size), "done": int(valid.sum())}, "valid_area_ha": float(valid.sum() * cell_ha),
-               "agb": {"unit": "Mg/ha", "mean": float(agb[valid].mean()), "total_mg": total},
-               "carbon": {"fraction": 0.47, "total_mg": total * 0.47},
-               "land_cover_area_ha": {str(c): {"name": "Closed forest, deciduous broad leaf" if c == 114 else "Herbaceous vegetation",
-                                               "area_ha": float((land == c).sum() * cell_ha)} for c in (114, 30) if (land == c).any()},
-               "grid": {"crs": grid.crs.to_string(), "transform": list(grid.transform)[:6], "width": grid.width, "height": grid.height},
-               "files": {"agb": "agb.tif", "land_cover": "land_cover.tif"}}  # fmt: skip
+    summary = {
+        "patches": {"total": int(valid.size), "done": int(valid.sum())},
+        "valid_area_ha": float(valid.sum() * cell_ha),
+        "agb": {"unit": "Mg/ha", "mean": float(agb[valid].mean()), "total_mg": total},
+        "carbon": {"fraction": 0.47, "total_mg": total * 0.47},
+        "land_cover_area_ha": {
+            str(c): {
+                "name": "Closed forest, deciduous broad leaf"
+                if c == 114
+                else "Herbaceous vegetation",
+                "area_ha": float((land == c).sum() * cell_ha),
+            }
+            for c in (114, 30)
+            if (land == c).any()
+        },
+        "grid": {
+            "crs": grid.crs.to_string(),
+            "transform": list(grid.transform)[:6],
+            "width": grid.width,
+            "height": grid.height,
+        },
+        "files": {"agb": "agb.tif", "land_cover": "land_cover.tif"},
+    }
     return {"out": str(out), "paths": {k: str(v) for k, v in paths.items()}, "summary": summary}
 
 
@@ -212,8 +258,16 @@ def ask(request) -> dict:
         "crs": grid.pixels.crs.to_string(),
         "valid_fraction": 1.0,
     }
-    return {"question": question, "kind": "agb", "agb": 123.4, "agb_std": 5.6, "unit": "Mg/ha",
-            "answer": f"Fake answer to: {question}", "generated": "", "patch": patch}  # fmt: skip
+    return {
+        "question": question,
+        "kind": "agb",
+        "agb": 123.4,
+        "agb_std": 5.6,
+        "unit": "Mg/ha",
+        "answer": f"Fake answer to: {question}",
+        "generated": "",
+        "patch": patch,
+    }
 
 
 if __name__ == "__main__":

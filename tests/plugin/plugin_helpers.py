@@ -19,9 +19,22 @@ WORKER_ENV = (("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"))
 
 def synth(out: Path, *extra: str) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "reo_core.synth", "--out", str(out), "--size-km", "2.5", "--seed", "3", *extra],
-        cwd=REPO_ROOT, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "reo_core.synth",
+            "--out",
+            str(out),
+            "--size-km",
+            "2.5",
+            "--seed",
+            "3",
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
     return out
 
 

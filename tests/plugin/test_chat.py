@@ -27,8 +27,13 @@ def click_map(canvas, tool, x: float, y: float) -> None:
     """A left click on the canvas at map coordinates (x, y), delivered to ``tool``."""
     pixel = canvas.getCoordinateTransform().transform(QgsPointXY(x, y))
     position = QtCore.QPoint(round(pixel.x()), round(pixel.y()))
-    event = QgsMapMouseEvent(canvas, QtCore.QEvent.Type.MouseButtonRelease, position,
-                             QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.LeftButton)  # fmt: skip
+    event = QgsMapMouseEvent(
+        canvas,
+        QtCore.QEvent.Type.MouseButtonRelease,
+        position,
+        QtCore.Qt.MouseButton.LeftButton,
+        QtCore.Qt.MouseButton.LeftButton,
+    )
     tool.canvasReleaseEvent(event)
 
 

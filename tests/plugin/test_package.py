@@ -16,8 +16,25 @@ from plugin_helpers import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 from check_package import MAX_UPLOAD_BYTES, check_package
 
-FORBIDDEN = ("tests/", "docs/", "bench/", "configs/", ".venv/", "out/", "dist/", "tools/", ".git/", "__pycache__",
-             ".pyc", ".qgis-settings", ".pytest_cache", ".ruff_cache", "Makefile", "pyproject.toml", ".aux.xml")  # fmt: skip
+FORBIDDEN = (
+    "tests/",
+    "docs/",
+    "bench/",
+    "configs/",
+    ".venv/",
+    "out/",
+    "dist/",
+    "tools/",
+    ".git/",
+    "__pycache__",
+    ".pyc",
+    ".qgis-settings",
+    ".pytest_cache",
+    ".ruff_cache",
+    "Makefile",
+    "pyproject.toml",
+    ".aux.xml",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +55,17 @@ def package(tmp_path_factory):
 def test_the_zip_holds_the_plugin_under_one_top_folder(package):
     names = zipfile.ZipFile(package).namelist()
     assert all(name.startswith("reo/") for name in names)
-    for required in ("reo/metadata.txt", "reo/__init__.py", "reo/LICENSE", "reo/requirements.txt", "reo/reo_plugin/plugin.py",
-                     "reo/reo_core/serve.py", "reo/resources/icon.svg", "reo/resources/styles/agb.qml",
-                     "reo/resources/styles/land_cover.qml"):  # fmt: skip
+    for required in (
+        "reo/metadata.txt",
+        "reo/__init__.py",
+        "reo/LICENSE",
+        "reo/requirements.txt",
+        "reo/reo_plugin/plugin.py",
+        "reo/reo_core/serve.py",
+        "reo/resources/icon.svg",
+        "reo/resources/styles/agb.qml",
+        "reo/resources/styles/land_cover.qml",
+    ):
         assert required in names
     leaked = [name for name in names if any(bad in name.removeprefix("reo/") for bad in FORBIDDEN)]
     assert leaked == []
@@ -141,8 +166,14 @@ def test_qgis_loads_the_plugin_from_the_unpacked_zip(package, tmp_path):
         assert qgis.utils.unloadPlugin("reo")
         app.exitQgis()
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": ""}, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": ""},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     plugin_file, core_file = result.stdout.split()[-2:]
     assert plugin_file.startswith(str(plugins / "reo")) and core_file.startswith(

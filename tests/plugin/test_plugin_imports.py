@@ -8,8 +8,19 @@ import sys
 from plugin_helpers import REPO_ROOT
 
 # QGIS ships numpy and GDAL, not these: reo_plugin must run without them (the worker has them).
-NEVER_IN_QGIS = {"torch", "transformers", "peft", "accelerate", "rasterio", "pyproj", "shapely", "h5py",
-                 "safetensors", "tokenizers", "matplotlib"}  # fmt: skip
+NEVER_IN_QGIS = {
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "rasterio",
+    "pyproj",
+    "shapely",
+    "h5py",
+    "safetensors",
+    "tokenizers",
+    "matplotlib",
+}
 
 
 def test_no_plugin_module_imports_torch_or_the_worker_stack():

@@ -37,8 +37,19 @@ def test_metadata_parses_with_qgis_own_parser(plugin_folder):
     metadata = found[PLUGIN_NAME]
     assert metadata is not None
     general = metadata["general"]
-    for key in ("name", "description", "about", "version", "author", "email", "repository", "tracker", "tags",
-                "changelog", "category"):  # fmt: skip
+    for key in (
+        "name",
+        "description",
+        "about",
+        "version",
+        "author",
+        "email",
+        "repository",
+        "tracker",
+        "tags",
+        "changelog",
+        "category",
+    ):
         assert general.get(key), f"metadata.txt needs '{key}'"
     assert general["qgisMinimumVersion"] == "3.22"
     assert general.getboolean("supportsQt6")
@@ -61,8 +72,12 @@ def test_plugin_loads_starts_and_unloads(plugin_folder, qgis_iface):
         assert PLUGIN_NAME in qgis.utils.active_plugins
         plugin = qgis.utils.plugins[PLUGIN_NAME]
         assert [a.text() for a in plugin.actions] == [
-            "Estimate AGB…", "Ask about a patch", "Runtime set-up…", "Diagnostics…", "About REO",
-        ]  # fmt: skip
+            "Estimate AGB…",
+            "Ask about a patch",
+            "Runtime set-up…",
+            "Diagnostics…",
+            "About REO",
+        ]
         assert registry.providerById("reo") is not None
         assert registry.algorithmById("reo:estimate_agb") is not None
         assert plugin.dock is not None and plugin.dock.objectName() == "ReoDock"
@@ -154,8 +169,9 @@ def test_a_worker_that_never_exits_is_ended_by_the_reaper(plugin_folder, qgis_if
 
 
 @pytest.mark.slow  # starts a second real worker and loads the model: ~5 s (the fake one above is fast)
-def test_unload_with_the_real_worker_and_model_loaded(plugin_folder, qgis_iface, monkeypatch,
-                                                     model_dir):  # fmt: skip
+def test_unload_with_the_real_worker_and_model_loaded(
+    plugin_folder, qgis_iface, monkeypatch, model_dir
+):
     from plugin_helpers import WORKER_ENV, WORKER_PYTHON
 
     from reo_plugin.worker_client import WorkerCommand

@@ -57,8 +57,14 @@ def test_the_algorithm_is_registered(processing):
     names = [p.name() for p in algorithm.parameterDefinitions()]
     assert names[:3] == ["SENTINEL2", "PALSAR2", "MODEL"]
     assert {"OUTPUT_AGB", "OUTPUT_LAND_COVER", "EXTENT", "STRIDE", "DEVICE"} <= set(names)
-    reading = {"CLOUD_MASK", "CLOUD_MASK_KIND", "CLOUD_THRESHOLD", "BAND_ORDER", "BOA_OFFSET",
-               "ALLOW_L1C"}  # fmt: skip
+    reading = {
+        "CLOUD_MASK",
+        "CLOUD_MASK_KIND",
+        "CLOUD_THRESHOLD",
+        "BAND_ORDER",
+        "BOA_OFFSET",
+        "ALLOW_L1C",
+    }
     assert reading <= set(names)
     optional = QgsProcessingParameterDefinition.Flag.FlagOptional
     for name in reading:  # all optional: the shortest call stays valid
@@ -87,10 +93,18 @@ def test_processing_run_gives_the_same_rasters_as_the_dock(
     extent = (
         f"{SMALL_EXTENT[0]},{SMALL_EXTENT[2]},{SMALL_EXTENT[1]},{SMALL_EXTENT[3]} [{SCENE_CRS}]"
     )
-    result = processing.run("reo:estimate_agb", {
-        "SENTINEL2": [str(s2_file(scene))], "MODEL": str(model_dir), "EXTENT": extent, "STRIDE": 25,
-        "DEVICE": "cpu", "OUTPUT_AGB": str(tmp_path / "agb.tif"), "OUTPUT_LAND_COVER": str(tmp_path / "lc.tif"),
-    })  # fmt: skip
+    result = processing.run(
+        "reo:estimate_agb",
+        {
+            "SENTINEL2": [str(s2_file(scene))],
+            "MODEL": str(model_dir),
+            "EXTENT": extent,
+            "STRIDE": 25,
+            "DEVICE": "cpu",
+            "OUTPUT_AGB": str(tmp_path / "agb.tif"),
+            "OUTPUT_LAND_COVER": str(tmp_path / "lc.tif"),
+        },
+    )
     assert result["OUTPUT_AGB"] == str(tmp_path / "agb.tif")
     assert result["TOTAL_AGB_MG"] == pytest.approx(controller.last_outcome.total_agb_mg, rel=1e-6)
     for key, produced in (
@@ -105,10 +119,15 @@ def test_processing_run_gives_the_same_rasters_as_the_dock(
 
 def test_a_bad_model_folder_is_a_processing_error(processing, shared_real_pool, scene, tmp_path):
     with pytest.raises(QgsProcessingException, match="not a REO model folder"):
-        processing.run("reo:estimate_agb", {
-            "SENTINEL2": [str(s2_file(scene))], "MODEL": str(tmp_path), "OUTPUT_AGB": "TEMPORARY_OUTPUT",
-            "OUTPUT_LAND_COVER": "TEMPORARY_OUTPUT",
-        })  # fmt: skip
+        processing.run(
+            "reo:estimate_agb",
+            {
+                "SENTINEL2": [str(s2_file(scene))],
+                "MODEL": str(tmp_path),
+                "OUTPUT_AGB": "TEMPORARY_OUTPUT",
+                "OUTPUT_LAND_COVER": "TEMPORARY_OUTPUT",
+            },
+        )
 
 
 # -- every call shape of docs/plugin.md ------------------------------------------------------------
@@ -116,8 +135,15 @@ def test_a_bad_model_folder_is_a_processing_error(processing, shared_real_pool, 
 EXTENT_TEXT = (
     f"{SMALL_EXTENT[0]},{SMALL_EXTENT[2]},{SMALL_EXTENT[1]},{SMALL_EXTENT[3]} [{SCENE_CRS}]"
 )
-RESULT_KEYS = {"OUTPUT_AGB", "OUTPUT_LAND_COVER", "TOTAL_AGB_MG", "TOTAL_CARBON_MG", "MEAN_AGB",
-               "SUMMARY", "FOLDER"}  # fmt: skip
+RESULT_KEYS = {
+    "OUTPUT_AGB",
+    "OUTPUT_LAND_COVER",
+    "TOTAL_AGB_MG",
+    "TOTAL_CARBON_MG",
+    "MEAN_AGB",
+    "SUMMARY",
+    "FOLDER",
+}
 
 
 def check_result(result: dict) -> dict:
@@ -136,16 +162,25 @@ def check_result(result: dict) -> dict:
     return summary
 
 
-def test_the_documented_example_runs_as_written(processing, shared_real_pool, scene, tmp_path,
-                                                model_dir):  # fmt: skip
+def test_the_documented_example_runs_as_written(
+    processing, shared_real_pool, scene, tmp_path, model_dir
+):
     """docs/plugin.md's example: S2 and its SCL, no PALSAR-2, every parameter given."""
     scl = next((scene / "s2").glob("*_SCL.tif"))
-    result = processing.run("reo:estimate_agb", {
-        "SENTINEL2": [str(s2_file(scene)), str(scl)], "PALSAR2": [], "MODEL": str(model_dir),
-        "EXTENT": EXTENT_TEXT, "STRIDE": 25, "DEVICE": "auto", "BATCH_SIZE": 32,
-        "OUTPUT_AGB": str(tmp_path / "results" / "agb.tif"),
-        "OUTPUT_LAND_COVER": str(tmp_path / "results" / "land_cover.tif"),
-    })  # fmt: skip
+    result = processing.run(
+        "reo:estimate_agb",
+        {
+            "SENTINEL2": [str(s2_file(scene)), str(scl)],
+            "PALSAR2": [],
+            "MODEL": str(model_dir),
+            "EXTENT": EXTENT_TEXT,
+            "STRIDE": 25,
+            "DEVICE": "auto",
+            "BATCH_SIZE": 32,
+            "OUTPUT_AGB": str(tmp_path / "results" / "agb.tif"),
+            "OUTPUT_LAND_COVER": str(tmp_path / "results" / "land_cover.tif"),
+        },
+    )
     assert result["OUTPUT_AGB"] == str(tmp_path / "results" / "agb.tif")
     assert result["OUTPUT_LAND_COVER"] == str(tmp_path / "results" / "land_cover.tif")
     summary = check_result(result)
@@ -170,24 +205,36 @@ def test_the_shortest_call_uses_the_demo_model_and_temporary_outputs(
     assert Path(result["OUTPUT_AGB"]).is_relative_to(temporary)
 
 
-def test_one_file_per_band_and_layers_as_inputs(processing, shared_real_pool, project,
-                                                scene_per_band, tmp_path):  # fmt: skip
+def test_one_file_per_band_and_layers_as_inputs(
+    processing, shared_real_pool, project, scene_per_band, tmp_path
+):
     """Per-band files, given as layers of the project (as the toolbox passes them)."""
     layers = [add_raster(project, path) for path in sorted((scene_per_band / "s2").glob("*.tif"))]
-    result = processing.run("reo:estimate_agb", {
-        "SENTINEL2": layers, "EXTENT": EXTENT_TEXT, "DEVICE": "cpu",
-        "OUTPUT_AGB": str(tmp_path / "agb.tif"), "OUTPUT_LAND_COVER": "TEMPORARY_OUTPUT",
-    })  # fmt: skip
+    result = processing.run(
+        "reo:estimate_agb",
+        {
+            "SENTINEL2": layers,
+            "EXTENT": EXTENT_TEXT,
+            "DEVICE": "cpu",
+            "OUTPUT_AGB": str(tmp_path / "agb.tif"),
+            "OUTPUT_LAND_COVER": "TEMPORARY_OUTPUT",
+        },
+    )
     check_result(result)
     assert result["OUTPUT_AGB"] == str(tmp_path / "agb.tif")
 
 
 def test_loaded_outputs_get_reo_styles(processing, shared_real_pool, project, scene, tmp_path):
     """runAndLoadResults: QGIS loads the outputs and REO's post-processor styles them."""
-    processing.runAndLoadResults("reo:estimate_agb", {
-        "SENTINEL2": [str(s2_file(scene))], "EXTENT": EXTENT_TEXT,
-        "OUTPUT_AGB": str(tmp_path / "agb.tif"), "OUTPUT_LAND_COVER": str(tmp_path / "lc.tif"),
-    })  # fmt: skip
+    processing.runAndLoadResults(
+        "reo:estimate_agb",
+        {
+            "SENTINEL2": [str(s2_file(scene))],
+            "EXTENT": EXTENT_TEXT,
+            "OUTPUT_AGB": str(tmp_path / "agb.tif"),
+            "OUTPUT_LAND_COVER": str(tmp_path / "lc.tif"),
+        },
+    )
     loaded = {Path(layer.source()).name: layer for layer in project.mapLayers().values()}
     assert isinstance(loaded["agb.tif"].renderer(), QgsSingleBandPseudoColorRenderer)
     assert loaded["agb.tif"].renderer().classificationMax() == 500.0
@@ -261,11 +308,17 @@ def test_the_documented_reading_overrides_run_as_written(
 ):
     """docs/plugin.md's second example: a cloud mask with its kind, the BOA offset, Level-1C."""
     scl = next((scene / "s2").glob("*_SCL.tif"))
-    result = processing.run("reo:estimate_agb", {
-        "SENTINEL2": [str(s2_file(scene))], "EXTENT": EXTENT_TEXT,
-        "CLOUD_MASK": str(scl), "CLOUD_MASK_KIND": "scl",
-        "BOA_OFFSET": "1000", "ALLOW_L1C": False,
-    })  # fmt: skip
+    result = processing.run(
+        "reo:estimate_agb",
+        {
+            "SENTINEL2": [str(s2_file(scene))],
+            "EXTENT": EXTENT_TEXT,
+            "CLOUD_MASK": str(scl),
+            "CLOUD_MASK_KIND": "scl",
+            "BOA_OFFSET": "1000",
+            "ALLOW_L1C": False,
+        },
+    )
     summary = check_result(result)
     decision = summary["inputs"]["sentinel2"]
     assert (decision["boa_offset"]["value"], decision["boa_offset"]["source"]) == (1000, "user")
@@ -276,10 +329,16 @@ def test_the_documented_reading_overrides_run_as_written(
 
 def test_a_probability_mask_with_its_threshold(processing, shared_real_pool, scene, tmp_path):
     mask = half_cloudy_probability(s2_file(scene), tmp_path / "cloud_probability.tif")
-    result = processing.run("reo:estimate_agb", {
-        "SENTINEL2": [str(s2_file(scene))], "EXTENT": EXTENT_TEXT, "CLOUD_MASK": str(mask),
-        "CLOUD_MASK_KIND": "probability", "CLOUD_THRESHOLD": 50,
-    })  # fmt: skip
+    result = processing.run(
+        "reo:estimate_agb",
+        {
+            "SENTINEL2": [str(s2_file(scene))],
+            "EXTENT": EXTENT_TEXT,
+            "CLOUD_MASK": str(mask),
+            "CLOUD_MASK_KIND": "probability",
+            "CLOUD_THRESHOLD": 50,
+        },
+    )
     summary = check_result(result)
     assert summary["inputs"]["sentinel2"]["clouds"]["threshold"] == 50
     assert summary["patches"]["skipped_by_reason"]["cloud"] == 2  # the western half
@@ -297,8 +356,12 @@ def test_an_unnamed_stack_needs_its_band_order(processing, shared_real_pool, sce
         {"SENTINEL2": [str(stack)], "EXTENT": EXTENT_TEXT, "BAND_ORDER": "agbd"},
     )
     bands = check_result(result)["inputs"]["sentinel2"]["bands"]
-    assert bands["B8A"] == {"file": str(stack), "band": 9, "identified_by": "band order 'agbd'",
-                            "read": True}  # fmt: skip
+    assert bands["B8A"] == {
+        "file": str(stack),
+        "band": 9,
+        "identified_by": "band order 'agbd'",
+        "read": True,
+    }
 
 
 def test_a_level_1c_product_is_refused_unless_allowed(
@@ -308,8 +371,9 @@ def test_a_level_1c_product_is_refused_unless_allowed(
 
     from reo_core.sensors.sentinel2 import L1C_BAND_ORDER
 
-    folder = write_band_folder(tmp_path / product_name("L1C", "N0509"), reflectance(), 1000,
-                               names=L1C_BAND_ORDER)  # fmt: skip
+    folder = write_band_folder(
+        tmp_path / product_name("L1C", "N0509"), reflectance(), 1000, names=L1C_BAND_ORDER
+    )
     files = [str(path) for path in sorted(folder.glob("B*.tif"))]
     with pytest.raises(QgsProcessingException) as refused:
         processing.run("reo:estimate_agb", {"SENTINEL2": files})

@@ -14,17 +14,28 @@ DECISION = {
     "product": "S2B_MSIL2A_20230615T101559_N0509_R065_T32TNN_20230615T130000",
     "layouts": ["product folder"],
     "level": {"value": "L2A", "source": "MTD", "detail": ".../MTD_MSIL2A.xml"},
-    "boa_offset": {"value": 1000, "source": "MTD", "detail": "offset list of MTD_MSIL2A.xml",
-                   "data_check": {"bands": ["B02", "B04"], "pixels": 100, "verdict": "offset"}},
+    "boa_offset": {
+        "value": 1000,
+        "source": "MTD",
+        "detail": "offset list of MTD_MSIL2A.xml",
+        "data_check": {"bands": ["B02", "B04"], "pixels": 100, "verdict": "offset"},
+    },
     "quantification": 10000.0,
     "units": {"/p/B02.tif": {"kind": "dn", "reason": "integer data (uint16): digital numbers"}},
-    "clouds": {"kind": "scl", "detail": "scene classification SCL.tif", "path": "/p/SCL.tif",
-               "mask_kind": "scl", "threshold": None},
-    "bands": {"B02": {"file": "/p/B02.tif", "band": 1, "identified_by": "file name", "read": True},
-              "B01": {"file": "/p/B01.tif", "band": 1, "identified_by": "file name", "read": False}},
+    "clouds": {
+        "kind": "scl",
+        "detail": "scene classification SCL.tif",
+        "path": "/p/SCL.tif",
+        "mask_kind": "scl",
+        "threshold": None,
+    },
+    "bands": {
+        "B02": {"file": "/p/B02.tif", "band": 1, "identified_by": "file name", "read": True},
+        "B01": {"file": "/p/B01.tif", "band": 1, "identified_by": "file name", "read": False},
+    },
     "files_not_used": ["AOT.tif"],
     "warnings": ["Something to check (--boa-offset)."],
-}  # fmt: skip
+}
 
 
 def test_the_decision_in_one_line_and_in_full():
@@ -34,19 +45,26 @@ def test_the_decision_in_one_line_and_in_full():
         "16 patches"
     )
     details = reading.details()
-    for expected in ("Level: L2A — MTD: .../MTD_MSIL2A.xml",
-                     "BOA offset: 1000 DN — MTD: offset list of MTD_MSIL2A.xml",
-                     "data check on B02, B04 (100 pixels): offset", "B02: B02.tif band 1 (file name)",
-                     "Bands found, not read by this model: B01", "Files not used: AOT.tif",
-                     "  - Something to check (--boa-offset)."):  # fmt: skip
+    for expected in (
+        "Level: L2A — MTD: .../MTD_MSIL2A.xml",
+        "BOA offset: 1000 DN — MTD: offset list of MTD_MSIL2A.xml",
+        "data check on B02, B04 (100 pixels): offset",
+        "B02: B02.tif band 1 (file name)",
+        "Bands found, not read by this model: B01",
+        "Files not used: AOT.tif",
+        "  - Something to check (--boa-offset).",
+    ):
         assert expected in details
     assert reading.marked_warnings() == ["⚠ Something to check (--boa-offset)."]
 
 
 def test_float_values_and_an_unknown_level_are_said():
-    decision = {**DECISION, "level": {"value": "unknown", "source": "nothing says; read as L2A"},
-                "units": {"/p/x.tif": {"kind": "reflectance", "reason": "float data"}},
-                "clouds": {"kind": "mask", "mask_kind": "probability", "detail": "..."}}  # fmt: skip
+    decision = {
+        **DECISION,
+        "level": {"value": "unknown", "source": "nothing says; read as L2A"},
+        "units": {"/p/x.tif": {"kind": "reflectance", "reason": "float data"}},
+        "clouds": {"kind": "mask", "mask_kind": "probability", "detail": "..."},
+    }
     line = Reading(decision).line()
     assert line.startswith("level unknown (read as L2A) · BOA offset 1000 DN (MTD) · ")
     assert "values: reflectance" in line and "clouds from the probability mask" in line
@@ -73,24 +91,37 @@ def test_the_options_a_message_names_are_found_in_the_dock_and_in_processing():
 
 def test_the_input_parameters_become_the_protocol_fields():
     inputs = InputParameters(
-        s2=("/p/B02.tif",), band_mapping={"B04": ("/p/red.tif", 1)}, band_order="eurosat",
-        boa_offset="1000", allow_l1c=True, cloud_mask="/p/prob.tif",
-        cloud_mask_kind="probability", cloud_threshold=30,
-    )  # fmt: skip
+        s2=("/p/B02.tif",),
+        band_mapping={"B04": ("/p/red.tif", 1)},
+        band_order="eurosat",
+        boa_offset="1000",
+        allow_l1c=True,
+        cloud_mask="/p/prob.tif",
+        cloud_mask_kind="probability",
+        cloud_threshold=30,
+    )
     assert inputs.request_fields() == {
-        "s2": ["/p/B02.tif"], "band_mapping": {"B04": ["/p/red.tif", 1]}, "band_order": "eurosat",
-        "boa_offset": 1000, "allow_l1c": True, "cloud_mask": "/p/prob.tif",
-        "cloud_mask_kind": "probability", "cloud_threshold": 30.0,
-    }  # fmt: skip
+        "s2": ["/p/B02.tif"],
+        "band_mapping": {"B04": ["/p/red.tif", 1]},
+        "band_order": "eurosat",
+        "boa_offset": 1000,
+        "allow_l1c": True,
+        "cloud_mask": "/p/prob.tif",
+        "cloud_mask_kind": "probability",
+        "cloud_threshold": 30.0,
+    }
     plain = InputParameters(s2=("/p/s2.tif",)).request_fields()
     assert plain == {"s2": ["/p/s2.tif"], "boa_offset": "auto", "allow_l1c": False}
 
 
 @pytest.mark.parametrize(
     ("field", "value", "allowed"),
-    [("boa_offset", "500", "auto, 0, 1000"), ("cloud_mask_kind", "s2cloudless", "scl, fmask"),
-     ("band_order", "rgb", "agbd, l1c, eurosat")],
-)  # fmt: skip
+    [
+        ("boa_offset", "500", "auto, 0, 1000"),
+        ("cloud_mask_kind", "s2cloudless", "scl, fmask"),
+        ("band_order", "rgb", "agbd, l1c, eurosat"),
+    ],
+)
 def test_a_bad_choice_names_the_allowed_values(field, value, allowed):
     with pytest.raises(InputError, match=f"'{value}'; choose one of {allowed}"):
         InputParameters(s2=("/p/s2.tif",), **{field: value})

@@ -22,8 +22,14 @@ def worker_python_setting():
 
 
 def test_the_worker_environment_drops_qgis_python_variables():
-    env = subprocess_environment({"PYTHONHOME": "/qgis/apps/Python39", "PYTHONPATH": "/qgis/python",
-                                  "PYTHONEXECUTABLE": "/qgis/bin/python3.exe", "PATH": "/usr/bin"})  # fmt: skip
+    env = subprocess_environment(
+        {
+            "PYTHONHOME": "/qgis/apps/Python39",
+            "PYTHONPATH": "/qgis/python",
+            "PYTHONEXECUTABLE": "/qgis/bin/python3.exe",
+            "PATH": "/usr/bin",
+        }
+    )
     assert env == {"PATH": "/usr/bin", "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
 
 
@@ -36,8 +42,13 @@ def test_setup_steps_create_a_venv_and_install_the_requirements(tmp_path):
     steps = setup_steps(
         tmp_path / "rt", "/usr/bin/python3", "cpu", ("--proxy", "http://proxy:3128")
     )
-    assert [s.title for s in steps] == ["Create the environment", "Update pip", "Install PyTorch (cpu)",
-                                        "Install REO's requirements", "Check the environment"]  # fmt: skip
+    assert [s.title for s in steps] == [
+        "Create the environment",
+        "Update pip",
+        "Install PyTorch (cpu)",
+        "Install REO's requirements",
+        "Check the environment",
+    ]
     assert steps[0].arguments == ("-m", "venv", str(tmp_path / "rt"))
     target = str(venv_python(tmp_path / "rt"))
     assert all(step.program == target for step in steps[1:])
@@ -61,8 +72,12 @@ def test_probe_reports_versions_and_failures():
 
 
 def test_probe_checks_name_missing_packages_and_cuda_fixes():
-    facts = {"python": "3.11.2", "packages": {"torch": "2.13.0+cpu", "numpy": "1.26.4"}, "reo_core": "0.1.0",
-             "cuda_available": False}  # fmt: skip
+    facts = {
+        "python": "3.11.2",
+        "packages": {"torch": "2.13.0+cpu", "numpy": "1.26.4"},
+        "reo_core": "0.1.0",
+        "cuda_available": False,
+    }
     report = render_text(
         probe_checks(
             "/rt/bin/python", Probe("/rt/bin/python", True, facts), ["NVIDIA RTX 4000, 570.1"]

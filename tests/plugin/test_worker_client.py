@@ -25,8 +25,12 @@ def fake(*options: str) -> WorkerClient:
 
 
 def estimate_fields(scene, out) -> dict:
-    return {"s2": [str(s2_file(scene))], "out": str(out), "stride": 25,
-            "extent": {"bounds": list(SMALL_EXTENT), "crs": SCENE_CRS}}  # fmt: skip
+    return {
+        "s2": [str(s2_file(scene))],
+        "out": str(out),
+        "stride": 25,
+        "extent": {"bounds": list(SMALL_EXTENT), "crs": SCENE_CRS},
+    }
 
 
 def test_estimate_reports_progress_and_returns_the_files(scene, tmp_path):
@@ -63,8 +67,12 @@ def test_cancel_is_forwarded_and_ends_the_request(scene, tmp_path):
         progress = []
         started = time.monotonic()
         with pytest.raises(WorkerCanceled):
-            client.call("estimate", estimate_fields(scene, tmp_path / "run"),
-                        progress=lambda f, m: progress.append(f), is_canceled=lambda: len(progress) >= 2)  # fmt: skip
+            client.call(
+                "estimate",
+                estimate_fields(scene, tmp_path / "run"),
+                progress=lambda f, m: progress.append(f),
+                is_canceled=lambda: len(progress) >= 2,
+            )
         assert time.monotonic() - started < 3.0
         assert not (tmp_path / "run" / "agb.tif").exists()
         assert client.running  # the worker survives a cancel

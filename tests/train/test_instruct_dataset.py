@@ -51,8 +51,13 @@ def test_order_is_seeded_and_workers_give_the_same_batches(instruct_folder, proc
 
     def ids(workers: int, seed: int) -> list[str]:
         sampler = RandomSampler(dataset, generator=seeded_generator(seed))
-        loader = DataLoader(dataset, batch_size=4, sampler=sampler, num_workers=workers,
-                            collate_fn=lambda items: [it["id"] for it in items])  # fmt: skip
+        loader = DataLoader(
+            dataset,
+            batch_size=4,
+            sampler=sampler,
+            num_workers=workers,
+            collate_fn=lambda items: [it["id"] for it in items],
+        )
         return [i for batch, _ in zip(loader, range(5), strict=False) for i in batch]
 
     assert ids(0, seed=1) == ids(0, seed=1) == ids(2, seed=1)

@@ -16,8 +16,15 @@ from reo_core.tasks import Task
 
 def test_training_batches_carry_the_patches_band_statistics(instruct_folder, tmp_path):
     base = build_base(tmp_path / "base", TINY_BASE)
-    config = ReoConfig(base_model=str(base), modality="ms", head_token_hidden=8, lora_r=2,
-                       lora_alpha=4, spectral_tokens=2, spectral_conv=True)  # fmt: skip
+    config = ReoConfig(
+        base_model=str(base),
+        modality="ms",
+        head_token_hidden=8,
+        lora_r=2,
+        lora_alpha=4,
+        spectral_tokens=2,
+        spectral_conv=True,
+    )
     loaded = create_model(config)
     dataset = InstructDataset(instruct_folder, "train", loaded.processor, tasks=(Task.AGB,))
     items = [dataset[i] for i in range(3)]
