@@ -25,7 +25,7 @@ A REO-VLM (vision-language model for above-ground biomass and land cover) on the
 | Sentinel-2 bands | {", ".join(config.bands)} |
 | scaling statistics | {config.statistics if isinstance(config.statistics, str) else config.statistics.get("name", "custom")} |
 | visual tokens | pool {config.visual_token_pool} x {config.visual_token_pool}; head strategy `{config.token_strategy}` |
-| regression head | {config.head_depth} mixer layers; uncertainty `{config.uncertainty}`; spectral tokens {config.spectral_tokens or "none"}{" (with convolution)" if config.spectral_conv else ""} |
+| regression head | {config.head_depth} mixer layers; uncertainty `{config.uncertainty}`{" (mean trained by MSE)" if config.uncertainty == "gaussian" and config.gaussian_mean_loss == "mse" else ""}; spectral tokens {config.spectral_tokens or "none"}{" (with convolution)" if config.spectral_conv else ""} |
 | LLM input | {config.llm_spectral_tokens or "no"} spectral tokens{" (with convolution)" if config.llm_spectral_conv else ""} after the image tokens |
 | LoRA | r={config.lora_r}, alpha={config.lora_alpha}, targets {", ".join(config.lora_targets)} |
 | template version | {config.template_version or "-"} |

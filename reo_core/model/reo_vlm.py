@@ -326,6 +326,9 @@ class ReoVLM(nn.Module):
         if prediction.log_variance is None:
             return F.mse_loss(mean, target)
         variance = prediction.log_variance[has_target].float().exp()
+        if self.config.gaussian_mean_loss == "mse":
+            spread = F.gaussian_nll_loss(mean.detach(), target, variance, eps=GAUSSIAN_NLL_EPS)
+            return F.mse_loss(mean, target) + spread
         return F.gaussian_nll_loss(mean, target, variance, eps=GAUSSIAN_NLL_EPS)
 
     # --- generation -----------------------------------------------------------------------------

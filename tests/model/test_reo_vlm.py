@@ -10,6 +10,7 @@ from batches import QUESTION, answer, patches, prompt_batch, training_batch
 from reo_core.errors import InputError
 from reo_core.model.checkpoint import load_checkpoint, save_checkpoint
 from reo_core.model.config import TOKEN_STRATEGIES
+from reo_core.model.regression_head import HeadOutput
 
 FROZEN_PREFIXES = ("vision_tower", "multi_modal_projector")
 
@@ -137,6 +138,24 @@ def test_uncertainty_head_predicts_a_spread_trained_by_gaussian_nll(make_model):
     out.agb_loss.backward()  # the NLL is differentiable in both mean and log-variance
     readout = loaded.model.regression_head.readout.weight.grad
     assert readout.shape[0] == 2 and readout[1].abs().sum() > 0
+
+
+def test_a_gaussian_head_can_learn_its_mean_by_mse_and_only_its_spread_by_nll(make_model):
+    model = make_model(uncertainty="gaussian", gaussian_mean_loss="mse").model
+    target_mg_ha = torch.tensor([50.0, 300.0])
+    mean = torch.tensor([0.1, -0.2], requires_grad=True)
+    log_variance = torch.tensor([0.5, -1.0], requires_grad=True)
+    model._agb_loss(HeadOutput(mean, log_variance), target_mg_ha).backward()
+    target = (target_mg_ha - model.config.agb_mean) / model.config.agb_std
+    error = (mean - target).detach()
+    torch.testing.assert_close(
+        mean.grad, error
+    )  # d/d mean of MSE over 2 patches: the NLL adds none
+    # d/d log-variance of the mean NLL 0.5 (log v + e^2 / v): the spread learns the squared error.
+    expected = 0.25 * (1 - error**2 / log_variance.detach().exp())
+    torch.testing.assert_close(log_variance.grad, expected)
+    with pytest.raises(InputError, match="gaussian_mean_loss must be one of nll, mse"):
+        make_model(uncertainty="gaussian", gaussian_mean_loss="mae")
 
 
 def test_pooled_token_budget_shortens_the_sequence(make_model):
