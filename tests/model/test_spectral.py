@@ -1,6 +1,6 @@
 """The spectral channel into the regression head (issue 11, item 3): what it computes, that the head
 reads it, that it trains in stage 2 and travels with the checkpoint, and that it stays off by
-default (the paper's configuration and the shipped demo model are unchanged)."""
+default and in the paper's configuration, while the shipped demo model turns it on."""
 
 from __future__ import annotations
 
@@ -16,14 +16,27 @@ from reo_core.model.checkpoint import load_checkpoint, save_checkpoint
 from reo_core.model.config import ReoConfig
 from reo_core.model.spectral import band_statistics, feature_names, standardised_reflectance
 from reo_core.sensors.statistics import load_statistics
+from reo_core.train.config import load_train_config
 
-DEMO_MODEL = Path(__file__).resolve().parents[2] / "resources" / "demo-model" / "model"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_MODEL = REPO_ROOT / "resources" / "demo-model" / "model"
 
 
-def test_off_by_default_and_for_the_demo_model():
+def test_off_by_default_and_for_the_paper_on_for_the_demo_model(tmp_path):
     assert ReoConfig().spectral_tokens == 0 and not ReoConfig().spectral_conv
-    assert "spectral_tokens" not in json.loads((DEMO_MODEL / "reo_config.json").read_text())
-    assert ReoConfig.load(DEMO_MODEL).spectral_tokens == 0
+    assert ReoConfig().llm_spectral_tokens == 0 and not ReoConfig().llm_spectral_conv
+    paper = load_train_config(REPO_ROOT / "configs" / "paper.yaml", ["data=x"]).model_config
+    assert paper.spectral_tokens == 0 and paper.llm_spectral_tokens == 0
+    demo = ReoConfig.load(DEMO_MODEL)
+    assert demo.spectral_tokens == 4 and demo.spectral_conv
+    assert demo.llm_spectral_tokens == 4 and demo.llm_spectral_conv
+    # A model saved before the channel existed has no such keys, and loads with it off.
+    old = json.loads((DEMO_MODEL / "reo_config.json").read_text())
+    for key in ("spectral_tokens", "spectral_conv", "llm_spectral_tokens", "llm_spectral_conv"):
+        del old[key]
+    (tmp_path / "reo_config.json").write_text(json.dumps(old))
+    assert ReoConfig.load(tmp_path).spectral_tokens == 0
+    assert ReoConfig.load(tmp_path).llm_spectral_tokens == 0
     with pytest.raises(ValueError, match="spectral_conv needs spectral_tokens"):
         ReoConfig(spectral_conv=True)
     with pytest.raises(ValueError, match="spectral_tokens must be >= 0"):
