@@ -82,8 +82,8 @@ package:
 	$(SYSTEM_PYTHON) tools/package_plugin.py --out $(PACKAGE_OUT)
 	$(SYSTEM_PYTHON) tools/check_package.py $(PACKAGE_OUT)
 
-# Rebuild the built-in demo model from nothing (synthetic data, base, two stages): about 10 minutes
-# on 2 CPU cores; installs resources/demo-model/{base,model}.
+# Rebuild the built-in demo model from nothing (synthetic data, base, two stages): about 24 minutes
+# on 2 CPU cores (docs/benchmarks.md); installs resources/demo-model/{base,model}.
 .PHONY: demo-model
 demo-model: setup
 	$(PYTHON) -m reo_core.train.demo
