@@ -29,7 +29,8 @@ _BAND_ARGUMENT = re.compile(r"^(?P<band>[^=]+)=(?P<path>.+?)(?::(?P<index>\d+))?
 
 @dataclass(frozen=True)
 class InputSpec:
-    """Where the patches come from, how the Sentinel-2 numbers are read and how the extent is cut."""
+    """Where the patches come from, how the Sentinel-2 numbers are read and how the extent is
+    cut."""
 
     s2: tuple[Path, ...]  # files, folders (.SAFE, product folders) or zips; SCL files are masks
     sar: tuple[Path, ...] = ()  # PALSAR-2 HH and HV, for ms+sar models

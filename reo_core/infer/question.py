@@ -53,7 +53,8 @@ class AskRequest:
 
 
 def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
-    """Answer ``request``: a dict with the answer text, its kind ('agb' or 'text'), numbers, patch."""
+    """Answer ``request``: a dict with the answer text, its kind ('agb' or 'text'), numbers,
+    patch."""
     name = f"The model {engine.name}"
     grid = open_reader(engine.config, request.inputs, name).patch_grid
     x, y = _to_grid_crs(request.point, request.crs, grid.pixels.crs)

@@ -12,7 +12,8 @@ A dialogue is a dict (one JSON line of ``{split}.jsonl``)::
 
     {"id": "train-00000042-lc", "patch": {"split": "train", "shard": 0, "index": 17},
      "task": "land_cover", "template": "lc-017",
-     "messages": [{"role": "user", "content": "<image>\\n..."}, {"role": "assistant", "content": "..."}],
+     "messages": [{"role": "user", "content": "<image>\\n..."},
+                  {"role": "assistant", "content": "..."}],
      "target": {"answer": 112, ...}}
 
 ``target["answer"]`` is the truth ``reo_core.evaluate`` scores against (class code, count, short
@@ -201,7 +202,8 @@ def dialogue(
     dialogue_id: str,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """One single-turn dialogue of ``template`` about a patch (see the module doc for the format)."""
+    """One single-turn dialogue of ``template`` about a patch (see the module doc for the
+    format)."""
     values = template_values(facts)
     outcome, target = "", {}
     if template.task is Task.LAND_COVER:

@@ -1,9 +1,10 @@
 """The LLaVA base: built from a config (tests, demo, the paper's shape) or loaded from a folder.
 
 Real checkpoints (``llava-hf/llava-1.5-7b-hf``) and the small models made here share one layout and
-one loading path: ``LlavaForConditionalGeneration.from_pretrained`` on a folder with ``config.json``,
-safetensors weights, tokenizer files and ``preprocessor_config.json``. Nothing is ever downloaded
-while loading (``reo_core.model.hub``; ``python -m reo_core.model.download`` fetches a hub base).
+one loading path: ``LlavaForConditionalGeneration.from_pretrained`` on a folder with
+``config.json``, safetensors weights, tokenizer files and ``preprocessor_config.json``. Nothing is
+ever downloaded while loading (``reo_core.model.hub``; ``python -m reo_core.model.download`` fetches
+a hub base).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Creating, saving and loading REO-VLM models.
 
 A checkpoint is a folder: ``reo_config.json``, the LoRA adapter (peft's ``adapter_config.json`` and
-``adapter_model.safetensors``), ``heads.safetensors`` (REO's modules: reverse projection, spectral channels, regression head), the
-tokenizer, ``preprocessor_config.json`` and a model card ``README.md``. The base model is referenced
-by ``base_model`` in the config, never copied. No pickle anywhere; no remote code.
+``adapter_model.safetensors``), ``heads.safetensors`` (REO's modules: reverse projection, spectral
+channels, regression head), the tokenizer, ``preprocessor_config.json`` and a model card
+``README.md``. The base model is referenced by ``base_model`` in the config, never copied. No pickle
+anywhere; no remote code.
 """
 
 from __future__ import annotations
@@ -215,9 +216,9 @@ def check_compatible(
 
 
 def base_reference(base_model: str, checkpoint: Path) -> str:
-    """How a checkpoint names its base: a local base in the checkpoint's parent tree (a bundle such as
-    ``resources/demo-model/{base,model}``) relative to the checkpoint, so the bundle can move; any
-    other local base as an absolute path; a hub id unchanged."""
+    """How a checkpoint names its base: a local base in the checkpoint's parent tree (a bundle such
+    as ``resources/demo-model/{base,model}``) relative to the checkpoint, so the bundle can move;
+    any other local base as an absolute path; a hub id unchanged."""
     base = Path(base_model)
     if not base.is_dir():
         return base_model

@@ -40,8 +40,9 @@ CARD_TRAINED_ON, CARD_CAVEAT = "trained_on", "caveat"
 class ReoConfig:
     """Every hyperparameter of REO-VLM around its LLaVA base, with its default.
 
-    The base model itself (vision tower, projector, LLM) keeps its own ``config.json``; this config says
-    which base, what the model reads (modality, bands, statistics) and how the REO parts are built.
+    The base model itself (vision tower, projector, LLM) keeps its own ``config.json``; this config
+    says which base, what the model reads (modality, bands, statistics) and how the REO parts are
+    built.
     """
 
     # --- base and inputs -----------------------------------------------------------------------

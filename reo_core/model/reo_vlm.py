@@ -72,7 +72,8 @@ class GenerationOutput:
 
 
 class ReoVLM(nn.Module):
-    """The whole model. ``base`` is a ``LlavaForConditionalGeneration``, possibly wrapped by peft."""
+    """The whole model. ``base`` is a ``LlavaForConditionalGeneration``, possibly wrapped by
+    peft."""
 
     def __init__(
         self, config: ReoConfig, base: nn.Module, tokenizer: PreTrainedTokenizerBase
@@ -139,7 +140,8 @@ class ReoVLM(nn.Module):
 
     @property
     def feature_layer(self) -> int:
-        """The vision layer the projector reads (1 = first), from LLaVA's ``vision_feature_layer``."""
+        """The vision layer the projector reads (1 = first), from LLaVA's
+        ``vision_feature_layer``."""
         layer = self.llava.config.vision_feature_layer
         if not isinstance(layer, int):
             raise ValueError(f"vision_feature_layer must be one layer, got {layer}")

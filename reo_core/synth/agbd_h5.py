@@ -1,4 +1,5 @@
-"""AGBD-format HDF5 files cut from simulated scenes (layouts of notes/AGBD_FORMAT.md, sections A and B).
+"""AGBD-format HDF5 files cut from simulated scenes (layouts of notes/AGBD_FORMAT.md, sections A and
+B).
 
 One small scene is simulated per Sentinel-2 tile (its own derived seed, UTM zone and biome) on an
 acquisition date drawn from the seed within AGBD's period (2019-04-17 to 2020-12-31), so the data
@@ -235,7 +236,8 @@ def check_patch_count(n_patches: int) -> None:
 
 
 def allocate_patches(n_patches: int) -> list[int]:
-    """Patches per tile: one each, the rest by split share (largest remainder), ties by tile order."""
+    """Patches per tile: one each, the rest by split share (largest remainder), ties by tile
+    order."""
     weights = np.array(
         [SPLIT_SHARE[t.split] / sum(u.split == t.split for u in AGBD_TILES) for t in AGBD_TILES]
     )

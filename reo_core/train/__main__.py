@@ -1,4 +1,5 @@
-"""`python -m reo_core.train --config FILE.yaml [key=value ...]` (also under `accelerate launch -m`)."""
+"""`python -m reo_core.train --config FILE.yaml [key=value ...]`
+(also under `accelerate launch -m`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Training configuration: a validated dataclass read from a YAML preset plus ``key=value`` overrides.
+"""Training configuration: a validated dataclass read from a YAML preset plus ``key=value``
+overrides.
 
     python -m reo_core.train --config configs/tiny.yaml steps=20 model.lora_r=8
 

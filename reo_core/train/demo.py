@@ -1,6 +1,7 @@
 """Rebuild the built-in demo model from nothing: synthetic AGBD files -> REO-Instruct -> two stages.
 
-    python -m reo_core.train.demo [--work out/demo-build] [--install resources/demo-model] [key=value ...]
+    python -m reo_core.train.demo [--work out/demo-build] [--install resources/demo-model]
+        [key=value ...]
 
 The result is ``<install>/base`` (the random LLaVA-shaped base built here) and ``<install>/model``
 (LoRA, heads, tokenizer, model card), which names its base as ``../base``. Extra ``key=value``
@@ -77,7 +78,8 @@ weights are random (no pretrained vision encoder or LLM can be had offline). Its
 random and frozen, as REO-VLM freezes it. In stage 1, LoRA learned the dialogues together with the
 projector, token embeddings and LM head trained in full (`lora_full_modules`: a random base has no
 aligned projector, so this stands in for LLaVA's own alignment pretraining); in stage 2 the
-regression head and reverse projection learned AGB ({config.steps} + {config.stage2_steps or config.steps} steps).
+regression head and reverse projection learned AGB ({config.steps} +
+{config.stage2_steps or config.steps} steps).
 
 **It knows nothing about real places. Do not use its numbers for real-world estimates.** It is here
 so that REO runs end to end out of the box, on a CPU, in seconds.

@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 
 
 def train(config: TrainConfig, force: bool = False) -> Path:
-    """Run the configured stage(s), continuing an interrupted run; returns the final model folder."""
+    """Run the configured stage(s), continuing an interrupted run; returns the final model
+    folder."""
     accelerator = make_accelerator(config)
     logger.info("%s", describe_device(accelerator))
     run = RunFolder(config.output)
@@ -251,7 +252,8 @@ def _epoch_loader(
     micro_batch: int,
     accelerator: Accelerator,
 ) -> DataLoader:
-    """The data order of one epoch depends only on (seed, stage, epoch): resumable, process-independent."""
+    """The data order of one epoch depends only on (seed, stage, epoch): resumable,
+    process-independent."""
     sampler = RandomSampler(
         dataset, generator=seeded_generator(config.seed * 1000 + stage * 100 + epoch)
     )

@@ -2,9 +2,10 @@
 
 A checkpoint holds what the stage trains (LoRA in stage 1, the head in stage 2; never the frozen
 base, which is loaded from its own folder), the optimiser, scheduler and RNG states, and the
-counters. Under FSDP and DeepSpeed every process writes its own shards. A checkpoint is written into a hidden temporary folder, renamed into ``checkpoints/`` when complete,
-and only then named in the ``latest`` file (itself replaced atomically). A run that dies while
-saving, or a full disk, never leaves a half-written checkpoint as the latest.
+counters. Under FSDP and DeepSpeed every process writes its own shards. A checkpoint is written into
+a hidden temporary folder, renamed into ``checkpoints/`` when complete, and only then named in the
+``latest`` file (itself replaced atomically). A run that dies while saving, or a full disk, never
+leaves a half-written checkpoint as the latest.
 """
 
 from __future__ import annotations
