@@ -71,7 +71,8 @@ REO's worker process (see REO ▸ Diagnostics).</p>
 <p><b>Sentinel-2</b>: one multi-band raster (bands named by description, or AGBD's 12-band order)
 or one raster per band (named like <i>..._B04.tif</i>); a raster named <i>..._SCL</i> among them
 masks clouds. <b>PALSAR-2</b>: HH and HV, only for models trained with SAR ('ms+sar').
-<b>Extent</b>: empty = all of the imagery. <b>Stride</b>: pixels between patches (25 = adjacent).</p>
+<b>Extent</b>: empty = all of the imagery. <b>Stride</b>: pixels between patches
+(25 = adjacent).</p>
 <p>How the input is read is decided from its metadata, checked against its values, and written to
 the log and the summary. To override it: <b>Cloud mask</b> (an SCL, Fmask, binary or cloud
 probability raster, with its kind and, for probabilities, the threshold); <b>Band order</b> of a

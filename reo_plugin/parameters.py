@@ -1,4 +1,5 @@
-"""What the user asked for, as plain validated data: the dock and Processing fill these, tasks send them.
+"""What the user asked for, as plain validated data: the dock and Processing fill these, tasks send
+them.
 
 Nothing here touches a widget or a layer; ``request_fields()`` gives the worker request exactly.
 """

@@ -105,7 +105,8 @@ class CloudMaskRow(QtWidgets.QWidget):
 
 
 class BandOrderRow(QtWidgets.QWidget):
-    """The order of a multi-band stack without band names (agbd, l1c, eurosat); REO never guesses."""
+    """The order of a multi-band stack without band names (agbd, l1c, eurosat); REO never
+    guesses."""
 
     changed = Signal()
 

@@ -124,7 +124,8 @@ class WorkerClient:
     def start(
         self, timeout: float = READY_TIMEOUT_S, is_canceled: IsCanceled | None = None
     ) -> protocol.Ready:
-        """Start the worker and wait for its ``ready`` line; raises WorkerError saying what to fix."""
+        """Start the worker and wait for its ``ready`` line; raises WorkerError saying what to
+        fix."""
         python = self.command.python
         if not Path(self.command.cwd).is_dir():
             raise WorkerError(
