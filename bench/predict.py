@@ -24,7 +24,8 @@ transformers' ``LlavaForConditionalGeneration.generate`` with ``pixel_values`` o
 patches at the full 6 x 576 image tokens and 16 new tokens, against the engine (one vision pass,
 pooled tokens, lean decoder, regression head; answers of exactly 16 tokens on both paths, as random
 weights give no grammar-shaped answer) at each token budget and batch size (``auto``: from the free
-memory), then the levers one at a time at one budget. ``--paper-spec tiny --device cpu`` runs the same code on the tiny shape.
+memory), then the levers one at a time at one budget. ``--paper-spec tiny --device cpu`` runs the
+same code on the tiny shape.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def bench_levers(args: argparse.Namespace) -> list[dict]:
     return results
 
 
-# --- GPU: the paper's shape ------------------------------------------------------------------------
+# --- GPU: the paper's shape -----------------------------------------------------------------------
 def paper_engine(spec_name: str, device: str, dtype, pool: int, **options):
     """REO-VLM on a random LLaVA base of the paper's shape, built on ``device`` (nothing saved)."""
     import torch
@@ -257,7 +258,8 @@ def paper_engine(spec_name: str, device: str, dtype, pool: int, **options):
 
 
 def naive_generate(engine, s2: np.ndarray) -> float:
-    """HF's own path: LlavaForConditionalGeneration.generate with pixel_values, full tokens; seconds."""
+    """HF's own path: LlavaForConditionalGeneration.generate with pixel_values, full tokens;
+    seconds."""
     import torch
 
     from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages

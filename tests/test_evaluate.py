@@ -1,4 +1,5 @@
-"""The evaluation command end to end: files in, metrics worked out by hand, files out, clean errors."""
+"""The evaluation command end to end: files in, metrics worked out by hand, files out, clean
+errors."""
 
 from __future__ import annotations
 
@@ -432,7 +433,8 @@ def test_module_runs_as_a_command(tmp_path):
 
 
 def test_figures_leave_pyplot_alone(tmp_path):
-    """Figures are drawn on the Agg canvas directly: a QGIS or notebook pyplot backend is untouched."""
+    """Figures are drawn on the Agg canvas directly: a QGIS or notebook pyplot backend is
+    untouched."""
     path = write_jsonl(tmp_path / "p.jsonl", ROWS)
     code = (
         "import sys\nfrom reo_core.evaluate import evaluate_file\n"

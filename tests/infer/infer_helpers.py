@@ -62,7 +62,8 @@ def lattice_corner(x: float, y: float) -> tuple[float, float]:
 
 
 def run_module(module: str, *args, env: dict | None = None, timeout: float = 180):
-    """``python -m module args`` from the repository root, one torch thread; the CompletedProcess."""
+    """``python -m module args`` from the repository root, one torch thread; the
+    CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", module, *map(str, args)],
         cwd=REPO_ROOT,

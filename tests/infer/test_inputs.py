@@ -105,7 +105,8 @@ def test_all_no_data_imagery_leaves_no_partial_rasters(models, tmp_path):
 
 
 def test_an_overcast_scene_gives_no_agb_and_says_so(models, tmp_path, caplog):
-    """Without SCL the built-in screening finds the clouds; nothing is estimated, nothing written."""
+    """Without SCL the built-in screening finds the clouds; nothing is estimated, nothing
+    written."""
     from s2_products import CLOUD, reflectance, to_dn, write_stack
 
     clouds = reflectance(100, seed=2, spectrum=CLOUD)

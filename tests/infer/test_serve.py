@@ -1,4 +1,5 @@
-"""python -m reo_core.serve: the JSON-lines worker keeps serving through bad requests and cancels."""
+"""python -m reo_core.serve: the JSON-lines worker keeps serving through bad requests and
+cancels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The plugin imports nothing heavy into QGIS: no torch, and no package QGIS's own Python may lack."""
+"""The plugin imports nothing heavy into QGIS: no torch, and no package QGIS's own Python may
+lack."""
 
 from __future__ import annotations
 

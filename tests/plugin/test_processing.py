@@ -27,7 +27,8 @@ from reo_plugin.qt import QtCore
 
 @pytest.fixture(scope="module")
 def processing(qgis_app):
-    """QGIS's Processing framework with REO's provider, as the plugin's initProcessing sets it up."""
+    """QGIS's Processing framework with REO's provider, as the plugin's initProcessing sets it
+    up."""
     from processing.core.Processing import Processing
 
     Processing.initialize()
@@ -273,7 +274,7 @@ def test_cancel_leaves_no_output_and_no_folder(processing, shared_real_pool, sce
     assert set(temporary.glob("reo-*")) == before, "a canceled run must leave no folder"
 
 
-# -- how the input is read: the same overrides as the dock ------------------------------------------
+# -- how the input is read: the same overrides as the dock -----------------------------------------
 
 
 def unnamed_copy(stack: Path, target: Path) -> Path:

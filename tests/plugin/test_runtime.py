@@ -1,4 +1,5 @@
-"""Runtime set-up and diagnostics: the worker's interpreter, creating one, and saying what is missing."""
+"""Runtime set-up and diagnostics: the worker's interpreter, creating one, and saying what is
+missing."""
 
 from __future__ import annotations
 
