@@ -29,7 +29,8 @@ class LandCoverClass:
 
     @property
     def rgb(self) -> tuple[int, int, int]:
-        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        channels = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
+        return tuple(channels)  # type: ignore[return-value]
 
 
 CLASSES: dict[int, LandCoverClass] = {

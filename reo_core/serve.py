@@ -287,7 +287,10 @@ class Server:
             after = f"The model loaded before ({previous.folder}) is loaded again."
         except Exception as again:
             logger.exception("loading %s again failed", previous.folder)
-            after = f"The model loaded before ({previous.folder}) failed to load again ({again}); load a model."
+            after = (
+                f"The model loaded before ({previous.folder}) failed to load again ({again}); "
+                "load a model."
+            )
         if isinstance(error, ReoError):
             return type(error)(f"{reason} {after}", error.details)
         return ReoError(f"Loading the model {wanted.folder} failed: {reason}. {after}")

@@ -94,7 +94,8 @@ def open_reader(config: ReoConfig, spec: InputSpec, model_name: str = "the model
         raise InputError(
             f"{model_name} reads Sentinel-2 bands {', '.join(config.bands)} (modality "
             f"'{config.modality}'), which the input does not all have. {error.message} "
-            "Or choose a model trained for the bands you have (an 'rgb' model reads B02, B03, B04).",
+            "Or choose a model trained for the bands you have "
+            "(an 'rgb' model reads B02, B03, B04).",
             details=error.details,
         ) from None
     sar = open_sar(spec.sar) if wants_sar else None

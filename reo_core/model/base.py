@@ -195,7 +195,8 @@ def load_base(
             line for line in str(error).splitlines() if line.strip() and "weights_only" not in line
         ]
         raise InputError(
-            f"The base model in {folder} cannot be loaded: {lines[0] if lines else type(error).__name__}. "
+            f"The base model in {folder} cannot be loaded: "
+            f"{lines[0] if lines else type(error).__name__}. "
             "Copy the base folder again (llava-hf layout: config.json, *.safetensors, tokenizer).",
             details="\n".join(lines),
         ) from None

@@ -203,14 +203,15 @@ def check_compatible(
     """A model made for other bands or another modality cannot read this data: say so plainly."""
     if modality is not None and modality != config.modality:
         raise InputError(
-            f"The model {folder.name} was trained for modality '{config.modality}', not '{modality}'; "
-            f"choose modality '{config.modality}' or another model."
+            f"The model {folder.name} was trained for modality '{config.modality}', "
+            f"not '{modality}'; choose modality '{config.modality}' or another model."
         )
     if bands is not None:
         missing = [b for b in config.bands if b not in bands]
         if missing:
             raise InputError(
-                f"The model {folder.name} reads bands {list(config.bands)}; the input lacks {missing}. "
+                f"The model {folder.name} reads bands {list(config.bands)}; "
+                f"the input lacks {missing}. "
                 "Add those bands or choose a model trained for the bands you have."
             )
 

@@ -158,7 +158,8 @@ class ReoVLM(nn.Module):
     def tokens_per_image(self) -> int:
         if self.grid % self.config.visual_token_pool:
             raise ValueError(
-                f"visual_token_pool {self.config.visual_token_pool} does not divide the {self.grid} x {self.grid} token grid"
+                f"visual_token_pool {self.config.visual_token_pool} does not divide "
+                f"the {self.grid} x {self.grid} token grid"
             )
         return (self.grid // self.config.visual_token_pool) ** 2
 
@@ -188,7 +189,8 @@ class ReoVLM(nn.Module):
         size = llava.config.vision_config.image_size
         if pixel_values.shape[0] != expected or tuple(pixel_values.shape[1:]) != (3, size, size):
             raise ValueError(
-                f"pixel_values must be ({expected}, 3, {size}, {size}) for {batch_size} patches, got {tuple(pixel_values.shape)}"
+                f"pixel_values must be ({expected}, 3, {size}, {size}) for {batch_size} patches, "
+                f"got {tuple(pixel_values.shape)}"
             )
         depth = self.vision_depth if self.truncate_vision else None
         with torch.no_grad(), _encoder_depth(llava.model.vision_tower, depth):  # frozen tower
@@ -223,7 +225,8 @@ class ReoVLM(nn.Module):
         if batch.spectral is None:
             raise ValueError(
                 "this model's LLM reads the patches' band statistics (llm_spectral_tokens "
-                f"{self.config.llm_spectral_tokens}); make the batch with ReoProcessor.spectral inputs"
+                f"{self.config.llm_spectral_tokens}); "
+                "make the batch with ReoProcessor.spectral inputs"
             )
         weight = self.spectral_prompt.project.weight
         reflectance = batch.reflectance if self.config.llm_spectral_conv else None

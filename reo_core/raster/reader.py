@@ -336,7 +336,8 @@ class PatchReader:
         overlaps = overlaps and sar_bounds[1] < grid[3] and grid[1] < sar_bounds[3]
         if not overlaps:
             raise ExtentError(
-                "The PALSAR-2 input does not overlap the extent; give PALSAR-2 tiles that cover it, "
+                "The PALSAR-2 input does not overlap the extent; "
+                "give PALSAR-2 tiles that cover it, "
                 "or run without PALSAR-2 (modality 'ms').",
                 details=f"PALSAR-2 {ref.path.name} bounds in {ref.crs}: {ref.bounds}",
             )

@@ -203,9 +203,9 @@ def detect_s2_bands(path: str | Path, band_order: str | None = None) -> dict[str
             name = sentinel2.band_from_file_name(path.stem)
             if name is None:
                 raise InputError(
-                    f"Cannot tell which Sentinel-2 band {path.name} holds: it has no band description "
-                    "and its name has no band code. Rename it like '..._B04.tif' or map it explicitly "
-                    f"(--band B04={path.name})."
+                    f"Cannot tell which Sentinel-2 band {path.name} holds: "
+                    "it has no band description and its name has no band code. "
+                    f"Rename it like '..._B04.tif' or map it explicitly (--band B04={path.name})."
                 )
             return {name: _band_ref(src, path, 1, "file name")}
         order = _band_order(path, src.count, band_order)

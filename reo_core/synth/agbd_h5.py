@@ -230,8 +230,8 @@ def check_patch_count(n_patches: int) -> None:
     """Raise InputError unless every tile can get at least one patch."""
     if n_patches < len(AGBD_TILES):
         raise InputError(
-            f"AGBD output needs at least {len(AGBD_TILES)} patches (one per tile), got {n_patches}; "
-            "raise --agbd-h5."
+            f"AGBD output needs at least {len(AGBD_TILES)} patches (one per tile), "
+            f"got {n_patches}; raise --agbd-h5."
         )
 
 
@@ -547,11 +547,12 @@ def _description(out: Path, tiles: list[dict[str, Any]], lite: dict[str, Any]) -
         },
         "lite": lite,
         "note": (
-            "Synthetic AGBD-format patches (25x25 at 10 m) centred on clear pixels of one simulated "
-            "scene per tile. GEDI/agbd = mean AGB of the centre 3x3 pixels. S2 DN carry +1000 where "
-            "the baseline is >= 04.00 (boa_add_offset_dn); Sentinel_metadata/S2_boa_offset flags "
-            "it only for some tiles, as in AGBD (s2_boa_offset_flag). ALOS DN: the 1/4500-degree "
-            "mosaic upsampled bilinearly. LC = [100 m class upsampled, class share %]. "
-            "CH = canopy height truth with noise (raw layout only)."
+            "Synthetic AGBD-format patches (25x25 at 10 m) centred on clear pixels of one "
+            "simulated scene per tile. GEDI/agbd = mean AGB of the centre 3x3 pixels. S2 DN carry "
+            "+1000 where the baseline is >= 04.00 (boa_add_offset_dn); "
+            "Sentinel_metadata/S2_boa_offset flags it only for some tiles, as in AGBD "
+            "(s2_boa_offset_flag). ALOS DN: the 1/4500-degree mosaic upsampled bilinearly. LC = "
+            "[100 m class upsampled, class share %]. CH = canopy height truth with noise (raw "
+            "layout only)."
         ),
     }

@@ -233,7 +233,8 @@ def _micro_step(run: _StageRun, batch: object) -> float:
         loss = work.loss(model, batch)
         if loss is None:
             raise InputError(
-                f"A stage-{work.stage} batch had nothing to learn from (no answers or no AGB targets)."
+                f"A stage-{work.stage} batch had nothing to learn from "
+                "(no answers or no AGB targets)."
             )
         accelerator.backward(loss)
         if accelerator.sync_gradients and run.config.max_grad_norm > 0:

@@ -79,8 +79,9 @@ def save_training_state(
             shutil.rmtree(staging, ignore_errors=True)
         previous = latest_checkpoint(output)
         raise CheckpointError(
-            f"Could not write the checkpoint {name} ({error.strerror or error}); free disk space in "
-            f"{root} and resume. The latest complete checkpoint is still {previous.name if previous else 'none'}.",
+            f"Could not write the checkpoint {name} ({error.strerror or error}); "
+            f"free disk space in {root} and resume. "
+            f"The latest complete checkpoint is still {previous.name if previous else 'none'}.",
             details=str(error),
         ) from error
     accelerator.wait_for_everyone()
