@@ -45,7 +45,8 @@ class CloudMaskRow(QtWidgets.QWidget):
         self.layer.setAllowEmptyLayer(True)
         self.layer.setLayer(None)
         self.layer.setToolTip(
-            "Optional: a cloud mask in the imagery's CRS (the L2A SCL, Fmask, a cloud probability). "
+            "Optional: a cloud mask in the imagery's CRS "
+            "(the L2A SCL, Fmask, a cloud probability). "
             "Without one REO uses the product's SCL if it finds it, else its built-in screening."
         )
         self.kind = QtWidgets.QComboBox()

@@ -143,8 +143,9 @@ class WorkerClient:
             )
         except FileNotFoundError:
             raise WorkerError(
-                f"The worker's Python '{python}' does not exist. Choose an existing interpreter, or "
-                "create a runtime for REO, in REO ▸ Runtime set-up.",
+                f"The worker's Python '{python}' does not exist. "
+                "Choose an existing interpreter, or create a runtime for REO, "
+                "in REO ▸ Runtime set-up.",
                 kind="python_missing",
             ) from None
         except OSError as error:
