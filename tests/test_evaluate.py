@@ -245,7 +245,8 @@ BAD_JSONL = {
     ),
     "unknown task": (
         [ROWS[0], {**ROWS[1], "task": "landcover"}],
-        r"p\.jsonl line 2: Unknown task 'landcover'.*'land_cover', 'patch_count', 'human_activity', 'agb'",
+        r"p\.jsonl line 2: Unknown task 'landcover'.*"
+        r"'land_cover', 'patch_count', 'human_activity', 'agb'",
     ),
     "unreadable AGB truth": (
         [ROWS[11], {**ROWS[12], "truth": "lots"}],

@@ -60,7 +60,8 @@ def test_ask_cli_answers_text_questions_and_carbon_in_json(models, scene, capsys
     assert text["patch"]["bounds"] == [left, top - 250, left + 250, top]
     assert ask.main([*common, "--question", "How much carbon is stored here?"]) == 0
     printed = capsys.readouterr().out
-    assert "Mg/ha" in printed and "Mg C/ha" in printed and "±" not in printed  # no uncertainty head
+    # no uncertainty head
+    assert "Mg/ha" in printed and "Mg C/ha" in printed and "±" not in printed
 
 
 def test_points_outside_the_imagery_or_in_clouds_say_so(engines, scene):

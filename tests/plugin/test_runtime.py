@@ -167,7 +167,7 @@ def test_diagnostics_show_the_worker_and_what_to_fix(
     else:
         assert "[missing] Worker Python: /no/such/python3" in report
         assert (
-            "fix: The Python '/no/such/python3' does not exist. Create a runtime in REO ▸ Runtime set-up"
-            in report
+            "fix: The Python '/no/such/python3' does not exist. "
+            "Create a runtime in REO ▸ Runtime set-up" in report
         )
     assert "✔" in dialog.view.toPlainText() or "✘" in dialog.view.toPlainText()

@@ -44,7 +44,8 @@ def _assert_checkpoint_size_is_as_computed(folder) -> None:
     """Weights and optimiser state take 12 bytes per trained parameter (docs/benchmarks.md
     computes the paper's checkpoint sizes so); the rest is a few kB."""
     with safe_open(str(folder / "model.safetensors"), framework="pt") as weights:
-        trained = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in weights.keys())  # noqa: SIM118
+        names = weights.keys()  # a safetensors handle, not a dict: no iteration over it
+        trained = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in names)
     stored = (folder / "model.safetensors").stat().st_size + (
         folder / "optimizer.bin"
     ).stat().st_size
