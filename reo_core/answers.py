@@ -77,6 +77,10 @@ def _number_words() -> dict[str, int]:
 
 
 NUMBER_WORDS: dict[str, int] = _number_words()
+# The one spelling of each number 0-99 (compounds with a hyphen: "twenty-one").
+NUMBER_NAMES: dict[int, str] = {
+    value: word for word, value in NUMBER_WORDS.items() if " " not in word
+}
 _WORD_RE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
