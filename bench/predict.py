@@ -167,20 +167,30 @@ def bench_cpu(args: argparse.Namespace) -> list[dict]:
         for pool in args.pools:
             for batch_size in args.batch_sizes:
                 for mode in ("end-to-end", "model"):
-                    spec = {
-                        "mode": mode,
-                        "threads": threads,
-                        "pool": pool,
-                        "batch_size": batch_size,
-                        "options": {"max_new_tokens": args.max_new_tokens},
-                        "model": str(args.model),
-                        "s2": s2,
-                        "patches": args.patches,
-                        "out": str(args.workdir / "estimate"),
-                    }
+                    spec = worker_spec(
+                        args,
+                        s2,
+                        mode=mode,
+                        threads=threads,
+                        pool=pool,
+                        batch_size=batch_size,
+                        options={"max_new_tokens": args.max_new_tokens},
+                    )
                     results.append(run_worker(spec))
                     print(json.dumps(results[-1]), flush=True)
     return results
+
+
+def worker_spec(args: argparse.Namespace, s2: list[str], **settings: object) -> dict:
+    """What one worker process measures: ``settings`` (mode, threads, pool, batch size, options)
+    on the model, scene and patch count of ``args``."""
+    return {
+        **settings,
+        "model": str(args.model),
+        "s2": s2,
+        "patches": args.patches,
+        "out": str(args.workdir / "estimate"),
+    }
 
 
 def bench_levers(args: argparse.Namespace) -> list[dict]:
@@ -190,18 +200,16 @@ def bench_levers(args: argparse.Namespace) -> list[dict]:
     for name, change in LEVER_STEPS:
         options.update(change)
         for mode in ("end-to-end", "model"):
-            spec = {
-                "mode": mode,
-                "threads": args.threads[0],
-                "pool": None,
-                "batch_size": 32,
-                "options": dict(options),
-                "lever": name,
-                "model": str(args.model),
-                "s2": s2,
-                "patches": args.patches,
-                "out": str(args.workdir / "estimate"),
-            }
+            spec = worker_spec(
+                args,
+                s2,
+                mode=mode,
+                threads=args.threads[0],
+                pool=None,
+                batch_size=32,
+                options=dict(options),
+                lever=name,
+            )
             results.append(run_worker(spec))
             print(json.dumps(results[-1]), flush=True)
     return results
