@@ -49,8 +49,10 @@ def write_s2_stack(
     descriptions=AGBD_BAND_ORDER,
     dtype: str = "uint16",
     nodata: float | None = 0,
+    **creation: object,
 ) -> Path:
-    """A multi-band 10 m Sentinel-2 raster; uint16 DN (reflectance*10000) or float reflectance."""
+    """A multi-band 10 m Sentinel-2 raster; uint16 DN (reflectance*10000) or float reflectance.
+    ``creation``: GeoTIFF creation options (tiled=True, blockxsize=32, compress="deflate", ...)."""
     data = (
         np.round(reflectance * 10000).astype(dtype)
         if dtype == "uint16"
@@ -64,6 +66,7 @@ def write_s2_stack(
         dtype=dtype,
         transform=from_origin(*origin, 10, 10),
         nodata=nodata,
+        **creation,
     )
     if crs is not None:
         profile["crs"] = crs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from infer_helpers import scene_origin, scene_s2, scene_sar
+from infer_helpers import cli_args, scene_origin, scene_s2, scene_sar
 from rasters import s2_reflectance, write_s2_stack
 
 from reo_core import predict
@@ -17,19 +17,7 @@ from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 
 
 def argv(model, s2, out, *extra) -> list[str]:
-    return [
-        "--s2",
-        *map(str, s2),
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "2",
-        *map(str, extra),
-    ]
+    return cli_args(model, s2, "--max-new-tokens", 2, *extra, out=out)
 
 
 def run(*args):
