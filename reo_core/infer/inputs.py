@@ -9,11 +9,11 @@ are the same on every command line (``add_imagery_arguments``), in the worker an
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reo_core.band_arguments import parse_band_arguments
 from reo_core.errors import InputError
 from reo_core.model.config import ReoConfig
 from reo_core.patch_lattice import PATCH_SIZE
@@ -23,8 +23,6 @@ from reo_core.raster.product import Sentinel2Input
 from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRACTION
 from reo_core.sensors.composites import reads_sar
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, BOA_OFFSETS
-
-_BAND_ARGUMENT = re.compile(r"^(?P<band>[^=]+)=(?P<path>.+?)(?::(?P<index>\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -239,19 +237,3 @@ def input_spec_from_args(
         ),
         **spec,
     )
-
-
-def parse_band_arguments(values: Sequence[str]) -> dict[str, tuple[Path, int]]:
-    """``['B02=blue.tif', 'B8A=stack.tif:9']`` -> {'B02': (blue.tif, 1), 'B8A': (stack.tif, 9)}."""
-    mapping = {}
-    for value in values:
-        match = _BAND_ARGUMENT.match(value)
-        if match is None:
-            raise InputError(
-                f"--band {value!r} is not BAND=FILE[:INDEX], e.g. --band B8A=s2.tif:9."
-            )
-        band, path = match.group("band").strip(), Path(match.group("path"))
-        if band in mapping:
-            raise InputError(f"--band gives {band} twice; give each band once.")
-        mapping[band] = (path, int(match.group("index") or 1))
-    return mapping
