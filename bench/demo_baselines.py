@@ -1,4 +1,5 @@
-"""A REO model against two baselines on synthetic scenes it has never seen, from nothing, in one run.
+"""A REO model against two baselines on synthetic scenes it has never seen, from nothing, in one
+run.
 
     python bench/demo_baselines.py [--model resources/demo-model/model]
         [--train-seeds 101 102 103 104] [--train-patches 6000]

@@ -1,4 +1,5 @@
-"""REO's GPU check (issue 14): everything a GPU session must measure, in one run, as one JSON document.
+"""REO's GPU check (issue 14): everything a GPU session must measure, in one run, as one JSON
+document.
 
     bench/gpu_check.sh [--wheels DIR] [--dry-run] [--workdir DIR] [--budget-s 450]
     python bench/gpu_check.py [--dry-run] ...        # the same, without installing wheels
@@ -52,7 +53,7 @@ SECTIONS = {
 }
 
 
-# --- sections (each runs in a fresh process) ----------------------------------------------------------
+# --- sections (each runs in a fresh process) ------------------------------------------------------
 def environment(args: argparse.Namespace) -> dict:
     import accelerate
     import peft
@@ -260,7 +261,7 @@ def _last_error(args: argparse.Namespace) -> str:
     return errors[-1] if errors else "(see the log)"
 
 
-# --- the orchestration ---------------------------------------------------------------------------------
+# --- the orchestration ----------------------------------------------------------------------------
 def run_section(name: str, args: argparse.Namespace, timeout: float) -> dict:
     """One section in a fresh process with ``timeout`` seconds; its result or its error."""
     log = args.workdir / f"{name}.log"

@@ -24,7 +24,8 @@ transformers' ``LlavaForConditionalGeneration.generate`` with ``pixel_values`` o
 patches at the full 6 x 576 image tokens and 16 new tokens, against the engine (one vision pass,
 pooled tokens, lean decoder, regression head; answers of exactly 16 tokens on both paths, as random
 weights give no grammar-shaped answer) at each token budget and batch size (``auto``: from the free
-memory), then the levers one at a time at one budget. ``--paper-spec tiny --device cpu`` runs the same code on the tiny shape.
+memory), then the levers one at a time at one budget. ``--paper-spec tiny --device cpu`` runs the
+same code on the tiny shape.
 """
 
 from __future__ import annotations
@@ -166,20 +167,30 @@ def bench_cpu(args: argparse.Namespace) -> list[dict]:
         for pool in args.pools:
             for batch_size in args.batch_sizes:
                 for mode in ("end-to-end", "model"):
-                    spec = {
-                        "mode": mode,
-                        "threads": threads,
-                        "pool": pool,
-                        "batch_size": batch_size,
-                        "options": {"max_new_tokens": args.max_new_tokens},
-                        "model": str(args.model),
-                        "s2": s2,
-                        "patches": args.patches,
-                        "out": str(args.workdir / "estimate"),
-                    }
+                    spec = worker_spec(
+                        args,
+                        s2,
+                        mode=mode,
+                        threads=threads,
+                        pool=pool,
+                        batch_size=batch_size,
+                        options={"max_new_tokens": args.max_new_tokens},
+                    )
                     results.append(run_worker(spec))
                     print(json.dumps(results[-1]), flush=True)
     return results
+
+
+def worker_spec(args: argparse.Namespace, s2: list[str], **settings: object) -> dict:
+    """What one worker process measures: ``settings`` (mode, threads, pool, batch size, options)
+    on the model, scene and patch count of ``args``."""
+    return {
+        **settings,
+        "model": str(args.model),
+        "s2": s2,
+        "patches": args.patches,
+        "out": str(args.workdir / "estimate"),
+    }
 
 
 def bench_levers(args: argparse.Namespace) -> list[dict]:
@@ -189,24 +200,22 @@ def bench_levers(args: argparse.Namespace) -> list[dict]:
     for name, change in LEVER_STEPS:
         options.update(change)
         for mode in ("end-to-end", "model"):
-            spec = {
-                "mode": mode,
-                "threads": args.threads[0],
-                "pool": None,
-                "batch_size": 32,
-                "options": dict(options),
-                "lever": name,
-                "model": str(args.model),
-                "s2": s2,
-                "patches": args.patches,
-                "out": str(args.workdir / "estimate"),
-            }
+            spec = worker_spec(
+                args,
+                s2,
+                mode=mode,
+                threads=args.threads[0],
+                pool=None,
+                batch_size=32,
+                options=dict(options),
+                lever=name,
+            )
             results.append(run_worker(spec))
             print(json.dumps(results[-1]), flush=True)
     return results
 
 
-# --- GPU: the paper's shape ------------------------------------------------------------------------
+# --- GPU: the paper's shape -----------------------------------------------------------------------
 def paper_engine(spec_name: str, device: str, dtype, pool: int, **options):
     """REO-VLM on a random LLaVA base of the paper's shape, built on ``device`` (nothing saved)."""
     import torch
@@ -257,7 +266,8 @@ def paper_engine(spec_name: str, device: str, dtype, pool: int, **options):
 
 
 def naive_generate(engine, s2: np.ndarray) -> float:
-    """HF's own path: LlavaForConditionalGeneration.generate with pixel_values, full tokens; seconds."""
+    """HF's own path: LlavaForConditionalGeneration.generate with pixel_values, full tokens;
+    seconds."""
     import torch
 
     from reo_core.infer.prompt import ESTIMATE_QUESTION, prompt_messages

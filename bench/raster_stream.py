@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         rate = row["patches"] / row["seconds"]
         print(
-            f"| {row['size']} x {row['size']} x 12 | {row['patches']} | {row['seconds']:.1f} | {rate:.0f} | {row['peak_rss_mib']:.0f} |"
+            f"| {row['size']} x {row['size']} x 12 | {row['patches']} | {row['seconds']:.1f} | "
+            f"{rate:.0f} | {row['peak_rss_mib']:.0f} |"
         )
     print(f"\npeak RSS ratio larger/smaller: {ratio:.3f} (limit {MAX_RSS_RATIO})")
     if args.json:

@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     device = (
         torch.cuda.get_device_name(0)
         if torch.cuda.is_available()
-        else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        else f"CPU ({platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads)"
     )
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         write_agbd(Path(tmp) / "agbd", 600, seed=77)

@@ -1,4 +1,5 @@
-"""The answers the templates can give, as a grammar that can tell whether a text may still become one.
+"""The answers the templates can give, as a grammar that can tell whether a text may still become
+one.
 
 Each REO-Instruct answer pattern ("There {is_are} {count} ecological {patches}.") becomes a sequence
 of parts: fixed text, a choice among strings (class names, "patch" / "patches") or an integer in a
@@ -138,14 +139,15 @@ class Grammar:
         return frozenset(closed)
 
 
-# --- from the templates ----------------------------------------------------------------------------
+# --- from the templates ---------------------------------------------------------------------------
 def pattern_sequences(
     pattern: str, class_codes: Sequence[int], target: int | None = None
 ) -> list[tuple[Part, ...]]:
-    """The part sequences of one answer pattern, its first letter upper case as the dialogues write it.
+    """The part sequences of one answer pattern, its first letter upper case as the dialogues write
+    it.
 
-    ``target`` fills ``{target}`` / ``{target_bare}`` (a PRESENCE_TARGETS code); a pattern with those
-    placeholders and no target gives no sequence.
+    ``target`` fills ``{target}`` / ``{target_bare}`` (a PRESENCE_TARGETS code); a pattern with
+    those placeholders and no target gives no sequence.
     """
     alternatives: list[list[Part]] = [[]]
     for literal, field, _, _ in string.Formatter().parse(pattern):

@@ -18,7 +18,8 @@ from reo_core.landcover import CLASSES
 _NUMBER = r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?"
 _NUMBER_RE = re.compile(_NUMBER)
 
-# Biomass units: name -> (pattern, factor to Mg/ha). 1 Mg/ha = 1 t/ha; 1 kg/m^2 = 10,000 kg/ha = 10 Mg/ha.
+# Biomass units: name -> (pattern, factor to Mg/ha). 1 Mg/ha = 1 t/ha; 1 kg/m^2 = 10,000 kg/ha = 10
+# Mg/ha.
 _UNITS: dict[str, tuple[str, float]] = {
     "Mg/ha": (r"(?:mg|t|tons?|tonnes?|megagrams?)\s*(?:/|per)\s*(?:ha|hectares?)\b", 1.0),
     "kg/m2": (r"kg\s*(?:/|per)\s*(?:m\s*(?:2|²|\^2)|square\s+met(?:er|re)s?)", 10.0),
@@ -76,6 +77,10 @@ def _number_words() -> dict[str, int]:
 
 
 NUMBER_WORDS: dict[str, int] = _number_words()
+# The one spelling of each number 0-99 (compounds with a hyphen: "twenty-one").
+NUMBER_NAMES: dict[int, str] = {
+    value: word for word, value in NUMBER_WORDS.items() if " " not in word
+}
 _WORD_RE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
@@ -115,9 +120,9 @@ _BARE_CODE_RE = re.compile(r"\s*(\d+)(?:\.0*)?\s*[.!]?\s*")
 def parse_land_cover(answer: str | int | float | None) -> int | None:
     """CGLS-LC100 class code named by ``answer``, or None.
 
-    Accepts a bare class code (``40``, ``"40"``) or text naming a class by its official or short name
-    (``reo_core.landcover.CLASSES``), case and punctuation ignored. When several names occur, the
-    longest match wins ("closed evergreen broadleaf forest" over a shorter name elsewhere); two
+    Accepts a bare class code (``40``, ``"40"``) or text naming a class by its official or short
+    name (``reo_core.landcover.CLASSES``), case and punctuation ignored. When several names occur,
+    the longest match wins ("closed evergreen broadleaf forest" over a shorter name elsewhere); two
     different classes tied for the longest match give None.
     """
     if answer is None or isinstance(answer, bool):
@@ -142,7 +147,8 @@ def _to_float(token: str) -> float:
 
 
 def parse_count(answer: str | None) -> int | None:
-    """Non-negative integer count stated by ``answer`` ("3", "three", "There are 4 patches"), or None.
+    """Non-negative integer count stated by ``answer`` ("3", "three", "There are 4 patches"), or
+    None.
 
     Digits and English number words 0-99 are read. One distinct number is the answer; with several,
     the one right before "patch(es)"/"region(s)" (one optional word between) is, if it is unique and
@@ -190,7 +196,8 @@ def normalize_answer(answer: str | None) -> str | None:
 
 
 def parse_yes_no(answer: str | None) -> str | None:
-    """``"yes"`` or ``"no"`` when ``answer`` starts with that word (case, punctuation ignored), else None."""
+    """``"yes"`` or ``"no"`` when ``answer`` starts with that word (case, punctuation ignored), else
+    None."""
     normalized = normalize_answer(answer)
     return normalized if normalized in ("yes", "no") else None
 
@@ -200,8 +207,8 @@ def parse_agb(answer: str | None) -> float | None:
 
     Units understood: Mg/ha = t/ha = tonnes per hectare (x1), kg/m^2 (x10), kg/ha (x0.001); a number
     without a unit is taken as Mg/ha. Every number in the text must state the same value after
-    conversion ("12 kg/m2 (120 Mg/ha)" -> 120.0); two different values ("100 to 140 Mg/ha", "in 2020:
-    120 Mg/ha") or no number give None.
+    conversion ("12 kg/m2 (120 Mg/ha)" -> 120.0); two different values ("100 to 140 Mg/ha", "in
+    2020: 120 Mg/ha") or no number give None.
     """
     if not answer:
         return None

@@ -47,7 +47,8 @@ def json_text(document: Any, indent: int | None = 2, sort_keys: bool = True) -> 
 
 
 def hidden_sibling(path: Path, purpose: str) -> Path:
-    """A unique hidden name beside ``path`` (same folder, so a rename never crosses file systems)."""
+    """A unique hidden name beside ``path`` (same folder, so a rename never crosses file
+    systems)."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.{purpose}")
 

@@ -64,9 +64,10 @@ def _sklearn() -> tuple[ModuleType, Callable[[int], AbstractContextManager]]:
 
 
 # The classifier's L2 penalty on leaf values. With scikit-learn's default (0), a class of few
-# patches (25 built-up ones among 8,650) gets near-zero hessians in the multi-class Newton steps, its
-# leaf values blow up and the scores reach 1e5: the classifier then fits 28 % of its own training
-# land cover (held out 27 %); with 1.0 it fits 99.9 % and gets 57 % held out (bench/demo_baselines.py).
+# patches (25 built-up ones among 8,650) gets near-zero hessians in the multi-class Newton steps,
+# its leaf values blow up and the scores reach 1e5: the classifier then fits 28 % of its own
+# training land cover (held out 27 %); with 1.0 it fits 99.9 % and gets 57 % held out
+# (bench/demo_baselines.py).
 CLASSIFIER_L2 = 1.0
 
 

@@ -4,14 +4,14 @@
                                       [--max-per-split N] [--alpha A] [--shard-size N] [--overwrite]
 
 FILE: AGBD patch files, any mix of raw ``data_subset-*.h5`` (split by AGBD's tile split),
-``AGBD-Lite-{train,val,test}.h5`` and prs-eth/AGBD parquet (split from the file name; needs pyarrow).
-DIR receives ``<split>/shard-NNNNN/{s2,sar,lc}.npy + meta.json``, ``<split>.jsonl`` dialogues,
-``stats.json``, ``plots/`` and ``manifest.json`` (see ``reo_core.instruct.build``). The same files
-and seed always give byte-identical output. Bad arguments and bad inputs (a file that is not AGBD,
-truncated or damaged, NaN labels or coordinates, a split with no usable patch) exit with status 2
-and one line that names the file, tile and patch and says what to change; nothing is left behind.
-Patches that cannot teach (labels outside 0-500 Mg/ha, no Sentinel-2 data, a repeated footprint)
-are dropped and counted by reason in stats.json.
+``AGBD-Lite-{train,val,test}.h5`` and prs-eth/AGBD parquet (split from the file name; needs
+pyarrow). DIR receives ``<split>/shard-NNNNN/{s2,sar,lc}.npy + meta.json``, ``<split>.jsonl``
+dialogues, ``stats.json``, ``plots/`` and ``manifest.json`` (see ``reo_core.instruct.build``). The
+same files and seed always give byte-identical output. Bad arguments and bad inputs (a file that is
+not AGBD, truncated or damaged, NaN labels or coordinates, a split with no usable patch) exit with
+status 2 and one line that names the file, tile and patch and says what to change; nothing is left
+behind. Patches that cannot teach (labels outside 0-500 Mg/ha, no Sentinel-2 data, a repeated
+footprint) are dropped and counted by reason in stats.json.
 
 Splits: a split no file provides (e.g. only AGBD-Lite-train.h5 given) is left out with a warning;
 a split whose files hold no usable patch is an error. Lite and parquet files must keep the split in

@@ -33,7 +33,8 @@ class ExtentError(InputError):
 
 
 class OutputError(InputError):
-    """The output folder cannot take the results: not writable, in use, holding earlier results, full."""
+    """The output folder cannot take the results: not writable, in use, holding earlier results,
+    full."""
 
 
 class Canceled(ReoError):  # noqa: N818 (the protocol's error kind is "Canceled")

@@ -2,8 +2,8 @@
 
     python -m reo_core.evaluate --predictions FILE [--out DIR]
 
-The file is JSON Lines (``.jsonl``, ``.ndjson``: one JSON object a line) or CSV (``.csv``, header row
-first), with the columns ``id``, ``task`` (``land_cover``, ``patch_count``, ``human_activity``,
+The file is JSON Lines (``.jsonl``, ``.ndjson``: one JSON object a line) or CSV (``.csv``, header
+row first), with the columns ``id``, ``task`` (``land_cover``, ``patch_count``, ``human_activity``,
 ``agb``), ``truth`` and ``prediction`` (generated text, or a number); other columns are ignored.
 
 Predictions that cannot be read (empty, null, no clear answer: see ``reo_core.answers``) are counted

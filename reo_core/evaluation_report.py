@@ -157,7 +157,8 @@ def render_report(result: Evaluation, source: str) -> str:
 
 
 def render_summary(result: Evaluation) -> str:
-    """The one line the command line prints: the headline metric of each task and the report folder."""
+    """The one line the command line prints: the headline metric of each task and the report
+    folder."""
     parts = []
     for task, scores in result.tasks.items():
         if isinstance(scores, LandCoverScores):

@@ -165,7 +165,8 @@ SCORES_OF_TASK: dict[str, type] = {
 
 
 def _from_json(hint: Any, value: Any) -> Any:
-    """``value`` as ``hint`` (a score record, a list of them, or a plain value); null floats: nan."""
+    """``value`` as ``hint`` (a score record, a list of them, or a plain value); null floats:
+    nan."""
     if dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
         return hint(**{f.name: _from_json(hints[f.name], value.get(f.name)) for f in fields(hint)})
@@ -218,7 +219,8 @@ def _text(value: Any) -> str | None:
 def _parse_truths(
     rows: TaskRows, parse: Callable[[Any], Any], locate: Locate, expected: str
 ) -> list[Any]:
-    """Every truth read with ``parse``; the first unreadable one is an InputError naming its line."""
+    """Every truth read with ``parse``; the first unreadable one is an InputError naming its
+    line."""
     parsed = [parse(value) for value in rows.truth]
     for number, value, result in zip(rows.numbers, rows.truth, parsed, strict=True):
         if result is None:

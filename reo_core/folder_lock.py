@@ -51,7 +51,8 @@ class LockHolder:
 
 
 class FolderLock:
-    """Exclusive use of ``folder`` by this process; ``acquire`` raises OutputError when it is busy."""
+    """Exclusive use of ``folder`` by this process; ``acquire`` raises OutputError when it is
+    busy."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)

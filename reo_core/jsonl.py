@@ -23,10 +23,12 @@ def read_jsonl(path: Path, expected: str) -> Iterator[tuple[int, dict[str, Any]]
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InputError(
-                    f"{Path(path).name} line {number}: not valid JSON ({err.msg}); each line must be {expected}."
+                    f"{Path(path).name} line {number}: not valid JSON ({err.msg}); "
+                    f"each line must be {expected}."
                 ) from None
             if not isinstance(record, dict):
                 raise InputError(
-                    f"{Path(path).name} line {number}: expected {expected}, found {type(record).__name__}."
+                    f"{Path(path).name} line {number}: expected {expected}, "
+                    f"found {type(record).__name__}."
                 )
             yield number, record

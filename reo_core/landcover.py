@@ -1,4 +1,5 @@
-"""Copernicus CGLS-LC100 land cover: the discrete class table, ecological patch counts, human activity.
+"""Copernicus CGLS-LC100 land cover: the discrete class table, ecological patch counts, human
+activity.
 
 Class codes, names and colours are those of the Copernicus Global Land Service Land Cover 100 m
 product (collection 3, "discrete_classification"), which AGBD carries in its LC layer.
@@ -28,7 +29,8 @@ class LandCoverClass:
 
     @property
     def rgb(self) -> tuple[int, int, int]:
-        return tuple(int(self.color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        channels = (int(self.color[i : i + 2], 16) for i in (1, 3, 5))
+        return tuple(channels)  # type: ignore[return-value]
 
 
 CLASSES: dict[int, LandCoverClass] = {
@@ -117,7 +119,8 @@ def color_table() -> dict[int, tuple[int, int, int, int]]:
 
 
 def check_codes(class_map: np.ndarray, source: str = "land-cover map") -> None:
-    """Raise InputError naming the first code of ``class_map`` that is neither a class nor no-data."""
+    """Raise InputError naming the first code of ``class_map`` that is neither a class nor
+    no-data."""
     present = np.unique(np.asarray(class_map))
     unknown = [int(c) for c in present if int(c) not in CLASSES and int(c) != NODATA_CODE]
     if unknown:
@@ -187,7 +190,8 @@ def _connected_labels(classes: np.ndarray, valid: np.ndarray, connectivity: int)
 
 
 def _jump(labels: np.ndarray, sentinel: int) -> np.ndarray:
-    """Replace each label (N, P) by its own label until that changes nothing; no-data stays sentinel."""
+    """Replace each label (N, P) by its own label until that changes nothing; no-data stays
+    sentinel."""
     while True:
         extended = np.concatenate([labels, np.full((labels.shape[0], 1), sentinel)], axis=1)
         jumped = np.take_along_axis(extended, labels, axis=1)

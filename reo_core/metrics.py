@@ -11,7 +11,8 @@ Conventions, stated once:
 * A ratio with a zero denominator in per-class scores is 0, as scikit-learn's ``zero_division=0``:
   a class never predicted has precision 0; a class never in the truth has recall 0; F1 is 0 when
   precision + recall is 0.
-* Macro averages run over ``labels``: by default every class present in the truth OR the predictions.
+* Macro averages run over ``labels``: by default every class present in the truth OR the
+  predictions.
 * A prediction outside ``labels`` (an unparsable answer, say, encoded as -1) counts as wrong: it
   lowers its true class's recall and the accuracy, and no class's precision.
 """
@@ -99,8 +100,9 @@ def class_scores(
 ) -> ClassScores:
     """Per-class precision, recall, F1 and support from the confusion matrix C (rows truth).
 
-    TP_c = C[c, c]; predicted_c = TP_c + FP_c = sum_i C[i, c]; support_c = TP_c + FN_c = #{k : y_k == c}
-    (counted from the truth, so a prediction outside ``labels`` still adds a false negative).
+    TP_c = C[c, c]; predicted_c = TP_c + FP_c = sum_i C[i, c]; support_c = TP_c + FN_c =
+    #{k : y_k == c} (counted from the truth, so a prediction outside ``labels`` still adds a false
+    negative).
     precision_c = TP_c / predicted_c, recall_c = TP_c / support_c, F1_c = 2 P_c R_c / (P_c + R_c);
     each 0 when its denominator is 0.
     """
@@ -152,7 +154,8 @@ def mae(truth: np.ndarray, prediction: np.ndarray) -> float:
 
 
 def bias(truth: np.ndarray, prediction: np.ndarray) -> float:
-    """Mean error bias = (1/n) * sum_i (p_i - y_i): positive when the model over-predicts; nan when n = 0."""
+    """Mean error bias = (1/n) * sum_i (p_i - y_i): positive when the model over-predicts; nan when
+    n = 0."""
     y, p = _float_pair(truth, prediction)
     return float(np.mean(p - y)) if y.size else float("nan")
 
@@ -179,7 +182,8 @@ def round_half_up(values: np.ndarray) -> np.ndarray:
 
 
 def exact_match_accuracy(truth: np.ndarray, prediction: np.ndarray) -> float:
-    """Share of counts predicted exactly: (1/n) * sum_i [round(p_i) == round(y_i)], rounding half up.
+    """Share of counts predicted exactly: (1/n) * sum_i [round(p_i) == round(y_i)], rounding half
+    up.
 
     nan when n = 0.
     """
@@ -200,7 +204,8 @@ def bin_index(values: np.ndarray, edges: np.ndarray = AGB_BIN_EDGES) -> np.ndarr
 
 
 def bin_counts(truth: np.ndarray, edges: np.ndarray = AGB_BIN_EDGES) -> np.ndarray:
-    """n_b = #{i : y_i in bin b} for every bin of ``edges`` (see ``bin_index``), int64 shape (B,)."""
+    """n_b = #{i : y_i in bin b} for every bin of ``edges`` (see ``bin_index``), int64 shape
+    (B,)."""
     index = bin_index(truth, edges)
     return np.bincount(index[index >= 0], minlength=len(edges) - 1).astype(np.int64)
 

@@ -25,7 +25,8 @@ from reo_core.errors import ExtentError
 
 REFERENCE_RESOLUTION_M = 10.0  # the Sentinel-2 10 m grid every input is resampled onto
 PATCH_SIZE = 25  # pixels per patch side (250 m), the paper's and AGBD's patch
-# Coordinates within this fraction of a pixel of a lattice line count as on it (floating-point noise).
+# Coordinates within this fraction of a pixel of a lattice line count as on it (floating-point
+# noise).
 SNAP_TOLERANCE = 1e-6
 
 Bounds = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax

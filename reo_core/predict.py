@@ -4,7 +4,8 @@
         [--band B8A=FILE[:INDEX]]... [--band-order agbd|l1c|eurosat] [--boa-offset auto|0|1000]
         [--allow-l1c] [--cloud-mask FILE --cloud-mask-kind scl|fmask|binary|probability]
         [--extent XMIN YMIN XMAX YMAX --extent-crs CRS | --aoi FILE] [--stride 25]
-        --model DIR --out DIR [--overwrite] [--device auto] [--batch-size 32] [--carbon-fraction 0.47]
+        --model DIR --out DIR [--overwrite] [--device auto] [--batch-size 32]
+        [--carbon-fraction 0.47]
 
     accelerate launch [--num_processes K] -m reo_core.predict ...   # k processes, one output
 

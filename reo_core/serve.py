@@ -4,11 +4,11 @@
 
 Prints a ``ready`` line, then answers one request per line. ``load_model``, ``estimate``, ``ask``
 and ``inspect`` run one at a time in a worker thread, keeping the model loaded between requests;
-the main thread keeps reading stdin, so ``cancel``, ``info`` and ``shutdown`` are answered at once and a
-cancel stops an estimate before its next batch. Any line that is not a valid request (not UTF-8,
-not JSON, nested too deeply, a field of the wrong type) gets an error reply and the worker keeps
-serving; replies are always strict JSON. Only protocol lines go to stdout (everything else written
-to file descriptor 1 is sent to stderr); logging goes to stderr. No network port is opened.
+the main thread keeps reading stdin, so ``cancel``, ``info`` and ``shutdown`` are answered at once
+and a cancel stops an estimate before its next batch. Any line that is not a valid request (not
+UTF-8, not JSON, nested too deeply, a field of the wrong type) gets an error reply and the worker
+keeps serving; replies are always strict JSON. Only protocol lines go to stdout (everything else
+written to file descriptor 1 is sent to stderr); logging goes to stderr. No network port is opened.
 """
 
 from __future__ import annotations
@@ -272,7 +272,8 @@ class Server:
         return replace(self.loaded, options=options)
 
     def _restore(self, previous: ModelChoice, wanted: ModelChoice, error: Exception) -> ReoError:
-        """Load ``previous`` again after ``error``; the error to reply, saying which model is loaded."""
+        """Load ``previous`` again after ``error``; the error to reply, saying which model is
+        loaded."""
         from reo_core.infer.engine import load_engine
 
         if not isinstance(error, ReoError):
@@ -286,7 +287,10 @@ class Server:
             after = f"The model loaded before ({previous.folder}) is loaded again."
         except Exception as again:
             logger.exception("loading %s again failed", previous.folder)
-            after = f"The model loaded before ({previous.folder}) failed to load again ({again}); load a model."
+            after = (
+                f"The model loaded before ({previous.folder}) failed to load again ({again}); "
+                "load a model."
+            )
         if isinstance(error, ReoError):
             return type(error)(f"{reason} {after}", error.details)
         return ReoError(f"Loading the model {wanted.folder} failed: {reason}. {after}")
@@ -331,7 +335,7 @@ class Server:
         return inspect_inputs(config, input_spec(body))
 
 
-# --- protocol fields -> library requests -------------------------------------------------------------
+# --- protocol fields -> library requests ----------------------------------------------------------
 def _given(**values: object) -> dict:
     """The values a request gave (not None): the library's own defaults apply to the others."""
     return {key: value for key, value in values.items() if value is not None}
@@ -423,7 +427,7 @@ def model_info(engine: InferenceEngine) -> protocol.ModelInfo:
     )
 
 
-# --- the process -------------------------------------------------------------------------------------
+# --- the process ----------------------------------------------------------------------------------
 def request_lines(stream: BinaryIO) -> Iterator[bytes]:
     """Lines of ``stream`` as bytes; one longer than MAX_LINE_BYTES is read past and cut short."""
     while line := stream.readline(MAX_LINE_BYTES + 1):

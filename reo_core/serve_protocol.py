@@ -8,8 +8,8 @@ write messages only through these types, so they cannot disagree about a shape. 
 people in docs/serve.md.
 
 To add a field: add it, typed and with its default (``REQUIRED`` if it must be given), to the op's
-dataclass (the codec checks it on both sides). To add an op: a request dataclass (with ``op`` and ``result``), its result dataclass,
-an entry in ``REQUEST_TYPES`` and its handler in serve.py.
+dataclass (the codec checks it on both sides). To add an op: a request dataclass (with ``op`` and
+``result``), its result dataclass, an entry in ``REQUEST_TYPES`` and its handler in serve.py.
 
 Standard library only (no torch, no GDAL) and Python 3.9 (no ``kw_only``, unions as ``Union`` at
 run time): the plugin imports this inside QGIS, whose Python is 3.9 up to QGIS 3.28 on Windows.
@@ -98,7 +98,7 @@ class Imagery:
             raise ProtocolError(f'"boa_offset" must be "auto", 0 or 1000, got "{self.boa_offset}".')
 
 
-# --- results ---------------------------------------------------------------------------------------
+# --- results --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelInfo:
     """The loaded model: the result of load_model, and part of info."""
@@ -199,7 +199,7 @@ class ShutdownResult:
     shutdown: bool
 
 
-# --- requests, one dataclass per op ----------------------------------------------------------------
+# --- requests, one dataclass per op ---------------------------------------------------------------
 @dataclass(frozen=True)
 class LoadModel(ModelOptions):
     op: ClassVar[str] = "load_model"
@@ -288,7 +288,7 @@ class Request:
         return self.body.op
 
 
-# --- replies ---------------------------------------------------------------------------------------
+# --- replies --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Ready:
     type: ClassVar[str] = "ready"
@@ -329,7 +329,7 @@ class ErrorReply:
 REPLY_TYPES: dict[str, type] = {cls.type: cls for cls in (Ready, Progress, Result, ErrorReply)}
 
 
-# --- lines ------------------------------------------------------------------------------------------
+# --- lines ----------------------------------------------------------------------------------------
 def parse_request(line: str | bytes) -> Request:
     """The request on one line; ProtocolError (carrying the id when readable) otherwise."""
     value = _parse_object(line, "request", 'e.g. {"id": 1, "op": "info"}')
@@ -388,7 +388,8 @@ def result_of(request_id: RequestId, body: Any, value: Any) -> Result:
 
 
 def decode_result(op: str, result: dict[str, Any]) -> Any:
-    """The result dataclass of ``op`` from a result reply's ``result`` (ProtocolError if it differs)."""
+    """The result dataclass of ``op`` from a result reply's ``result`` (ProtocolError if it
+    differs)."""
     return _decode(REQUEST_TYPES[op].result, result, None)
 
 

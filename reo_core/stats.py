@@ -2,12 +2,13 @@
 
     python -m reo_core.stats --data DIR [--split train] [--out FILE]
 
-``python -m reo_core.build_instruct`` already writes ``statistics.json`` (its train split) into every
-build, and training copies it into the model's config. This command recomputes them, for builds
-made before that file existed or for another split, writes them (default: ``DIR/statistics.json``)
-and prints p1 / p99 per band beside AGBD's published numbers. Sentinel-2 values are offset-free
-L2A reflectance (the builder removed each patch's offset), PALSAR-2 values gamma0 in dB; no data
-is left out; percentiles are exact. Bad input exits with status 2 and one line saying what to do.
+``python -m reo_core.build_instruct`` already writes ``statistics.json`` (its train split) into
+every build, and training copies it into the model's config. This command recomputes them, for
+builds made before that file existed or for another split, writes them (default:
+``DIR/statistics.json``) and prints p1 / p99 per band beside AGBD's published numbers. Sentinel-2
+values are offset-free L2A reflectance (the builder removed each patch's offset), PALSAR-2 values
+gamma0 in dB; no data is left out; percentiles are exact. Bad input exits with status 2 and one line
+saying what to do.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The four REO-Instruct task families, as carried in dialogue and prediction files.
 
-The enum values (``"land_cover"``, ``"patch_count"``, ``"human_activity"``, ``"agb"``) are the strings
-files hold in their ``task`` column; ``Task.parse`` turns such a string into the enum or raises an
-``InputError`` that lists the allowed values.
+The enum values (``"land_cover"``, ``"patch_count"``, ``"human_activity"``, ``"agb"``) are the
+strings files hold in their ``task`` column; ``Task.parse`` turns such a string into the enum or
+raises an ``InputError`` that lists the allowed values.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class Task(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> Task:
-        """The task named by ``value`` (surrounding whitespace ignored); unknown names raise InputError."""
+        """The task named by ``value`` (surrounding whitespace ignored); unknown names raise
+        InputError."""
         if isinstance(value, cls):
             return value
         text = value.strip() if isinstance(value, str) else value

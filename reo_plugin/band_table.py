@@ -212,8 +212,8 @@ class BandTable(QtWidgets.QWidget):
 
 
 class LayerBox(QgsMapLayerComboBox):
-    """A layer combo box that cuts long names at the start ("…_20200601_B8A_20m"): the files of one
-    product share their beginning, and their end says which band and resolution they hold."""
+    """A layer combo box that cuts long names at the start ("…_20200601_B8A_20m"): the files of
+    one product share their beginning, and their end says which band and resolution they hold."""
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         painter = QtWidgets.QStylePainter(self)

@@ -102,7 +102,8 @@ class ChatPanel(QtWidgets.QWidget):
 
     def add_error(self, message: str) -> None:
         self._append(
-            f"<p style='color:{ERROR_COLOUR}'><b>REO could not answer:</b> {html.escape(message)}</p>"
+            f"<p style='color:{ERROR_COLOUR}'><b>REO could not answer:</b> "
+            f"{html.escape(message)}</p>"
         )
 
     def _append(self, fragment: str) -> None:

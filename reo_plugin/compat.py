@@ -2,7 +2,8 @@
 
 QGIS 3.30-3.36 moved many enums into ``Qgis`` (``Qgis.GeometryType.Polygon``,
 ``Qgis.ProcessingSourceType.Raster`` ...); QGIS 4 drops the old spellings. The plugin supports
-3.22 to 4.x, so it takes whichever exists. Qt enums are always fully scoped (``Qt.AlignmentFlag...``).
+3.22 to 4.x, so it takes whichever exists. Qt enums are always fully scoped
+(``Qt.AlignmentFlag...``).
 """
 
 from __future__ import annotations

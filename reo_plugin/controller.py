@@ -115,7 +115,8 @@ class ReoController(QtCore.QObject):
     # -- how the inputs are read ------------------------------------------------------------------
 
     def inspect(self, parameters: InspectParameters) -> InspectTask | None:
-        """Ask the worker how it would read ``parameters``; later if it is busy (only the newest)."""
+        """Ask the worker how it would read ``parameters``; later if it is busy (only the
+        newest)."""
         if self.inspect_task is not None or self.estimate_task is not None:
             self._waiting_inspection = parameters
             return None
@@ -200,7 +201,7 @@ class ReoController(QtCore.QObject):
         if error is not None:
             log.warning(f"Ask failed: {error}")
 
-    # -- teardown -----------------------------------------------------------------------------------
+    # -- teardown ----------------------------------------------------------------------------------
 
     def unload(self) -> None:
         self._waiting_inspection = None

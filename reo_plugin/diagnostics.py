@@ -79,7 +79,8 @@ def probe_checks(python: str, result: Probe | None, gpus: list[str]) -> list[Che
                 "Worker Python",
                 python,
                 MISSING,
-                f"{result.error} Create a runtime in REO ▸ Runtime set-up, or choose an existing Python there.",
+                f"{result.error} Create a runtime in REO ▸ Runtime set-up, "
+                "or choose an existing Python there.",
             )
         ]
     facts = result.facts
@@ -97,7 +98,8 @@ def probe_checks(python: str, result: Probe | None, gpus: list[str]) -> list[Che
                 "Python version",
                 version,
                 MISSING,
-                f"REO needs Python {'.'.join(map(str, MIN_PYTHON))} or newer: create a runtime with a newer base Python.",
+                f"REO needs Python {'.'.join(map(str, MIN_PYTHON))} or newer: "
+                "create a runtime with a newer base Python.",
             )
         )
     missing = [name for name in REQUIRED_PACKAGES if not result.package(name)]
@@ -178,7 +180,8 @@ def render_html(checks: list[Check]) -> str:
         )
         rows.append(
             f"<tr><td style='color:{COLOURS[check.status]}'>{SYMBOLS[check.status]}</td>"
-            f"<td><b>{html.escape(check.name)}</b></td><td>{html.escape(check.value)}{fix}</td></tr>"
+            f"<td><b>{html.escape(check.name)}</b></td>"
+            f"<td>{html.escape(check.value)}{fix}</td></tr>"
         )
     return "<table cellspacing='4'>" + "".join(rows) + "</table>"
 

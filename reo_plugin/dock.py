@@ -3,10 +3,10 @@ last run, and the chat about a patch.
 
 Laid out for a 1366 x 768 laptop screen (``dock_layout.py`` builds the widgets): the settings are
 collapsible sections in a scroll area (Inputs, Area and output, Model, Advanced); the Estimate /
-Cancel buttons, the progress, the status line and the Results section stay below it, always in view. The dock only reads its widgets into
-parameter dataclasses (``parameters.py``) and emits signals; the controller runs the work.
-Settings persist between sessions (``settings.DockSettings``; the sections remember whether they
-are collapsed).
+Cancel buttons, the progress, the status line and the Results section stay below it, always in view.
+The dock only reads its widgets into parameter dataclasses (``parameters.py``) and emits signals;
+the controller runs the work. Settings persist between sessions (``settings.DockSettings``; the
+sections remember whether they are collapsed).
 
 Whenever the inputs or the overrides of how they are read change (and after "Detect bands"), the
 dock asks, through ``inspectRequested``, how the worker would read them, and shows the worker's
@@ -256,7 +256,7 @@ class ReoDock(DockLayout, QgsDockWidget):
             stride=self.stride.value(),
         )
 
-    # -- state shown --------------------------------------------------------------------------------
+    # -- state shown -------------------------------------------------------------------------------
 
     def set_running(self, running: bool) -> None:
         self.estimate_button.setEnabled(not running)
@@ -399,7 +399,7 @@ class ReoDock(DockLayout, QgsDockWidget):
         if visible and self._inspection_due:
             self._inspect_timer.start()
 
-    # -- slots ----------------------------------------------------------------------------------------
+    # -- slots -------------------------------------------------------------------------------------
 
     def _on_estimate(self) -> None:
         try:

@@ -1,5 +1,6 @@
-"""The widgets of the REO dock's "Estimate AGB" tab, built once: the collapsible sections in a scroll
-area (Inputs, Area and output, Model, Advanced), the run row and the Results section below it.
+"""The widgets of the REO dock's "Estimate AGB" tab, built once: the collapsible sections in a
+scroll area (Inputs, Area and output, Model, Advanced), the run row and the Results section below
+it.
 
 ``DockLayout`` is a part of ``ReoDock`` (its first base): it makes the widgets, names them (tests
 and screenshots find them by object name) and connects them to the dock's slots and signals.

@@ -37,6 +37,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
+from reo_core.band_arguments import parse_band_arguments, split_band_text
 from reo_core.errors import ReoError
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.sensors.sentinel2 import BAND_ORDERS, CLOUD_MASK_KINDS
@@ -53,6 +54,7 @@ from reo_plugin.option_hints import PROCESSING, with_hint
 from reo_plugin.parameters import (
     AUTO,
     BOA_OFFSET_CHOICES,
+    BandMapping,
     EstimateParameters,
     ExtentParameter,
     InputParameters,
@@ -70,8 +72,11 @@ classes) for every 250 m patch of Sentinel-2 L2A imagery with a REO-VLM model. T
 REO's worker process (see REO ▸ Diagnostics).</p>
 <p><b>Sentinel-2</b>: one multi-band raster (bands named by description, or AGBD's 12-band order)
 or one raster per band (named like <i>..._B04.tif</i>); a raster named <i>..._SCL</i> among them
-masks clouds. <b>PALSAR-2</b>: HH and HV, only for models trained with SAR ('ms+sar').
-<b>Extent</b>: empty = all of the imagery. <b>Stride</b>: pixels between patches (25 = adjacent).</p>
+masks clouds. <b>Band mapping</b> says which file (and band) holds a band when names do not:
+<i>B8A=/data/stack.tif:9</i>, one per line or separated by ';'. <b>PALSAR-2</b>: HH and HV, only
+for models trained with SAR ('ms+sar').
+<b>Extent</b>: empty = all of the imagery. <b>Stride</b>: pixels between patches
+(25 = adjacent).</p>
 <p>How the input is read is decided from its metadata, checked against its values, and written to
 the log and the summary. To override it: <b>Cloud mask</b> (an SCL, Fmask, binary or cloud
 probability raster, with its kind and, for probabilities, the threshold); <b>Band order</b> of a
@@ -112,6 +117,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
     CLOUD_MASK_KIND = "CLOUD_MASK_KIND"
     CLOUD_THRESHOLD = "CLOUD_THRESHOLD"
     BAND_ORDER = "BAND_ORDER"
+    BANDS = "BANDS"
     BOA_OFFSET = "BOA_OFFSET"
     ALLOW_L1C = "ALLOW_L1C"
     BATCH_SIZE = "BATCH_SIZE"
@@ -140,8 +146,10 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(
             QgsProcessingParameterMultipleLayers(
                 self.SENTINEL2,
-                "Sentinel-2 L2A rasters (multi-band, or one per band)",
+                "Sentinel-2 L2A rasters (multi-band, or one per band; "
+                "may be empty when BANDS names every band)",
                 RASTER_SOURCE,
+                optional=True,
             )
         )
         self.addParameter(
@@ -229,6 +237,12 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         order = _strings_enum(
             self.BAND_ORDER, "Band order of a stack without band names", tuple(BAND_ORDERS), None
         )
+        bands = QgsProcessingParameterString(
+            self.BANDS,
+            "Band mapping: BAND=FILE[:INDEX], one per line or separated by ';' (overrides names)",
+            multiLine=True,
+            optional=True,
+        )
         offset = _strings_enum(self.BOA_OFFSET, "BOA offset (DN)", BOA_OFFSET_CHOICES, AUTO)
         allow = QgsProcessingParameterBoolean(
             self.ALLOW_L1C,
@@ -236,7 +250,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             defaultValue=False,
             optional=True,
         )
-        for parameter in (kind, threshold, order, offset, allow):
+        for parameter in (kind, threshold, order, bands, offset, allow):
             if parameter in (threshold, offset, allow):
                 parameter.setFlags(parameter.flags() | ADVANCED_PARAMETER)
             self.addParameter(parameter)
@@ -342,6 +356,7 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
         return InputParameters(
             s2=tuple(s2),
             sar=tuple(sar),
+            band_mapping=self._band_mapping(parameters, context),
             band_order=self.parameterAsEnumString(parameters, self.BAND_ORDER, context) or None,
             boa_offset=self.parameterAsEnumString(parameters, self.BOA_OFFSET, context) or AUTO,
             allow_l1c=self.parameterAsBoolean(parameters, self.ALLOW_L1C, context),
@@ -350,6 +365,12 @@ class EstimateAgbAlgorithm(QgsProcessingAlgorithm):
             or "scl",
             cloud_threshold=threshold,
         )
+
+    def _band_mapping(self, parameters: dict, context: QgsProcessingContext) -> BandMapping:
+        """BANDS as the worker takes it: band -> (file, 1-based index), parsed as ``--band``."""
+        text = self.parameterAsString(parameters, self.BANDS, context)
+        mapping = parse_band_arguments(split_band_text(text), option=self.BANDS)
+        return {band: (str(path), index) for band, (path, index) in mapping.items()}
 
 
 def _strings_enum(

@@ -1,4 +1,5 @@
-"""Where the plugin's files are: the plugin folder, its resources, styles, icons and the demo model."""
+"""Where the plugin's files are: the plugin folder, its resources, styles, icons and the demo
+model."""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ class ModelCard:
         return f"{CAVEAT_MARK} {self.caveat}" if self.caveat else ""
 
     def line(self) -> str:
-        """One line: what it was trained on, then the caveat; empty when the model states neither."""
+        """One line: what it was trained on, then the caveat; empty when the model states
+        neither."""
         return " ".join(part for part in (self.trained_on_text(), self.caveat_text()) if part)
 
     def html(self) -> str:

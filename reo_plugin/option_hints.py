@@ -21,7 +21,7 @@ PLACES: dict[str, tuple[str, str]] = {
     "--cloud-threshold": ("Inputs ▸ Cloud mask, its threshold", "CLOUD_THRESHOLD"),
     "--band": (
         "the band grid under Inputs (any layer and band for each band)",
-        "SENTINEL2 (one raster per band, named like …_B04.tif)",
+        "BANDS (BAND=FILE[:INDEX]) or SENTINEL2 (one raster per band, named like …_B04.tif)",
     ),
 }
 _OPTION = re.compile(r"--[a-z0-9]+(?:-[a-z0-9]+)*")

@@ -1,4 +1,5 @@
-"""What the user asked for, as plain validated data: the dock and Processing fill these, tasks send them.
+"""What the user asked for, as plain validated data: the dock and Processing fill these, tasks send
+them.
 
 Nothing here touches a widget or a layer; ``request_fields()`` gives the worker request exactly.
 """
@@ -227,11 +228,13 @@ def check_modality_inputs(modality: str, inputs: InputParameters) -> None:
     """PALSAR-2 is given exactly when the modality reads it."""
     if reads_sar(modality) and len(inputs.sar) < 2:
         raise InputError(
-            "The modality 'ms+sar' reads PALSAR-2 HH and HV: choose both layers, or the modality 'ms'."
+            "The modality 'ms+sar' reads PALSAR-2 HH and HV: "
+            "choose both layers, or the modality 'ms'."
         )
     if not reads_sar(modality) and inputs.sar:
         raise InputError(
-            f"The modality '{modality}' reads no PALSAR-2: clear the PALSAR-2 layers, or choose 'ms+sar'."
+            f"The modality '{modality}' reads no PALSAR-2: "
+            "clear the PALSAR-2 layers, or choose 'ms+sar'."
         )
 
 

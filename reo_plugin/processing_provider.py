@@ -1,4 +1,5 @@
-"""REO's Processing provider (id "reo"): its algorithms in the toolbox, the modeler and batch mode."""
+"""REO's Processing provider (id "reo"): its algorithms in the toolbox, the modeler and batch
+mode."""
 
 from __future__ import annotations
 

@@ -33,7 +33,8 @@ class Reading:
 
     @classmethod
     def from_inspect(cls, result: dict) -> Reading:
-        """From an ``inspect`` result (``serve_protocol.InspectResult``); ProtocolError otherwise."""
+        """From an ``inspect`` result (``serve_protocol.InspectResult``); ProtocolError
+        otherwise."""
         inspected = protocol.decode_result(protocol.Inspect.op, result)
         grid = {
             "crs": inspected.grid.crs,

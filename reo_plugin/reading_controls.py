@@ -45,7 +45,8 @@ class CloudMaskRow(QtWidgets.QWidget):
         self.layer.setAllowEmptyLayer(True)
         self.layer.setLayer(None)
         self.layer.setToolTip(
-            "Optional: a cloud mask in the imagery's CRS (the L2A SCL, Fmask, a cloud probability). "
+            "Optional: a cloud mask in the imagery's CRS "
+            "(the L2A SCL, Fmask, a cloud probability). "
             "Without one REO uses the product's SCL if it finds it, else its built-in screening."
         )
         self.kind = QtWidgets.QComboBox()
@@ -105,7 +106,8 @@ class CloudMaskRow(QtWidgets.QWidget):
 
 
 class BandOrderRow(QtWidgets.QWidget):
-    """The order of a multi-band stack without band names (agbd, l1c, eurosat); REO never guesses."""
+    """The order of a multi-band stack without band names (agbd, l1c, eurosat); REO never
+    guesses."""
 
     changed = Signal()
 

@@ -56,9 +56,11 @@ PROBE_TIMEOUT_S = 60.0
 PROBE_SCRIPT = r"""
 import json, platform, sys
 from importlib import metadata
-out = {"python": sys.version.split()[0], "executable": sys.executable, "platform": platform.platform(),
+out = {"python": sys.version.split()[0], "executable": sys.executable,
+       "platform": platform.platform(),
        "in_venv": sys.prefix != getattr(sys, "base_prefix", sys.prefix), "packages": {}}
-for name in ("torch", "transformers", "peft", "numpy", "rasterio", "pyproj", "shapely", "safetensors"):
+for name in ("torch", "transformers", "peft", "numpy", "rasterio", "pyproj", "shapely",
+             "safetensors"):
     try:
         out["packages"][name] = metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -73,7 +75,8 @@ if out["packages"]["torch"]:
         import torch
         out["cuda_available"] = bool(torch.cuda.is_available())
         out["cuda_version"] = torch.version.cuda
-        out["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if out["cuda_available"] else []
+        out["gpus"] = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+                       if out["cuda_available"] else [])
         mps = getattr(torch.backends, "mps", None)
         out["mps_available"] = bool(mps and mps.is_available())
     except Exception as error:
@@ -113,7 +116,8 @@ def base_python() -> str | None:
 
     QGIS's embedded Python has the version the plugin runs on, so its own interpreter is preferred:
     ``sys.executable`` when it is a Python, else the ``python`` beside QGIS's installation
-    (OSGeo4W's ``bin\\python3.exe``, the macOS bundle's ``bin/python3``); last, ``python3`` on the PATH.
+    (OSGeo4W's ``bin\\python3.exe``, the macOS bundle's ``bin/python3``); last, ``python3`` on the
+    PATH.
     """
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     candidates: list[Path] = []
@@ -141,7 +145,8 @@ def base_python() -> str | None:
 
 
 def subprocess_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a child interpreter: QGIS's Python variables removed, output unbuffered."""
+    """The environment for a child interpreter: QGIS's Python variables removed, output
+    unbuffered."""
     env = dict(os.environ if base is None else base)
     for name in PYTHON_VARIABLES:
         env.pop(name, None)
@@ -197,7 +202,10 @@ def setup_steps(
 
 
 # The last set-up step: fails (exit 1) unless torch and the raster stack import.
-PROBE_CHECK = "import torch, numpy, rasterio, transformers; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'GPU', torch.cuda.is_available())"
+PROBE_CHECK = (
+    "import torch, numpy, rasterio, transformers; print('torch', torch.__version__, "
+    "'CUDA', torch.version.cuda, 'GPU', torch.cuda.is_available())"
+)
 
 
 def probe(python: str, timeout: float = PROBE_TIMEOUT_S) -> Probe:
@@ -294,7 +302,8 @@ def nvidia_gpus(timeout: float = 5.0) -> list[str]:
 
 
 def default_torch_build() -> str:
-    """CUDA wheels where an NVIDIA driver is present, the small CPU wheels elsewhere (macOS: PyPI's)."""
+    """CUDA wheels where an NVIDIA driver is present, the small CPU wheels elsewhere (macOS:
+    PyPI's)."""
     if sys.platform == "darwin":
         return "requirements"
     return "cu126" if nvidia_gpus() else "cpu"

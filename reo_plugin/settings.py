@@ -21,7 +21,8 @@ RUNTIME_DIR_KEY = PREFIX + "worker/runtime_dir"
 
 
 def default_worker_python() -> str:
-    """The ``.venv`` interpreter next to the plugin if present, else ``python3`` (``python`` on Windows)."""
+    """The ``.venv`` interpreter next to the plugin if present, else ``python3`` (``python`` on
+    Windows)."""
     local = venv_python(PLUGIN_DIR / ".venv")
     if local.is_file():
         return str(local)

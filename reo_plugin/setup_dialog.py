@@ -147,7 +147,8 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
         python = self.current.filePath().strip()
         settings.set_worker_python(python)
         self.status.setText(
-            f"The worker will run with {python or 'the default Python'} (REO ▸ Diagnostics checks it)."
+            f"The worker will run with {python or 'the default Python'} "
+            "(REO ▸ Diagnostics checks it)."
         )
         self.runtimeReady.emit(settings.worker_python())
 
@@ -215,8 +216,9 @@ class RuntimeSetupDialog(QtWidgets.QDialog):
             return
         step = self.steps[self.step_index]
         self.status.setText(
-            f"Step '{step.title}' failed (exit code {exit_code}); the output below says why. Fix it "
-            f"(network, proxy: 'Extra pip options') and run again, or run this in a terminal:\n{step.command_line}"
+            f"Step '{step.title}' failed (exit code {exit_code}); the output below says why. "
+            "Fix it (network, proxy: 'Extra pip options') and run again, "
+            f"or run this in a terminal:\n{step.command_line}"
         )
         self._done(False)
 

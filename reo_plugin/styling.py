@@ -1,4 +1,5 @@
-"""Estimate outputs on the map: AGB with its Mg/ha colour ramp, land cover with the Copernicus palette.
+"""Estimate outputs on the map: AGB with its Mg/ha colour ramp, land cover with the Copernicus
+palette.
 
 The styles are the .qml files in ``resources/styles/`` (written by ``tools/make_styles.py`` from
 ``reo_core.landcover.CLASSES``). An AGB layer gets two saved styles (Layer Properties ▸ Style, or

@@ -27,6 +27,17 @@ from reo_plugin.workers import WorkerPool
 Job = Callable[[Progress, IsCanceled], dict]
 
 
+def model_job(pool: WorkerPool, op: str, parameters: EstimateParameters | AskParameters) -> Job:
+    """The job of an op that runs the parameters' model: ``op`` with the request's fields."""
+
+    def job(progress: Progress, is_canceled: IsCanceled) -> dict:
+        model = parameters.model
+        fields = parameters.request_fields()
+        return pool.run(op, fields, model.model, model.device, progress, is_canceled)
+
+    return job
+
+
 class WorkerTask(QgsTask):
     """Runs one worker job; emits ``succeeded(value)``, ``failed(error)`` or ``canceled()``."""
 
@@ -101,18 +112,7 @@ class EstimateTask(WorkerTask):
         self.folder = RunFolder(parameters.out)
         self.card = model_card(parameters.model.model)  # the card of the model of this run
         self.layers: list = []
-
-        def job(progress: Progress, is_canceled: IsCanceled) -> dict:
-            return pool.run(
-                "estimate",
-                parameters.request_fields(),
-                parameters.model.model,
-                parameters.model.device,
-                progress,
-                is_canceled,
-            )
-
-        super().__init__("REO: estimate AGB", job)
+        super().__init__("REO: estimate AGB", model_job(pool, "estimate", parameters))
 
     def on_success(self, result: dict) -> EstimateOutcome:
         outcome = EstimateOutcome.from_result(result, self.parameters.out)
@@ -129,18 +129,7 @@ class AskTask(WorkerTask):
 
     def __init__(self, parameters: AskParameters, pool: WorkerPool) -> None:
         self.parameters = parameters
-
-        def job(progress: Progress, is_canceled: IsCanceled) -> dict:
-            return pool.run(
-                "ask",
-                parameters.request_fields(),
-                parameters.model.model,
-                parameters.model.device,
-                progress,
-                is_canceled,
-            )
-
-        super().__init__("REO: ask about a patch", job)
+        super().__init__("REO: ask about a patch", model_job(pool, "ask", parameters))
 
     def on_success(self, result: dict) -> AskAnswer:
         return AskAnswer.from_result(result, self.parameters.question)

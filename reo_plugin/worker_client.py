@@ -124,7 +124,8 @@ class WorkerClient:
     def start(
         self, timeout: float = READY_TIMEOUT_S, is_canceled: IsCanceled | None = None
     ) -> protocol.Ready:
-        """Start the worker and wait for its ``ready`` line; raises WorkerError saying what to fix."""
+        """Start the worker and wait for its ``ready`` line; raises WorkerError saying what to
+        fix."""
         python = self.command.python
         if not Path(self.command.cwd).is_dir():
             raise WorkerError(
@@ -142,8 +143,9 @@ class WorkerClient:
             )
         except FileNotFoundError:
             raise WorkerError(
-                f"The worker's Python '{python}' does not exist. Choose an existing interpreter, or "
-                "create a runtime for REO, in REO ▸ Runtime set-up.",
+                f"The worker's Python '{python}' does not exist. "
+                "Choose an existing interpreter, or create a runtime for REO, "
+                "in REO ▸ Runtime set-up.",
                 kind="python_missing",
             ) from None
         except OSError as error:

@@ -1,4 +1,5 @@
-"""The shared worker: one long-lived worker process per QGIS session, used by every part of the plugin.
+"""The shared worker: one long-lived worker process per QGIS session, used by every part of the
+plugin.
 
 The dock, the chat and Processing all go through :func:`shared_pool`, so the model is loaded once
 and stays loaded between requests. Jobs run one at a time (one model, one GPU); a job that waits for

@@ -27,7 +27,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def bigearthnet_patch(shared_data: Path) -> Path:
-    """Folder of one real BigEarthNet Sentinel-2 L2A patch: one GeoTIFF per band, native resolution."""
+    """Folder of one real BigEarthNet Sentinel-2 L2A patch: one GeoTIFF per band, native
+    resolution."""
     return shared_data / "real" / "bigearthnet-s2-l2a" / "S2A_MSIL2A_20170613T101031_87_48"
 
 

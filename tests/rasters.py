@@ -49,8 +49,10 @@ def write_s2_stack(
     descriptions=AGBD_BAND_ORDER,
     dtype: str = "uint16",
     nodata: float | None = 0,
+    **creation: object,
 ) -> Path:
-    """A multi-band 10 m Sentinel-2 raster; uint16 DN (reflectance*10000) or float reflectance."""
+    """A multi-band 10 m Sentinel-2 raster; uint16 DN (reflectance*10000) or float reflectance.
+    ``creation``: GeoTIFF creation options (tiled=True, blockxsize=32, compress="deflate", ...)."""
     data = (
         np.round(reflectance * 10000).astype(dtype)
         if dtype == "uint16"
@@ -64,6 +66,7 @@ def write_s2_stack(
         dtype=dtype,
         transform=from_origin(*origin, 10, 10),
         nodata=nodata,
+        **creation,
     )
     if crs is not None:
         profile["crs"] = crs
@@ -77,7 +80,8 @@ def write_s2_stack(
 def write_s2_band_files(
     folder: Path, reflectance_10m: np.ndarray, stem: str = "T32TNN_20200601"
 ) -> list[Path]:
-    """Per-band files ``<stem>_<BAND>.tif`` at native resolution (block means of the 10 m values)."""
+    """Per-band files ``<stem>_<BAND>.tif`` at native resolution (block means of the 10 m
+    values)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for band, values in zip(AGBD_BAND_ORDER, reflectance_10m, strict=True):
@@ -105,7 +109,8 @@ def write_s2_band_files(
 def write_palsar_4326(
     folder: Path, west: float, north: float, values_hh: np.ndarray, values_hv: np.ndarray
 ) -> list[Path]:
-    """HH and HV uint16 DN files on JAXA's 1/4500 degree grid with the top-left corner (west, north)."""
+    """HH and HV uint16 DN files on JAXA's 1/4500 degree grid with the top-left corner (west,
+    north)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, values in (("HH", values_hh), ("HV", values_hv)):

@@ -52,7 +52,8 @@ CLOUD = {
 def reflectance(
     size: int = 100, seed: int = 0, spectrum: dict = VEGETATION
 ) -> dict[str, np.ndarray]:
-    """Reflectance per band (size x size at 10 m), constant over 60 m blocks, 0.7..1.3 x ``spectrum``."""
+    """Reflectance per band (size x size at 10 m), constant over 60 m blocks, 0.7..1.3 x
+    ``spectrum``."""
     rng = np.random.default_rng(seed)
     blocks = size // 6 + 1
     result = {}
@@ -205,7 +206,8 @@ def _mtd(name: str, level: str, baseline: str, offset: int, sensed: date) -> str
     )
     number = level[1:]
     return f"""<?xml version="1.0" encoding="UTF-8"?>
-<n1:Level-{number}_User_Product xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-{number}.xsd">
+<n1:Level-{number}_User_Product
+    xmlns:n1="https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-{number}.xsd">
   <n1:General_Info>
     <Product_Info>
       <PRODUCT_START_TIME>{sensed.isoformat()}T10:15:59.024Z</PRODUCT_START_TIME>
@@ -215,7 +217,10 @@ def _mtd(name: str, level: str, baseline: str, offset: int, sensed: date) -> str
       <PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>
     </Product_Info>
     <Product_Image_Characteristics>
-      <Special_Values><SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT><SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX></Special_Values>
+      <Special_Values>
+        <SPECIAL_VALUE_TEXT>NODATA</SPECIAL_VALUE_TEXT>
+        <SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX>
+      </Special_Values>
       <QUANTIFICATION_VALUES_LIST>{quantification}</QUANTIFICATION_VALUES_LIST>
       <{tag}_ADD_OFFSET_VALUES_LIST>{offsets}</{tag}_ADD_OFFSET_VALUES_LIST>
     </Product_Image_Characteristics>

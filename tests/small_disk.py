@@ -12,7 +12,8 @@ import pytest
 
 @contextlib.contextmanager
 def small_disk(folder: Path, size_kib: int) -> Iterator[Path]:
-    """Mount a ``size_kib`` KiB tmpfs on ``folder`` for the block; skip the test if not permitted."""
+    """Mount a ``size_kib`` KiB tmpfs on ``folder`` for the block; skip the test if not
+    permitted."""
     folder.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder)],

@@ -1,4 +1,5 @@
-"""The evaluation command end to end: files in, metrics worked out by hand, files out, clean errors."""
+"""The evaluation command end to end: files in, metrics worked out by hand, files out, clean
+errors."""
 
 from __future__ import annotations
 
@@ -244,7 +245,8 @@ BAD_JSONL = {
     ),
     "unknown task": (
         [ROWS[0], {**ROWS[1], "task": "landcover"}],
-        r"p\.jsonl line 2: Unknown task 'landcover'.*'land_cover', 'patch_count', 'human_activity', 'agb'",
+        r"p\.jsonl line 2: Unknown task 'landcover'.*"
+        r"'land_cover', 'patch_count', 'human_activity', 'agb'",
     ),
     "unreadable AGB truth": (
         [ROWS[11], {**ROWS[12], "truth": "lots"}],
@@ -432,7 +434,8 @@ def test_module_runs_as_a_command(tmp_path):
 
 
 def test_figures_leave_pyplot_alone(tmp_path):
-    """Figures are drawn on the Agg canvas directly: a QGIS or notebook pyplot backend is untouched."""
+    """Figures are drawn on the Agg canvas directly: a QGIS or notebook pyplot backend is
+    untouched."""
     path = write_jsonl(tmp_path / "p.jsonl", ROWS)
     code = (
         "import sys\nfrom reo_core.evaluate import evaluate_file\n"

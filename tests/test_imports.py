@@ -12,7 +12,10 @@ GUI_MODULES = ("qgis", "PyQt5", "PyQt6", "PySide2", "PySide6", "qtpy", "sip")
 
 def imported_modules(statement: str, cwd: Path = REPO_ROOT) -> set[str]:
     """Top-level module names loaded by running ``statement`` in a fresh interpreter."""
-    code = f"{statement}\nimport sys\nprint('\\n'.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    code = (
+        f"{statement}\nimport sys\n"
+        "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True
     )

@@ -41,7 +41,8 @@ def test_confusion_matrix_rows_truth_columns_prediction_in_sorted_label_order():
 
 
 def test_confusion_matrix_follows_given_labels_and_drops_values_outside_them():
-    # labels [4, 2, 1] (3 left out): pair (3 -> 4) drops (truth 3 not a label); rows/cols in given order
+    # labels [4, 2, 1] (3 left out): pair (3 -> 4) drops (truth 3 not a label); rows/cols in given
+    # order
     #   truth 4: nothing; truth 2: pred 2 twice; truth 1: pred 2 once, pred 1 once
     matrix = metrics.confusion_matrix(TRUTH, PRED, labels=np.array([4, 2, 1]))
     np.testing.assert_array_equal(matrix, [[0, 0, 0], [0, 2, 0], [0, 1, 1]])
@@ -181,22 +182,24 @@ def test_agb_bin_edges_are_agbd_50_mg_bins():
 
 
 def test_bin_index_left_closed_last_bin_closed_outside_minus_one():
-    # 10 -> 0, 49.9 -> 0, 50 -> 1 (left edge belongs to the bin), 120 -> 2, 500 -> 9, 600 and -1 -> -1
+    # 10 -> 0, 49.9 -> 0, 50 -> 1 (left edge belongs to the bin), 120 -> 2, 500 -> 9, 600 and
+    # -1 -> -1
     index = metrics.bin_index(np.append(AGB_TRUTH, np.nan))
     np.testing.assert_array_equal(index, [0, 0, 1, 2, 9, -1, -1, -1])
 
 
 def test_bin_counts_and_binned_rmse_by_hand():
     np.testing.assert_array_equal(metrics.bin_counts(AGB_TRUTH), [2, 1, 1, 0, 0, 0, 0, 0, 0, 1])
-    # bin 0: errors [10, 0] -> sqrt(100 / 2) = sqrt(50); bin 1: |60 - 50| = 10; bin 2: |100 - 120| = 20
-    # bin 9: |490 - 500| = 10; empty bins nan; 600 and -1 are in no bin
+    # bin 0: errors [10, 0] -> sqrt(100 / 2) = sqrt(50); bin 1: |60 - 50| = 10;
+    # bin 2: |100 - 120| = 20; bin 9: |490 - 500| = 10; empty bins nan; 600 and -1 are in no bin
     nan = float("nan")
     expected = [math.sqrt(50), 10.0, 20.0, nan, nan, nan, nan, nan, nan, 10.0]
     np.testing.assert_allclose(metrics.binned_rmse(AGB_TRUTH, AGB_PRED), expected)
 
 
 def test_binned_rmse_with_custom_edges():
-    # edges [0, 1, 2]: truth 0.5 -> bin 0 (error 1), truth 2 -> bin 1 (error 0.5, 2 is the right edge)
+    # edges [0, 1, 2]: truth 0.5 -> bin 0 (error 1), truth 2 -> bin 1 (error 0.5, 2 is the right
+    # edge)
     rmse = metrics.binned_rmse(
         np.array([0.5, 2.0]), np.array([1.5, 1.5]), np.array([0.0, 1.0, 2.0])
     )

@@ -113,7 +113,8 @@ def test_real_palsar_tile_converts_to_db_and_keeps_no_data(palsar_tile):
 
 
 def test_palsar_in_epsg4326_lands_on_the_right_sentinel2_pixels(tmp_path):
-    """A bright PALSAR-2 square whose UTM position is known must appear on exactly those S2 pixels."""
+    """A bright PALSAR-2 square whose UTM position is known must appear on exactly those S2
+    pixels."""
     from pyproj import Transformer
 
     size = 100  # 1 km of 10 m pixels

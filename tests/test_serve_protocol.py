@@ -1,4 +1,5 @@
-"""The worker protocol, defined once (reo_core.serve_protocol): lines both ways, checked field by field."""
+"""The worker protocol, defined once (reo_core.serve_protocol): lines both ways, checked field by
+field."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The synthetic world teaches the right things: seasons, snow, slopes, haze and water like real L2A,
-class spectra within a stated tolerance of real labelled patches, and AGB that no single band gives."""
+"""The synthetic world teaches the right things: seasons, snow, slopes, haze and water like real
+L2A, class spectra within a stated tolerance of real labelled patches, and AGB that no single band
+gives."""
 
 from __future__ import annotations
 

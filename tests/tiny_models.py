@@ -1,4 +1,5 @@
-"""Tiny REO models on a tiny base, for the model and inference tests: heads small, LoRA that matters."""
+"""Tiny REO models on a tiny base, for the model and inference tests: heads small, LoRA that
+matters."""
 
 from __future__ import annotations
 

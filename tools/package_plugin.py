@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(out) as archive:
         count, size = len(archive.namelist()), sum(i.file_size for i in archive.infolist())
     print(
-        f"wrote {out} ({count} files, {size / 1e6:.1f} MB unpacked, {out.stat().st_size / 1e6:.1f} MB)"
+        f"wrote {out} ({count} files, {size / 1e6:.1f} MB unpacked, "
+        f"{out.stat().st_size / 1e6:.1f} MB)"
     )
     return 0
 

@@ -1,9 +1,9 @@
 """Streaming reader of AGBD-Lite: flat HDF5 files, one per split, no tile groups.
 
 Layout (notes/AGBD_FORMAT.md, section B; ``AGBD-Lite-{train,val,test}.h5``): the datasets of a raw
-tile group (``S2_bands``, ``ALOS_bands``, ``DEM``, ``LC``, ``GEDI/*``, ``Sentinel_metadata/*``) at the
-file root, plus ``region`` (N,) uint8, AGBD's alphabetical region index. Lite keeps no tile names,
-so its patches carry ``tile=None`` and their split comes from the file name or the caller.
+tile group (``S2_bands``, ``ALOS_bands``, ``DEM``, ``LC``, ``GEDI/*``, ``Sentinel_metadata/*``) at
+the file root, plus ``region`` (N,) uint8, AGBD's alphabetical region index. Lite keeps no tile
+names, so its patches carry ``tile=None`` and their split comes from the file name or the caller.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ LITE_NAME = re.compile(r"AGBD-Lite-(train|val|test)\b", re.IGNORECASE)
 
 
 def split_from_name(path: str | Path) -> str | None:
-    """``"train"``, ``"val"`` or ``"test"`` from a name like ``AGBD-Lite-val.h5``; None otherwise."""
+    """``"train"``, ``"val"`` or ``"test"`` from a name like ``AGBD-Lite-val.h5``; None
+    otherwise."""
     match = LITE_NAME.search(Path(path).name)
     return match.group(1).lower() if match else None
 

@@ -3,9 +3,10 @@
     for patch in open_agbd("AGBD-Lite-val.h5"):
         patch.reflectance()  # (25, 25, 12)
 
-Layouts (notes/AGBD_FORMAT.md): ``raw`` = one HDF5 group per Sentinel-2 tile, split by AGBD's official
-tile split (:func:`read_splits`); ``lite`` = flat HDF5, split from the file name; ``parquet`` =
-Hugging Face prs-eth/AGBD v1.0 rows (needs pyarrow; lossy, see ``reo_core.agbd.parquet``).
+Layouts (notes/AGBD_FORMAT.md): ``raw`` = one HDF5 group per Sentinel-2 tile, split by AGBD's
+official tile split (:func:`read_splits`); ``lite`` = flat HDF5, split from the file name;
+``parquet`` = Hugging Face prs-eth/AGBD v1.0 rows (needs pyarrow; lossy, see
+``reo_core.agbd.parquet``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Reader of the Hugging Face ``prs-eth/AGBD`` v1.0 parquet files (needs ``pyarrow``, not a dependency).
+"""Reader of the Hugging Face ``prs-eth/AGBD`` v1.0 parquet files (needs ``pyarrow``, not a
+dependency).
 
-Each row holds ``input`` float32 [24][25][25] (channel-first) and ``label`` (AGB, Mg/ha). The channels
-were normalised by AGBD's default "pct" strategy, ``v = clip((x - p1) / (p99 - p1), 0, 1)`` with
-no data set to 0, using the statistics of ``reo_core/resources/agbd_statistics_2019-2020.json``:
+Each row holds ``input`` float32 [24][25][25] (channel-first) and ``label`` (AGB, Mg/ha). The
+channels were normalised by AGBD's default "pct" strategy, ``v = clip((x - p1) / (p99 - p1), 0, 1)``
+with no data set to 0, using the statistics of
+``reo_core/resources/agbd_statistics_2019-2020.json``:
 
     0-11  B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11 B12   (reflectance, pct)
     12-15 lat_cos lat_sin lon_cos lon_sin                   ((cos(pi*lat/90)+1)/2 ...)
@@ -187,7 +189,8 @@ def parquet_windows(
 
     Args:
         path: a parquet file with the columns ``input`` and ``label``.
-        split: its split; default: from the file name (``train``, ``validation`` -> ``val``, ``test``).
+        split: its split; default: from the file name (``train``, ``validation`` -> ``val``,
+        ``test``).
     """
     pq = _pyarrow_parquet()
     path = Path(path)

@@ -21,7 +21,8 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")  # AGBD's split names
 
 
 def degrees(decimal: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """A coordinate from AGBD's split form: ``sign(decimal) * (|decimal| + offset)``, float64 degrees.
+    """A coordinate from AGBD's split form: ``sign(decimal) * (|decimal| + offset)``, float64
+    degrees.
 
     AGBD stores whole degrees unsigned in ``*_offset`` and the signed remainder in ``*_decimal``.
     """

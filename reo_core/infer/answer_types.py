@@ -1,16 +1,15 @@
 """What kind of answer a question asks for, the answers of that kind, and whether an answer is one.
 
-Every question a user types gets an answer type:
+Every question a user types gets an answer type (type: answered by; an answer of the type):
 
-| type | answered by | an answer of the type |
-|---|---|---|
-| ``agb`` | the regression head (the number the map holds) | a number in Mg/ha |
-| ``land_cover`` | the map's own generation (so the chat and the map agree) | a CGLS-LC100 class |
-| ``count`` | the map's own generation | a number of ecological patches |
-| ``yes_no`` | generation constrained to the templates' yes/no answers | starts with yes or no |
-| ``activity`` | generation constrained to "which human activity" answers | agriculture, built-up area, none |
-| ``natural`` | generation constrained to "natural" / "human-modified" | one of the two |
-| ``free`` | free generation | anything |
+- ``agb``: the regression head (the number the map holds); a number in Mg/ha
+- ``land_cover``: the map's own generation (so the chat and the map agree); a CGLS-LC100 class
+- ``count``: the map's own generation; a number of ecological patches
+- ``yes_no``: generation constrained to the templates' yes/no answers; starts with yes or no
+- ``activity``: generation constrained to "which human activity" answers; agriculture, built-up
+  area, none
+- ``natural``: generation constrained to "natural" / "human-modified"; one of the two
+- ``free``: free generation; anything
 
 A question that is one of REO-Instruct's templates gets that template's type and answers. Any
 other question is typed by the words it uses (:func:`question_type`); the rules are general
@@ -154,7 +153,8 @@ def answer_grammar(kind: QuestionKind, class_codes: tuple[int, ...]) -> Grammar 
 
 
 def is_answer_of_type(answer_type: AnswerType, answer: str | float | None) -> bool:
-    """Whether ``answer`` is an answer of ``answer_type`` (a number for AGB, a class, a count...)."""
+    """Whether ``answer`` is an answer of ``answer_type`` (a number for AGB, a class, a
+    count...)."""
     if answer_type is AnswerType.AGB:
         return isinstance(answer, (int, float)) and answer == answer
     if not isinstance(answer, str):
@@ -172,7 +172,7 @@ def is_answer_of_type(answer_type: AnswerType, answer: str | float | None) -> bo
     return bool(answer.strip())
 
 
-# --- helpers -----------------------------------------------------------------------------------------
+# --- helpers --------------------------------------------------------------------------------------
 _TYPE_TEMPLATES = {
     AnswerType.LAND_COVER: (Task.LAND_COVER, None),
     AnswerType.COUNT: (Task.PATCH_COUNT, None),

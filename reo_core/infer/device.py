@@ -11,7 +11,8 @@ DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 
 
 def choose_device(name: str = "auto") -> torch.device:
-    """The torch device for ``name`` (auto, cpu, cuda, cuda:N, mps); an unavailable one is an error."""
+    """The torch device for ``name`` (auto, cpu, cuda, cuda:N, mps); an unavailable one is an
+    error."""
     name = (name or "auto").strip().lower()
     kind = name.split(":")[0]
     if kind not in DEVICE_CHOICES:
@@ -35,7 +36,8 @@ def choose_device(name: str = "auto") -> torch.device:
 
 
 def choose_dtype(device: torch.device, name: str = "auto") -> torch.dtype:
-    """Model precision: auto = bfloat16 on GPUs that have it, else float16 on GPUs, float32 on CPU."""
+    """Model precision: auto = bfloat16 on GPUs that have it, else float16 on GPUs, float32 on
+    CPU."""
     if name not in DTYPE_CHOICES:
         raise InputError(f"Unknown dtype '{name}'; choose one of {', '.join(DTYPE_CHOICES)}.")
     if name != "auto":

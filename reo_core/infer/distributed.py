@@ -1,4 +1,5 @@
-"""The processes of a run: one, or several started by ``accelerate launch`` (each takes every k-th block).
+"""The processes of a run: one, or several started by ``accelerate launch`` (each takes every k-th
+block).
 
 Outside ``accelerate launch`` (no WORLD_SIZE > 1 in the environment) nothing distributed is
 imported and the run is one process.

@@ -1,4 +1,5 @@
-"""The inference engine: patches -> REO-VLM on a device -> AGB, its spread, land cover and patch count.
+"""The inference engine: patches -> REO-VLM on a device -> AGB, its spread, land cover and patch
+count.
 
 Every patch gets one generation from the fixed AGB question (``prompt.ESTIMATE_QUESTION``), with the
 KV cache. The generated domain text gives the land-cover class (``parse_land_cover``) and the patch
@@ -144,7 +145,8 @@ class InferenceEngine:
     # --- answers that follow the templates --------------------------------------------------------
     @property
     def constrains(self) -> bool:
-        """Whether answers are held to the templates' grammar (the model learned these templates)."""
+        """Whether answers are held to the templates' grammar (the model learned these
+        templates)."""
         trained = self.config.template_version
         return self.options.constrained and (not trained or trained == TEMPLATE_VERSION)
 
@@ -242,7 +244,8 @@ class InferenceEngine:
         is_canceled: IsCanceled | None = None,
         on_batch: Callable[[int, int], None] | None = None,
     ) -> BlockResult:
-        """Answer every kept patch of a streamed block; ``on_batch(done, kept)`` after each batch."""
+        """Answer every kept patch of a streamed block; ``on_batch(done, kept)`` after each
+        batch."""
         check_canceled(is_canceled)
         if not isinstance(block, PreparedBlock):
             block = self.prepare_block(block)
@@ -267,7 +270,8 @@ class InferenceEngine:
         return read_ahead((self.prepare_block(b) for b in blocks), self.options.read_ahead)
 
     def block_patches(self, block: PatchBlock) -> tuple[np.ndarray, np.ndarray | None]:
-        """The kept patches of a block in the model's band order: (K, bands, 25, 25), (K, 2, 25, 25)."""
+        """The kept patches of a block in the model's band order: (K, bands, 25, 25),
+        (K, 2, 25, 25)."""
         try:
             index = [block.band_order.index(band) for band in self.config.bands]
         except ValueError:

@@ -1,4 +1,5 @@
-"""Estimate AGB over an extent: stream blocks through the engine into GeoTIFFs, a summary and a quicklook.
+"""Estimate AGB over an extent: stream blocks through the engine into GeoTIFFs, a summary and a
+quicklook.
 
 One process reads, predicts and writes block by block. Under ``accelerate launch`` each of k
 processes predicts every k-th block into its own partial rasters; the main process then copies the

@@ -9,11 +9,11 @@ are the same on every command line (``add_imagery_arguments``), in the worker an
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reo_core.band_arguments import parse_band_arguments
 from reo_core.errors import InputError
 from reo_core.model.config import ReoConfig
 from reo_core.patch_lattice import PATCH_SIZE
@@ -24,12 +24,11 @@ from reo_core.raster.reader import DEFAULT_BLOCK_PATCHES, DEFAULT_MAX_NODATA_FRA
 from reo_core.sensors.composites import reads_sar
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, BOA_OFFSETS
 
-_BAND_ARGUMENT = re.compile(r"^(?P<band>[^=]+)=(?P<path>.+?)(?::(?P<index>\d+))?$")
-
 
 @dataclass(frozen=True)
 class InputSpec:
-    """Where the patches come from, how the Sentinel-2 numbers are read and how the extent is cut."""
+    """Where the patches come from, how the Sentinel-2 numbers are read and how the extent is
+    cut."""
 
     s2: tuple[Path, ...]  # files, folders (.SAFE, product folders) or zips; SCL files are masks
     sar: tuple[Path, ...] = ()  # PALSAR-2 HH and HV, for ms+sar models
@@ -93,7 +92,8 @@ def open_reader(config: ReoConfig, spec: InputSpec, model_name: str = "the model
         raise InputError(
             f"{model_name} reads Sentinel-2 bands {', '.join(config.bands)} (modality "
             f"'{config.modality}'), which the input does not all have. {error.message} "
-            "Or choose a model trained for the bands you have (an 'rgb' model reads B02, B03, B04).",
+            "Or choose a model trained for the bands you have "
+            "(an 'rgb' model reads B02, B03, B04).",
             details=error.details,
         ) from None
     sar = open_sar(spec.sar) if wants_sar else None
@@ -237,19 +237,3 @@ def input_spec_from_args(
         ),
         **spec,
     )
-
-
-def parse_band_arguments(values: Sequence[str]) -> dict[str, tuple[Path, int]]:
-    """``['B02=blue.tif', 'B8A=stack.tif:9']`` -> {'B02': (blue.tif, 1), 'B8A': (stack.tif, 9)}."""
-    mapping = {}
-    for value in values:
-        match = _BAND_ARGUMENT.match(value)
-        if match is None:
-            raise InputError(
-                f"--band {value!r} is not BAND=FILE[:INDEX], e.g. --band B8A=s2.tif:9."
-            )
-        band, path = match.group("band").strip(), Path(match.group("path"))
-        if band in mapping:
-            raise InputError(f"--band gives {band} twice; give each band once.")
-        mapping[band] = (path, int(match.group("index") or 1))
-    return mapping

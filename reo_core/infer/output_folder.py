@@ -68,7 +68,8 @@ class OutputFolder:
         return staging
 
     def check(self) -> None:
-        """Everything ``open`` checks, then nothing kept: for a command line before it loads a model."""
+        """Everything ``open`` checks, then nothing kept: for a command line before it loads a
+        model."""
         self.open()
         self.close()
 

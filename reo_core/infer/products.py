@@ -1,11 +1,12 @@
 """What an estimate writes: patch-grid GeoTIFFs block by block, and the summary of the whole extent.
 
-| file | dtype | no-data | content |
-|---|---|---|---|
-| ``agb.tif`` | float32 | -9999 | above-ground biomass, Mg/ha |
-| ``agb_std.tif`` | float32 | -9999 | its standard deviation, Mg/ha (models with the uncertainty head) |
-| ``land_cover.tif`` | uint8 + colour table | 255 | CGLS-LC100 class; 0 = the answer named no class |
-| ``patch_count.tif`` | uint8 | 255 | ecological patch count stated by the answer |
+The files (file: dtype, no-data; content):
+
+- ``agb.tif``: float32, -9999; above-ground biomass, Mg/ha
+- ``agb_std.tif``: float32, -9999; its standard deviation, Mg/ha (models with the uncertainty
+  head)
+- ``land_cover.tif``: uint8 + colour table, 255; CGLS-LC100 class; 0 = the answer named no class
+- ``patch_count.tif``: uint8, 255; ecological patch count stated by the answer
 
 The summary is computed from the values as written (float32), block by block in row-major order,
 so one process and several give the same numbers.

@@ -1,4 +1,5 @@
-"""The questions inference asks: the fixed AGB prompt of an estimate, and what counts as an AGB question.
+"""The questions inference asks: the fixed AGB prompt of an estimate, and what counts as an AGB
+question.
 
 An estimate asks every patch one question, the first AGB template of REO-Instruct. The model answers
 with domain text ("This patch is mostly closed mixed forest (80% of the area) in 3 ecological

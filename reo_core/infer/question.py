@@ -53,7 +53,8 @@ class AskRequest:
 
 
 def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
-    """Answer ``request``: a dict with the answer text, its kind ('agb' or 'text'), numbers, patch."""
+    """Answer ``request``: a dict with the answer text, its kind ('agb' or 'text'), numbers,
+    patch."""
     name = f"The model {engine.name}"
     grid = open_reader(engine.config, request.inputs, name).patch_grid
     x, y = _to_grid_crs(request.point, request.crs, grid.pixels.crs)
@@ -63,7 +64,8 @@ def ask_patch(engine: InferenceEngine, request: AskRequest) -> dict:
         raise ExtentError(
             f"The point ({request.point[0]}, {request.point[1]}) in {request.crs} lies outside the "
             "Sentinel-2 imagery (or the estimate's extent); click inside it.",
-            details=f"point in {grid.pixels.crs}: ({x:.2f}, {y:.2f}); grid bounds {grid.pixels.bounds}",
+            details=f"point in {grid.pixels.crs}: ({x:.2f}, {y:.2f}); "
+            f"grid bounds {grid.pixels.bounds}",
         ) from None
     bounds = grid.patch_bounds(row, col)
     one_patch = replace(

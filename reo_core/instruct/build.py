@@ -336,7 +336,8 @@ def write_shards(
         if writer.count != plans[split].stored.size:  # the second pass must see the first's data
             raise InputError(
                 f"The AGBD files changed while building: split '{split}' had "
-                f"{plans[split].stored.size} patches to store, the second reading gave {writer.count}."
+                f"{plans[split].stored.size} patches to store, "
+                f"the second reading gave {writer.count}."
             )
         logger.info("stored %d '%s' patches in %d shards", writer.count, split, writer.shards)
 

@@ -12,7 +12,8 @@ A dialogue is a dict (one JSON line of ``{split}.jsonl``)::
 
     {"id": "train-00000042-lc", "patch": {"split": "train", "shard": 0, "index": 17},
      "task": "land_cover", "template": "lc-017",
-     "messages": [{"role": "user", "content": "<image>\\n..."}, {"role": "assistant", "content": "..."}],
+     "messages": [{"role": "user", "content": "<image>\\n..."},
+                  {"role": "assistant", "content": "..."}],
      "target": {"answer": 112, ...}}
 
 ``target["answer"]`` is the truth ``reo_core.evaluate`` scores against (class code, count, short
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from reo_core.answers import NUMBER_NAMES
 from reo_core.instruct.templates import IMAGE_TOKEN, PRESENCE_TARGETS, Template, templates_for
 from reo_core.landcover import (
     CLASSES,
@@ -38,29 +40,7 @@ from reo_core.tasks import Task
 
 ACTIVITY_CODES: tuple[int, ...] = tuple(sorted(HUMAN_ACTIVITY_CODES))  # bit i of the mask = code i
 NO_ACTIVITY = "none"
-_NUMBER_WORDS = (
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-)
+_SPELLED_COUNTS_UP_TO = 20  # counts up to twenty are written as words, larger ones as digits
 _ABBREVIATIONS = {
     Task.LAND_COVER: "lc",
     Task.PATCH_COUNT: "pc",
@@ -145,8 +125,8 @@ def template_values(facts: PatchFacts) -> dict[str, Any]:
         "short": cls.short_name,
         "share": facts.share,
         "count": facts.count,
-        "count_word": _NUMBER_WORDS[facts.count]
-        if facts.count < len(_NUMBER_WORDS)
+        "count_word": NUMBER_NAMES[facts.count]
+        if facts.count <= _SPELLED_COUNTS_UP_TO
         else facts.count,
         "patches": "patch" if one else "patches",
         "regions": "region" if one else "regions",
@@ -201,7 +181,8 @@ def dialogue(
     dialogue_id: str,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """One single-turn dialogue of ``template`` about a patch (see the module doc for the format)."""
+    """One single-turn dialogue of ``template`` about a patch (see the module doc for the
+    format)."""
     values = template_values(facts)
     outcome, target = "", {}
     if template.task is Task.LAND_COVER:

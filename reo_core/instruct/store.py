@@ -181,8 +181,8 @@ class PatchStore:
         return self._open[key]
 
     def get(self, split: str, shard: int, index: int) -> dict[str, np.ndarray]:
-        """Arrays of one patch (read-only memory-map views): ``s2`` (12, 25, 25), ``sar`` (2, 25, 25),
-        ``lc`` (25, 25), in the units of the module doc."""
+        """Arrays of one patch (read-only memory-map views): ``s2`` (12, 25, 25), ``sar``
+        (2, 25, 25), ``lc`` (25, 25), in the units of the module doc."""
         opened = self._shard(split, shard)
         return {name: opened[name][int(index)] for name in ARRAYS}
 

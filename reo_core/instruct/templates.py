@@ -271,7 +271,8 @@ _HUMAN_ACTIVITY = [
 _AGB_QUESTIONS = [
     (
         "Estimate the above-ground biomass of this patch.",
-        "This patch is mostly {short} ({share}% of the area) in {count} ecological {patches}, {activity_clause}.",
+        "This patch is mostly {short} ({share}% of the area) in {count} ecological {patches}, "
+        "{activity_clause}.",
     ),
     (
         "What is the above-ground biomass density here?",
@@ -303,7 +304,8 @@ _AGB_QUESTIONS = [
     ),
     (
         "Regress the above-ground biomass of this location.",
-        "Context: {short} covers {share}% of the patch; {count} {patches}; human activity: {activities}.",
+        "Context: {short} covers {share}% of the patch; {count} {patches}; "
+        "human activity: {activities}.",
     ),
     (
         "What amount of carbon-holding biomass stands here?",

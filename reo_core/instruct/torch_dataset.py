@@ -114,7 +114,8 @@ def _read_dialogues(
     path = folder / f"{split}.jsonl"
     if not path.is_file():
         raise InputError(
-            f"{folder} has no {split}.jsonl; is it a folder made by python -m reo_core.build_instruct?"
+            f"{folder} has no {split}.jsonl; "
+            "is it a folder made by python -m reo_core.build_instruct?"
         )
     wanted = {t.value for t in tasks} if tasks else None
     kept: list[dict] = []

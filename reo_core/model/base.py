@@ -1,9 +1,10 @@
 """The LLaVA base: built from a config (tests, demo, the paper's shape) or loaded from a folder.
 
 Real checkpoints (``llava-hf/llava-1.5-7b-hf``) and the small models made here share one layout and
-one loading path: ``LlavaForConditionalGeneration.from_pretrained`` on a folder with ``config.json``,
-safetensors weights, tokenizer files and ``preprocessor_config.json``. Nothing is ever downloaded
-while loading (``reo_core.model.hub``; ``python -m reo_core.model.download`` fetches a hub base).
+one loading path: ``LlavaForConditionalGeneration.from_pretrained`` on a folder with
+``config.json``, safetensors weights, tokenizer files and ``preprocessor_config.json``. Nothing is
+ever downloaded while loading (``reo_core.model.hub``; ``python -m reo_core.model.download`` fetches
+a hub base).
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def load_base(
             line for line in str(error).splitlines() if line.strip() and "weights_only" not in line
         ]
         raise InputError(
-            f"The base model in {folder} cannot be loaded: {lines[0] if lines else type(error).__name__}. "
+            f"The base model in {folder} cannot be loaded: "
+            f"{lines[0] if lines else type(error).__name__}. "
             "Copy the base folder again (llava-hf layout: config.json, *.safetensors, tokenizer).",
             details="\n".join(lines),
         ) from None

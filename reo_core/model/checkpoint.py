@@ -1,9 +1,10 @@
 """Creating, saving and loading REO-VLM models.
 
 A checkpoint is a folder: ``reo_config.json``, the LoRA adapter (peft's ``adapter_config.json`` and
-``adapter_model.safetensors``), ``heads.safetensors`` (REO's modules: reverse projection, spectral channels, regression head), the
-tokenizer, ``preprocessor_config.json`` and a model card ``README.md``. The base model is referenced
-by ``base_model`` in the config, never copied. No pickle anywhere; no remote code.
+``adapter_model.safetensors``), ``heads.safetensors`` (REO's modules: reverse projection, spectral
+channels, regression head), the tokenizer, ``preprocessor_config.json`` and a model card
+``README.md``. The base model is referenced by ``base_model`` in the config, never copied. No pickle
+anywhere; no remote code.
 """
 
 from __future__ import annotations
@@ -202,22 +203,23 @@ def check_compatible(
     """A model made for other bands or another modality cannot read this data: say so plainly."""
     if modality is not None and modality != config.modality:
         raise InputError(
-            f"The model {folder.name} was trained for modality '{config.modality}', not '{modality}'; "
-            f"choose modality '{config.modality}' or another model."
+            f"The model {folder.name} was trained for modality '{config.modality}', "
+            f"not '{modality}'; choose modality '{config.modality}' or another model."
         )
     if bands is not None:
         missing = [b for b in config.bands if b not in bands]
         if missing:
             raise InputError(
-                f"The model {folder.name} reads bands {list(config.bands)}; the input lacks {missing}. "
+                f"The model {folder.name} reads bands {list(config.bands)}; "
+                f"the input lacks {missing}. "
                 "Add those bands or choose a model trained for the bands you have."
             )
 
 
 def base_reference(base_model: str, checkpoint: Path) -> str:
-    """How a checkpoint names its base: a local base in the checkpoint's parent tree (a bundle such as
-    ``resources/demo-model/{base,model}``) relative to the checkpoint, so the bundle can move; any
-    other local base as an absolute path; a hub id unchanged."""
+    """How a checkpoint names its base: a local base in the checkpoint's parent tree (a bundle such
+    as ``resources/demo-model/{base,model}``) relative to the checkpoint, so the bundle can move;
+    any other local base as an absolute path; a hub id unchanged."""
     base = Path(base_model)
     if not base.is_dir():
         return base_model

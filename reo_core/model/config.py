@@ -41,8 +41,9 @@ CARD_TRAINED_ON, CARD_CAVEAT = "trained_on", "caveat"
 class ReoConfig:
     """Every hyperparameter of REO-VLM around its LLaVA base, with its default.
 
-    The base model itself (vision tower, projector, LLM) keeps its own ``config.json``; this config says
-    which base, what the model reads (modality, bands, statistics) and how the REO parts are built.
+    The base model itself (vision tower, projector, LLM) keeps its own ``config.json``; this config
+    says which base, what the model reads (modality, bands, statistics) and how the REO parts are
+    built.
     """
 
     # --- base and inputs -----------------------------------------------------------------------
@@ -108,7 +109,8 @@ class ReoConfig:
         if self.token_strategy in LEGACY_TOKEN_STRATEGIES:
             raise ValueError(
                 f"token_strategy '{self.token_strategy}' is an old name: say "
-                f"'{LEGACY_TOKEN_STRATEGIES[self.token_strategy]}' (same layers); the paper's best, "
+                f"'{LEGACY_TOKEN_STRATEGIES[self.token_strategy]}' (same layers); "
+                "the paper's best, "
                 "'Half layers' (every second layer from the top), is 'half_layers'"
             )
         check_choice("token_strategy", self.token_strategy, TOKEN_STRATEGIES)
@@ -155,7 +157,8 @@ class ReoConfig:
         unknown_full = [m for m in self.lora_full_modules if m not in FULL_MODULES]
         if unknown_full:
             raise ValueError(
-                f"lora_full_modules {unknown_full} not allowed; choose from {', '.join(FULL_MODULES)}"
+                f"lora_full_modules {unknown_full} not allowed; "
+                f"choose from {', '.join(FULL_MODULES)}"
             )
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
@@ -214,8 +217,9 @@ class ReoConfig:
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise InputError(
-                f"{path} has key(s) {unknown} that this REO does not know: the model was saved by a "
-                "newer REO or the file was edited. Update REO, or remove those keys."
+                f"{path} has key(s) {unknown} that this REO does not know: "
+                "the model was saved by a newer REO or the file was edited. "
+                "Update REO, or remove those keys."
             )
         try:
             return cls.from_dict(migrate_saved(values, path))

@@ -93,14 +93,16 @@ def cost_table(
 ) -> str:
     """Markdown table of forward FLOPs per patch for every visual token budget."""
     rows = [
-        "| pool | tokens / image | LLM prefill tokens | vision GFLOP | LLM prefill GFLOP | decode GFLOP | total TFLOP |",
+        "| pool | tokens / image | LLM prefill tokens | vision GFLOP | LLM prefill GFLOP "
+        "| decode GFLOP | total TFLOP |",
         "|---|---|---|---|---|---|---|",
     ]
     for pool in token_budgets(spec):
         cost = patch_cost(spec, len(config.images), pool, text_tokens, new_tokens)
         rows.append(
-            f"| {pool}x{pool} | {cost.tokens_per_image} | {cost.llm_tokens} | {cost.vision / 1e9:,.0f} | "
-            f"{cost.llm_prefill / 1e9:,.0f} | {cost.llm_decode / 1e9:,.0f} | {cost.total / 1e12:.2f} |"
+            f"| {pool}x{pool} | {cost.tokens_per_image} | {cost.llm_tokens} "
+            f"| {cost.vision / 1e9:,.0f} | {cost.llm_prefill / 1e9:,.0f} "
+            f"| {cost.llm_decode / 1e9:,.0f} | {cost.total / 1e12:.2f} |"
         )
     return "\n".join(rows)
 
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     config = ReoConfig(**{**PAPER_CONFIG.to_dict(), "modality": args.modality, "bands": ()})
     counts = paper_parameter_counts(config)
     print(
-        f"REO-VLM paper configuration, modality {args.modality} ({len(config.images)} images per patch)\n"
+        f"REO-VLM paper configuration, modality {args.modality} "
+        f"({len(config.images)} images per patch)\n"
     )
     print("| part | parameters |\n|---|---|")
     for name, count in counts.items():

@@ -156,11 +156,13 @@ class ReoProcessor:
         expected_bands = len(self.config.bands)
         if s2.ndim != 4 or s2.shape[1] != expected_bands:
             raise ValueError(
-                f"Sentinel-2 patches must be (B, {expected_bands}, 25, 25) for bands {list(self.config.bands)}; got {tuple(s2.shape)}"
+                f"Sentinel-2 patches must be (B, {expected_bands}, 25, 25) "
+                f"for bands {list(self.config.bands)}; got {tuple(s2.shape)}"
             )
         if s2.shape[2:] != (PATCH_SIZE, PATCH_SIZE):
             raise ValueError(
-                f"patches must be {PATCH_SIZE} x {PATCH_SIZE} pixels, got {s2.shape[2]} x {s2.shape[3]}"
+                f"patches must be {PATCH_SIZE} x {PATCH_SIZE} pixels, "
+                f"got {s2.shape[2]} x {s2.shape[3]}"
             )
         wants_sar = reads_sar(self.config.modality)
         if wants_sar and sar_db is None:
@@ -173,7 +175,8 @@ class ReoProcessor:
             )
         if sar_db is not None and sar_db.shape != (s2.shape[0], 2, *s2.shape[2:]):
             raise ValueError(
-                f"PALSAR-2 patches must be {(s2.shape[0], 2, *s2.shape[2:])}, got {tuple(sar_db.shape)}"
+                f"PALSAR-2 patches must be {(s2.shape[0], 2, *s2.shape[2:])}, "
+                f"got {tuple(sar_db.shape)}"
             )
 
     def spectral(self, s2: np.ndarray, sar_db: np.ndarray | None = None) -> dict | None:
@@ -225,7 +228,8 @@ class ReoProcessor:
         text_tokens = len(ids) - self.image_tokens
         if text_tokens > self.config.max_text_tokens:
             raise ValueError(
-                f"the dialogue has {text_tokens} text tokens, more than max_text_tokens={self.config.max_text_tokens}"
+                f"the dialogue has {text_tokens} text tokens, "
+                f"more than max_text_tokens={self.config.max_text_tokens}"
             )
         return {"input_ids": ids, "labels": labels, "context_mask": context}
 

@@ -50,7 +50,8 @@ class TokenMixingBlock(nn.Module):
 
 
 class RegressionHead(nn.Module):
-    """Tokens (B, T, in_width) -> AGB in normalised units (and a log-variance with ``uncertainty``)."""
+    """Tokens (B, T, in_width) -> AGB in normalised units (and a log-variance with
+    ``uncertainty``)."""
 
     def __init__(
         self,

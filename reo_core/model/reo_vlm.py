@@ -72,7 +72,8 @@ class GenerationOutput:
 
 
 class ReoVLM(nn.Module):
-    """The whole model. ``base`` is a ``LlavaForConditionalGeneration``, possibly wrapped by peft."""
+    """The whole model. ``base`` is a ``LlavaForConditionalGeneration``, possibly wrapped by
+    peft."""
 
     def __init__(
         self, config: ReoConfig, base: nn.Module, tokenizer: PreTrainedTokenizerBase
@@ -139,7 +140,8 @@ class ReoVLM(nn.Module):
 
     @property
     def feature_layer(self) -> int:
-        """The vision layer the projector reads (1 = first), from LLaVA's ``vision_feature_layer``."""
+        """The vision layer the projector reads (1 = first), from LLaVA's
+        ``vision_feature_layer``."""
         layer = self.llava.config.vision_feature_layer
         if not isinstance(layer, int):
             raise ValueError(f"vision_feature_layer must be one layer, got {layer}")
@@ -156,7 +158,8 @@ class ReoVLM(nn.Module):
     def tokens_per_image(self) -> int:
         if self.grid % self.config.visual_token_pool:
             raise ValueError(
-                f"visual_token_pool {self.config.visual_token_pool} does not divide the {self.grid} x {self.grid} token grid"
+                f"visual_token_pool {self.config.visual_token_pool} does not divide "
+                f"the {self.grid} x {self.grid} token grid"
             )
         return (self.grid // self.config.visual_token_pool) ** 2
 
@@ -186,7 +189,8 @@ class ReoVLM(nn.Module):
         size = llava.config.vision_config.image_size
         if pixel_values.shape[0] != expected or tuple(pixel_values.shape[1:]) != (3, size, size):
             raise ValueError(
-                f"pixel_values must be ({expected}, 3, {size}, {size}) for {batch_size} patches, got {tuple(pixel_values.shape)}"
+                f"pixel_values must be ({expected}, 3, {size}, {size}) for {batch_size} patches, "
+                f"got {tuple(pixel_values.shape)}"
             )
         depth = self.vision_depth if self.truncate_vision else None
         with torch.no_grad(), _encoder_depth(llava.model.vision_tower, depth):  # frozen tower
@@ -221,7 +225,8 @@ class ReoVLM(nn.Module):
         if batch.spectral is None:
             raise ValueError(
                 "this model's LLM reads the patches' band statistics (llm_spectral_tokens "
-                f"{self.config.llm_spectral_tokens}); make the batch with ReoProcessor.spectral inputs"
+                f"{self.config.llm_spectral_tokens}); "
+                "make the batch with ReoProcessor.spectral inputs"
             )
         weight = self.spectral_prompt.project.weight
         reflectance = batch.reflectance if self.config.llm_spectral_conv else None

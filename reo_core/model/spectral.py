@@ -81,7 +81,8 @@ def band_statistics(
 def standardised_reflectance(
     s2: np.ndarray, bands: tuple[str, ...], statistics: DatasetStatistics
 ) -> np.ndarray:
-    """(B, bands, 25, 25) float32: ``(x - dataset_mean) / dataset_std`` per band, 0 where no data."""
+    """(B, bands, 25, 25) float32: ``(x - dataset_mean) / dataset_std`` per band, 0 where no
+    data."""
     centre = np.array([statistics.s2[b].mean for b in bands], np.float32)[None, :, None, None]
     scale = np.array([statistics.s2[b].std for b in bands], np.float32)[None, :, None, None]
     return np.nan_to_num((s2.astype(np.float32) - centre) / scale, nan=0.0)

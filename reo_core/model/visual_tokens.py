@@ -31,7 +31,8 @@ def select_layers(strategy: str, num_layers: int) -> list[int]:
       third of them spread over layers 1..L/2, two thirds over L/2+1..L ("Half layers (deep)").
     - ``all_layers``: every layer ("All layer").
 
-    And one that is not the paper's, kept so that models trained with it read what their head learned:
+    And one that is not the paper's, kept so that models trained with it read what their head
+    learned:
 
     - ``even_spread``: L/2 layers spread evenly from the first to the last (REO's first reading of
       "half layers", saved as ``half`` by REO 1.0).

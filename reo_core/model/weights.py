@@ -1,4 +1,5 @@
-"""Checking weight files before they are loaded: one clear message for a missing, damaged or pickled file.
+"""Checking weight files before they are loaded: one clear message for a missing, damaged or pickled
+file.
 
 REO loads weights from safetensors only. A file that is missing, truncated, or not safetensors
 (a ``torch.save`` pickle under a safetensors name, a half-copied download) becomes an

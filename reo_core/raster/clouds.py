@@ -5,14 +5,12 @@ product's scene classification (SCL, found by name among the inputs or in the pr
 built-in spectral screening (``reo_core.sensors.cloud_screening``), or nothing when the user turns
 the screening off. Whatever the source, it is recorded with the input decision.
 
-Mask kinds (what the values of the file mean):
+Mask kinds (what the values of the file mean; kind: cloud; shadow; no data):
 
-| kind | cloud | shadow | no data |
-|---|---|---|---|
-| ``scl`` | 8, 9, 10 (cloud medium / high probability, thin cirrus) | 3 | 0, 1 (no data, defective) |
-| ``fmask`` | 4 | 2 | 255 |
-| ``binary`` | any value other than 0 | - | the file's no-data |
-| ``probability`` | at or above the threshold (default 40 % of full scale) | - | the file's no-data |
+- ``scl``: 8, 9, 10 (cloud medium / high probability, thin cirrus); 3; 0, 1 (no data, defective)
+- ``fmask``: 4; 2; 255
+- ``binary``: any value other than 0; -; the file's no-data
+- ``probability``: at or above the threshold (default 40 % of full scale); -; the file's no-data
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ class Extent:
 
 
 def parse_crs(crs: str | CRS | object) -> CRS:
-    """A pyproj CRS from 'EPSG:4326', WKT, a rasterio CRS or a pyproj CRS; a clear error otherwise."""
+    """A pyproj CRS from 'EPSG:4326', WKT, a rasterio CRS or a pyproj CRS; a clear error
+    otherwise."""
     try:
         if hasattr(crs, "to_wkt") and not isinstance(crs, CRS):
             return CRS.from_wkt(crs.to_wkt())

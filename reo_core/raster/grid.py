@@ -49,7 +49,8 @@ class PixelGrid:
 
 @dataclass(frozen=True)
 class PatchGrid:
-    """The patches of a reference grid: ``rows`` x ``cols`` windows of ``size`` pixels, ``stride`` apart."""
+    """The patches of a reference grid: ``rows`` x ``cols`` windows of ``size`` pixels, ``stride``
+    apart."""
 
     pixels: PixelGrid
     size: int

@@ -215,7 +215,8 @@ def _check_required(
             f"The Sentinel-2 input lacks band(s) {', '.join(missing)}. Add the file(s) for "
             f"{', '.join(missing)}, name them like '..._{missing[0]}.tif', or map them explicitly "
             f"(--band {missing[0]}=FILE[:INDEX]).",
-            details=f"bands found: {', '.join(sorted(bands)) or 'none'}; files: {file_names(paths)}",
+            details=f"bands found: {', '.join(sorted(bands)) or 'none'}; "
+            f"files: {file_names(paths)}",
         )
 
 

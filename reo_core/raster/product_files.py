@@ -35,7 +35,8 @@ class S2Files:
 
 
 def is_gdal_name(path: str | Path) -> bool:
-    """True for a GDAL dataset name that is not a plain file (``/vsizip/...``, ``SENTINEL2_L2A:...``)."""
+    """True for a GDAL dataset name that is not a plain file (``/vsizip/...``,
+    ``SENTINEL2_L2A:...``)."""
     return _GDAL_PREFIX.match(str(path)) is not None
 
 

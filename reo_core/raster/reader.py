@@ -1,8 +1,9 @@
-"""Streaming patches: Sentinel-2 (and PALSAR-2) resampled onto the 10 m grid, cut into 25x25 windows.
+"""Streaming patches: Sentinel-2 (and PALSAR-2) resampled onto the 10 m grid, cut into 25x25
+windows.
 
 The reader walks the patch grid in square blocks of patches, so memory depends on the block size,
-never on the size of the extent. Every input is read through a ``WarpedVRT`` onto the reference grid,
-which resamples 20/60 m bands and reprojects PALSAR-2 from any CRS in one step.
+never on the size of the extent. Every input is read through a ``WarpedVRT`` onto the reference
+grid, which resamples 20/60 m bands and reprojects PALSAR-2 from any CRS in one step.
 """
 
 from __future__ import annotations
@@ -292,7 +293,8 @@ class PatchReader:
         src_nodata: float | None,
         nodata: float,
     ) -> WarpedVRT:
-        """A file seen through a WarpedVRT on the imagery's reference grid, closed with ``stack``."""
+        """A file seen through a WarpedVRT on the imagery's reference grid, closed with
+        ``stack``."""
         pixels = self._warp_grid
         src = stack.enter_context(rasterio.open(path))
         vrt = WarpedVRT(
@@ -334,7 +336,8 @@ class PatchReader:
         overlaps = overlaps and sar_bounds[1] < grid[3] and grid[1] < sar_bounds[3]
         if not overlaps:
             raise ExtentError(
-                "The PALSAR-2 input does not overlap the extent; give PALSAR-2 tiles that cover it, "
+                "The PALSAR-2 input does not overlap the extent; "
+                "give PALSAR-2 tiles that cover it, "
                 "or run without PALSAR-2 (modality 'ms').",
                 details=f"PALSAR-2 {ref.path.name} bounds in {ref.crs}: {ref.bounds}",
             )
@@ -411,7 +414,8 @@ def _float_nodata(ref: BandRef) -> tuple[float | None, float]:
 
 
 def _invalid(values: np.ndarray, dst_nodata: float | None, ref: BandRef, what: str) -> np.ndarray:
-    """No-data pixels of a warped read; NaNs where the file does not declare NaN as no-data are an error."""
+    """No-data pixels of a warped read; NaNs where the file does not declare NaN as no-data are an
+    error."""
     nan = np.isnan(values) if not ref.is_integer else np.zeros(values.shape, dtype=bool)
     declared_nan = ref.nodata is not None and math.isnan(ref.nodata)
     if nan.any() and not declared_nan:

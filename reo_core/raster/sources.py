@@ -195,24 +195,42 @@ def _bands_by_description(
 def detect_s2_bands(path: str | Path, band_order: str | None = None) -> dict[str, BandRef]:
     """The Sentinel-2 bands of one file, B10 included (the caller decides what to ignore)."""
     path = Path(path)
+
+    def in_order(count: int) -> tuple[tuple[str, ...], str]:
+        return _band_order(path, count, band_order), f"band order '{band_order}'"
+
+    unnamed = (
+        f"Cannot tell which Sentinel-2 band {path.name} holds: "
+        "it has no band description and its name has no band code. "
+        f"Rename it like '..._B04.tif' or map it explicitly (--band B04={path.name})."
+    )
+    return _detect_bands(
+        path, sentinel2.normalize_band_name, sentinel2.band_from_file_name, unnamed, in_order
+    )
+
+
+def _detect_bands(
+    path: Path,
+    described: Callable[[str], str | None],
+    from_file_name: Callable[[str], str | None],
+    unnamed: str,
+    stack_order: Callable[[int], tuple[tuple[str, ...], str]],
+) -> dict[str, BandRef]:
+    """The bands of one file, named by their descriptions (``described``), else the single band by
+    the file name (``from_file_name``; InputError ``unnamed`` when it names none), else in the
+    order ``stack_order(band count)`` gives for a multi-band file without names (with how that
+    order was chosen)."""
     with _open(path) as src:
-        refs = _bands_by_description(src, path, sentinel2.normalize_band_name)
+        refs = _bands_by_description(src, path, described)
         if refs:
             return refs
         if src.count == 1:
-            name = sentinel2.band_from_file_name(path.stem)
+            name = from_file_name(path.stem)
             if name is None:
-                raise InputError(
-                    f"Cannot tell which Sentinel-2 band {path.name} holds: it has no band description "
-                    "and its name has no band code. Rename it like '..._B04.tif' or map it explicitly "
-                    f"(--band B04={path.name})."
-                )
+                raise InputError(unnamed)
             return {name: _band_ref(src, path, 1, "file name")}
-        order = _band_order(path, src.count, band_order)
-        return {
-            name: _band_ref(src, path, i, f"band order '{band_order}'")
-            for i, name in enumerate(order, start=1)
-        }
+        order, identified_by = stack_order(src.count)
+        return {name: _band_ref(src, path, i, identified_by) for i, name in enumerate(order, 1)}
 
 
 def _band_order(path: Path, count: int, band_order: str | None) -> tuple[str, ...]:
@@ -255,27 +273,21 @@ def _band_order(path: Path, count: int, band_order: str | None) -> tuple[str, ..
 
 def _detect_sar_bands(path: str | Path) -> dict[str, BandRef]:
     path = Path(path)
-    with _open(path) as src:
-        refs = _bands_by_description(src, path, palsar2.polarisation_from_name)
-        if refs:
-            return refs
-        if src.count == 1:
-            polarisation = palsar2.polarisation_from_name(path.stem)
-            if polarisation is None:
-                raise InputError(
-                    f"Cannot tell whether {path.name} is HH or HV: name it like '..._HH.tif' "
-                    "or set its band description."
-                )
-            return {polarisation: _band_ref(src, path, 1, "file name")}
-        if src.count == 2:
-            logger.info("%s: no band descriptions, assuming bands HH, HV", path.name)
-            return {
-                p: _band_ref(src, path, i, "band order HH, HV")
-                for i, p in enumerate(palsar2.POLARISATIONS, 1)
-            }
-        raise InputError(
-            f"{path.name} has {src.count} bands; a PALSAR-2 raster holds HH and HV (2 bands)."
-        )
+
+    def in_order(count: int) -> tuple[tuple[str, ...], str]:
+        if count != 2:
+            raise InputError(
+                f"{path.name} has {count} bands; a PALSAR-2 raster holds HH and HV (2 bands)."
+            )
+        logger.info("%s: no band descriptions, assuming bands HH, HV", path.name)
+        return tuple(palsar2.POLARISATIONS), "band order HH, HV"
+
+    unnamed = (
+        f"Cannot tell whether {path.name} is HH or HV: name it like '..._HH.tif' "
+        "or set its band description."
+    )
+    name_of = palsar2.polarisation_from_name
+    return _detect_bands(path, name_of, name_of, unnamed, in_order)
 
 
 def single_band(name: str, found: dict[str, list[BandRef]], sensor: str) -> BandRef:

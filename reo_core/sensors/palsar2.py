@@ -38,7 +38,8 @@ class SarUnits(str, Enum):
 
 
 def polarisation_from_name(text: str) -> str | None:
-    """'HH' or 'HV' named in a file name or band description (``..._sl_HH_F02DAR``); None if none."""
+    """'HH' or 'HV' named in a file name or band description (``..._sl_HH_F02DAR``); None if
+    none."""
     found = {m.group(1).upper() for m in _POLARISATION_IN_NAME.finditer(text)}
     if len(found) > 1:
         raise InputError(

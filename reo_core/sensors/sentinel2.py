@@ -182,7 +182,8 @@ def normalize_band_name(text: str) -> str | None:
 def band_from_file_name(stem: str) -> str | None:
     """Band named in a file name such as ``T32TNN_20200601_B8A_20m`` or ``..._B02``; None if none.
 
-    Raises InputError when the name mentions two different bands, which makes its identity ambiguous.
+    Raises InputError when the name mentions two different bands, which makes its identity
+    ambiguous.
     """
     if stem.lower() in COMMON_NAMES:  # a STAC asset saved under its key: red.tif, nir08.tif
         return COMMON_NAMES[stem.lower()]
@@ -201,7 +202,8 @@ def is_scl_file_name(stem: str) -> bool:
 
 
 def processing_baseline(product_name: str) -> tuple[int, int] | None:
-    """Processing baseline (major, minor) from a product name's ``_N0400_`` field; None if absent."""
+    """Processing baseline (major, minor) from a product name's ``_N0400_`` field; None if
+    absent."""
     match = _BASELINE_IN_PRODUCT.search(product_name)
     if match is None:
         return None

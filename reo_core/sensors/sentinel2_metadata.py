@@ -1,7 +1,8 @@
 """What a Sentinel-2 product says about itself: its name, its MTD_MSIL*.xml and its STAC item.
 
 Plain parsing of text (no GDAL): each reader returns what the document states and None for what it
-does not, so that the radiometry decision can tell "this source is silent" from "this source says 0".
+does not, so that the radiometry decision can tell "this source is silent" from "this source says
+0".
 
 - Product names: ESA's ``S2B_MSIL2A_20220105T090329_N0400_R007_T33NZA_20220105T105930`` (also
   truncated, as BigEarthNet's ``S2A_MSIL2A_20170613T101031_87_48``), Earth Search's

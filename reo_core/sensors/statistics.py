@@ -88,7 +88,8 @@ class DatasetStatistics:
 
     @classmethod
     def from_dict(cls, document: dict, source: str = "statistics") -> DatasetStatistics:
-        """Read the JSON layout of the shipped files: ``{"statistics": {"S2_bands": {...}, ...}}``."""
+        """Read the JSON layout of the shipped files:
+        ``{"statistics": {"S2_bands": {...}, ...}}``."""
         body = document.get("statistics", document)
         try:
             s2 = {band: BandStatistics(**_pick(v)) for band, v in body["S2_bands"].items()}

@@ -1,4 +1,5 @@
-"""Synthetic scene simulator: Sentinel-2 L2A, PALSAR-2 and AGB truth from a seed (``python -m reo_core.synth``).
+"""Synthetic scene simulator: Sentinel-2 L2A, PALSAR-2 and AGB truth from a seed
+(``python -m reo_core.synth``).
 
 Learning is shown offline on scenes whose truth is known exactly (DESIGN.md, "What cannot be had
 here"): :func:`simulate_scene` makes the arrays, :func:`write_scene` writes them as GeoTIFFs laid

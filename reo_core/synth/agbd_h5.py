@@ -1,4 +1,5 @@
-"""AGBD-format HDF5 files cut from simulated scenes (layouts of notes/AGBD_FORMAT.md, sections A and B).
+"""AGBD-format HDF5 files cut from simulated scenes (layouts of notes/AGBD_FORMAT.md, sections A and
+B).
 
 One small scene is simulated per Sentinel-2 tile (its own derived seed, UTM zone and biome) on an
 acquisition date drawn from the seed within AGBD's period (2019-04-17 to 2020-12-31), so the data
@@ -229,13 +230,14 @@ def check_patch_count(n_patches: int) -> None:
     """Raise InputError unless every tile can get at least one patch."""
     if n_patches < len(AGBD_TILES):
         raise InputError(
-            f"AGBD output needs at least {len(AGBD_TILES)} patches (one per tile), got {n_patches}; "
-            "raise --agbd-h5."
+            f"AGBD output needs at least {len(AGBD_TILES)} patches (one per tile), "
+            f"got {n_patches}; raise --agbd-h5."
         )
 
 
 def allocate_patches(n_patches: int) -> list[int]:
-    """Patches per tile: one each, the rest by split share (largest remainder), ties by tile order."""
+    """Patches per tile: one each, the rest by split share (largest remainder), ties by tile
+    order."""
     weights = np.array(
         [SPLIT_SHARE[t.split] / sum(u.split == t.split for u in AGBD_TILES) for t in AGBD_TILES]
     )
@@ -545,11 +547,12 @@ def _description(out: Path, tiles: list[dict[str, Any]], lite: dict[str, Any]) -
         },
         "lite": lite,
         "note": (
-            "Synthetic AGBD-format patches (25x25 at 10 m) centred on clear pixels of one simulated "
-            "scene per tile. GEDI/agbd = mean AGB of the centre 3x3 pixels. S2 DN carry +1000 where "
-            "the baseline is >= 04.00 (boa_add_offset_dn); Sentinel_metadata/S2_boa_offset flags "
-            "it only for some tiles, as in AGBD (s2_boa_offset_flag). ALOS DN: the 1/4500-degree "
-            "mosaic upsampled bilinearly. LC = [100 m class upsampled, class share %]. "
-            "CH = canopy height truth with noise (raw layout only)."
+            "Synthetic AGBD-format patches (25x25 at 10 m) centred on clear pixels of one "
+            "simulated scene per tile. GEDI/agbd = mean AGB of the centre 3x3 pixels. S2 DN carry "
+            "+1000 where the baseline is >= 04.00 (boa_add_offset_dn); "
+            "Sentinel_metadata/S2_boa_offset flags it only for some tiles, as in AGBD "
+            "(s2_boa_offset_flag). ALOS DN: the 1/4500-degree mosaic upsampled bilinearly. LC = "
+            "[100 m class upsampled, class share %]. CH = canopy height truth with noise (raw "
+            "layout only)."
         ),
     }

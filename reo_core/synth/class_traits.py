@@ -1,4 +1,5 @@
-"""Land-cover class traits: the endmembers, structure, allometry and seasons of each CGLS-LC100 class.
+"""Land-cover class traits: the endmembers, structure, allometry and seasons of each CGLS-LC100
+class.
 
 Classes of one ``group`` ('forest', 'open', 'other') share a large-scale field in the land-cover
 map, so forest classes cluster together. ``phenology`` says what the season does to the canopy:

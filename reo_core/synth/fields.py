@@ -57,7 +57,8 @@ def standardize(field: np.ndarray) -> np.ndarray:
 
 
 def quantile_threshold(field: np.ndarray, fraction: float) -> float:
-    """The value that ``fraction`` of the field's pixels exceed (so ``field > t`` covers ``fraction``)."""
+    """The value that ``fraction`` of the field's pixels exceed (so ``field > t`` covers
+    ``fraction``)."""
     if fraction <= 0:
         return float("inf")
     return float(np.quantile(field, 1.0 - min(fraction, 1.0)))
@@ -69,7 +70,8 @@ def ramp(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 
 def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
-    """Mean of each ``factor`` x ``factor`` block over the finite values; NaN where a block has none.
+    """Mean of each ``factor`` x ``factor`` block over the finite values; NaN where a block has
+    none.
 
     Edge blocks that the array does not fill completely average the pixels they do hold, so a grid
     coarser than the scene still covers all of it.
@@ -90,7 +92,8 @@ def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
 
 
 def block_mode(codes: np.ndarray, factor: int, nodata: int) -> tuple[np.ndarray, np.ndarray]:
-    """Most frequent code of each ``factor`` x ``factor`` block (ties: the smaller code) and its share.
+    """Most frequent code of each ``factor`` x ``factor`` block (ties: the smaller code) and its
+    share.
 
     ``nodata`` pixels never win; a block of only no-data gets ``nodata`` and share 0. Edge blocks
     count the pixels they hold, as in :func:`block_mean`.

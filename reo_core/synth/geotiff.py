@@ -3,7 +3,8 @@
 Layout under the output folder::
 
     s2/<product>.tif                 12-band L2A stack, 10 m, uint16 DN (baseline 04.00: +1000)
-    s2/<product>_<BAND>.tif          or one file per band at its native 10/20/60 m (--per-band-files)
+    s2/<product>_<BAND>.tif          or one file per band at its native 10/20/60 m
+                                     (--per-band-files)
     s2/<product>_SCL.tif             scene classification, 20 m
     palsar2/<tile>_20_sl_HH_F02DAR.tif, ..._HV_...   JAXA mosaic DN, EPSG:4326, 1/4500 degree
     truth/landcover_10m.tif, agb_10m.tif, landcover_100m.tif

@@ -1,4 +1,5 @@
-"""Where a scene lies: its MGRS tile and UTM zone, and the 10 m grid placed by the seed inside it."""
+"""Where a scene lies: its MGRS tile and UTM zone, and the 10 m grid placed by the seed inside
+it."""
 
 from __future__ import annotations
 

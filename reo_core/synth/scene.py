@@ -222,7 +222,8 @@ def _validate(
 
 
 def _stream(seed: int, name: str) -> np.random.Generator:
-    """An independent generator per simulation step, so changing one step leaves the others alone."""
+    """An independent generator per simulation step, so changing one step leaves the others
+    alone."""
     return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
 
 

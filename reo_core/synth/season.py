@@ -1,4 +1,5 @@
-"""When a scene is seen: the acquisition date and what it brings (sun, leaves, dry grass, snow, haze).
+"""When a scene is seen: the acquisition date and what it brings (sun, leaves, dry grass, snow,
+haze).
 
 A Sentinel-2 overpass is at about 10:30 local solar time. The day of year sets the sun's position
 (for terrain illumination), how far deciduous crowns are in leaf, how green herbs are, where snow

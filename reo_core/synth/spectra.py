@@ -8,7 +8,8 @@ bright near-infrared plateau (B08, B8A, B09) and water absorption in the short-w
 (B11, B12); soils rise steadily with wavelength; water is dark beyond the green (humic boreal lakes
 are dark everywhere, turbid rivers bright in the green and red); snow is bright up to the near
 infrared and dark in the short-wave infrared; bare branches (leaf-off crowns) are grey-brown.
-A pixel mixes a canopy and a background endmember by canopy cover (see :mod:`reo_core.synth.optical`).
+A pixel mixes a canopy and a background endmember by canopy cover (see
+:mod:`reo_core.synth.optical`).
 
 Every spectrum is a dict keyed by band name; arrays in a band order are made on demand by
 :func:`spectrum`, so nothing here depends on band positions.
@@ -24,14 +25,15 @@ from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 
 
 def _bands(*values: float) -> dict[str, float]:
-    """A spectrum typed as one table row (columns B01..B12 without B10), stored as a dict by name."""
+    """A spectrum typed as one table row (columns B01..B12 without B10), stored as a dict by
+    name."""
     if len(values) != len(AGBD_BAND_ORDER):
         raise ValueError(f"a spectrum needs {len(AGBD_BAND_ORDER)} values, got {len(values)}")
     return dict(zip(AGBD_BAND_ORDER, values, strict=True))
 
 
-#                                  B01    B02    B03    B04    B05    B06    B07    B08    B8A    B09    B11    B12
 ENDMEMBERS: dict[str, dict[str, float]] = {
+    #   B01    B02    B03    B04    B05    B06    B07    B08    B8A    B09    B11    B12
     # Sunlit crowns; broadleaf canopies are the brightest in the near infrared.
     "broadleaf": _bands(
         0.020, 0.025, 0.060, 0.030, 0.090, 0.280, 0.360, 0.400, 0.420, 0.410, 0.200, 0.090
@@ -139,7 +141,8 @@ def spectrum(
 
 
 def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
-    """Normalised difference vegetation index ``(B08 - B04) / (B08 + B04)``; NaN where both are 0."""
+    """Normalised difference vegetation index ``(B08 - B04) / (B08 + B04)``; NaN where both are
+    0."""
     red, nir = np.asarray(red, dtype=np.float32), np.asarray(nir, dtype=np.float32)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (nir - red) / (nir + red)

@@ -1,4 +1,5 @@
-"""`python -m reo_core.train --config FILE.yaml [key=value ...]` (also under `accelerate launch -m`)."""
+"""`python -m reo_core.train --config FILE.yaml [key=value ...]`
+(also under `accelerate launch -m`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ logger = logging.getLogger("reo_core.train")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m reo_core.train",
-        description="Train REO-VLM in two stages: LoRA on REO-Instruct dialogues, then the regression head on AGB. "
+        description="Train REO-VLM in two stages: LoRA on REO-Instruct dialogues, "
+        "then the regression head on AGB. "
         "Run the same command again to continue an interrupted run.",
-        epilog="Example: python -m reo_core.train --config configs/demo.yaml data=out/instruct steps=200",
+        epilog="Example: python -m reo_core.train --config configs/demo.yaml "
+        "data=out/instruct steps=200",
     )
     parser.add_argument(
         "--config", help="a YAML preset (configs/tiny.yaml, configs/demo.yaml, configs/paper.yaml)"

@@ -1,4 +1,5 @@
-"""How big the resumable checkpoints of a configuration are, from parameter counts on the meta device.
+"""How big the resumable checkpoints of a configuration are, from parameter counts on the meta
+device.
 
     python -m reo_core.train.checkpoint_size [--config configs/paper.yaml]
 

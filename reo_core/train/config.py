@@ -1,4 +1,5 @@
-"""Training configuration: a validated dataclass read from a YAML preset plus ``key=value`` overrides.
+"""Training configuration: a validated dataclass read from a YAML preset plus ``key=value``
+overrides.
 
     python -m reo_core.train --config configs/tiny.yaml steps=20 model.lora_r=8
 
@@ -129,8 +130,8 @@ class TrainConfig:
             )
         if self.stage == "2" and not self.stage1_checkpoint:
             raise InputError(
-                "Stage 2 trains the regression head on a stage-1 model: set stage1_checkpoint=<folder of a "
-                "stage-1 (or final) model>, or run stage=both."
+                "Stage 2 trains the regression head on a stage-1 model: "
+                "set stage1_checkpoint=<folder of a stage-1 (or final) model>, or run stage=both."
             )
         try:
             self.model_config = ReoConfig.from_dict(self.model)
@@ -200,10 +201,8 @@ def check_types(cls: type, values: dict, prefix: str) -> None:
         expected = hints.get(name)
         if expected is None or _has_type(value, expected):
             continue
-        raise InputError(
-            f"{prefix}{name} must be {_TYPE_NAMES.get(typing.get_origin(expected) or expected, expected)}, "
-            f"got {value!r}."
-        )
+        type_name = _TYPE_NAMES.get(typing.get_origin(expected) or expected, expected)
+        raise InputError(f"{prefix}{name} must be {type_name}, got {value!r}.")
 
 
 _TYPE_NAMES = {

@@ -131,9 +131,10 @@ weights are random (no pretrained vision encoder or LLM can be had offline). Its
 random and frozen, as REO-VLM freezes it. In stage 1, LoRA learned the dialogues together with the
 projector, token embeddings and LM head trained in full (`lora_full_modules`: a random base has no
 aligned projector, so this stands in for LLaVA's own alignment pretraining); in stage 2 the
-regression head and reverse projection learned AGB ({config.steps} + {config.stage2_steps or config.steps} steps).
-Beyond the paper, its LLM and its regression head also read the patch's full-precision band
-statistics and a small convolution over its reflectances (the spectral channels).
+regression head and reverse projection learned AGB ({config.steps} +
+{config.stage2_steps or config.steps} steps). Beyond the paper, its LLM and its regression head
+also read the patch's full-precision band statistics and a small convolution over its reflectances
+(the spectral channels).
 
 **It knows nothing about real places. Do not use its numbers for real-world estimates.** It is here
 so that REO runs end to end out of the box, on a CPU, in seconds.

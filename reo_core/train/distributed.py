@@ -78,8 +78,8 @@ def gradient_accumulation(config: TrainConfig, processes: int) -> int:
     micro = config.micro_batch_size or share
     if share % micro:
         raise InputError(
-            f"Each process's share of the batch ({config.batch_size} / {processes} = {share}) must be "
-            f"a multiple of micro_batch_size {micro}; choose a divisor of {share}."
+            f"Each process's share of the batch ({config.batch_size} / {processes} = {share}) "
+            f"must be a multiple of micro_batch_size {micro}; choose a divisor of {share}."
         )
     return share // micro
 

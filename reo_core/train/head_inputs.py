@@ -65,7 +65,8 @@ class HeadInputRecorder:
             sizes = {v.shape[0] for v in call.values() if torch.is_tensor(v)}
             if len(sizes) != 1:
                 raise RuntimeError(
-                    f"the head's tensor inputs must share their first (batch) dimension; got {sorted(sizes)}"
+                    "the head's tensor inputs must share their first (batch) dimension; "
+                    f"got {sorted(sizes)}"
                 )
             for row in range(sizes.pop()):
                 samples.append({k: v[row] if torch.is_tensor(v) else v for k, v in call.items()})

@@ -1,4 +1,5 @@
-"""What a person follows during training: a progress bar, a metrics CSV and PNG curves at the end."""
+"""What a person follows during training: a progress bar, a metrics CSV and PNG curves at the
+end."""
 
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ logger = logging.getLogger(__name__)
 
 
 def train(config: TrainConfig, force: bool = False) -> Path:
-    """Run the configured stage(s), continuing an interrupted run; returns the final model folder."""
+    """Run the configured stage(s), continuing an interrupted run; returns the final model
+    folder."""
     accelerator = make_accelerator(config)
     logger.info("%s", describe_device(accelerator))
     run = RunFolder(config.output)
@@ -232,7 +233,8 @@ def _micro_step(run: _StageRun, batch: object) -> float:
         loss = work.loss(model, batch)
         if loss is None:
             raise InputError(
-                f"A stage-{work.stage} batch had nothing to learn from (no answers or no AGB targets)."
+                f"A stage-{work.stage} batch had nothing to learn from "
+                "(no answers or no AGB targets)."
             )
         accelerator.backward(loss)
         if accelerator.sync_gradients and run.config.max_grad_norm > 0:
@@ -251,7 +253,8 @@ def _epoch_loader(
     micro_batch: int,
     accelerator: Accelerator,
 ) -> DataLoader:
-    """The data order of one epoch depends only on (seed, stage, epoch): resumable, process-independent."""
+    """The data order of one epoch depends only on (seed, stage, epoch): resumable,
+    process-independent."""
     sampler = RandomSampler(
         dataset, generator=seeded_generator(config.seed * 1000 + stage * 100 + epoch)
     )

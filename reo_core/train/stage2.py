@@ -8,9 +8,9 @@ the engine's own answer length and options (only batch size, device and precisio
 so the head learns from the states of exactly the text inference generates; ``reference`` records
 the states of the dialogue's true answer instead (teacher forcing, the older recipe).
 
-Head settings (``model.token_strategy``, ``model.head_*``, ``model.uncertainty`` ...) may differ from
-the stage-1 model's: the head is built new for them, so one stage-1 model serves a whole ablation.
-Settings that shape what stage 1 learned (``STAGE1_FIELDS``) stay the stage-1 model's.
+Head settings (``model.token_strategy``, ``model.head_*``, ``model.uncertainty`` ...) may differ
+from the stage-1 model's: the head is built new for them, so one stage-1 model serves a whole
+ablation. Settings that shape what stage 1 learned (``STAGE1_FIELDS``) stay the stage-1 model's.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ class HeadStage(nn.Module):
 
 
 class HeadInputDataset(Dataset):
-    """Stage-2 samples: the recorded head inputs of each dialogue's unit, its AGB target and truth."""
+    """Stage-2 samples: the recorded head inputs of each dialogue's unit, its AGB target and
+    truth."""
 
     def __init__(self, cache: HeadInputCache, units: list[int], dataset: InstructDataset) -> None:
         self.cache = cache

@@ -2,9 +2,10 @@
 
 A checkpoint holds what the stage trains (LoRA in stage 1, the head in stage 2; never the frozen
 base, which is loaded from its own folder), the optimiser, scheduler and RNG states, and the
-counters. Under FSDP and DeepSpeed every process writes its own shards. A checkpoint is written into a hidden temporary folder, renamed into ``checkpoints/`` when complete,
-and only then named in the ``latest`` file (itself replaced atomically). A run that dies while
-saving, or a full disk, never leaves a half-written checkpoint as the latest.
+counters. Under FSDP and DeepSpeed every process writes its own shards. A checkpoint is written into
+a hidden temporary folder, renamed into ``checkpoints/`` when complete, and only then named in the
+``latest`` file (itself replaced atomically). A run that dies while saving, or a full disk, never
+leaves a half-written checkpoint as the latest.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def save_training_state(
             shutil.rmtree(staging, ignore_errors=True)
         previous = latest_checkpoint(output)
         raise CheckpointError(
-            f"Could not write the checkpoint {name} ({error.strerror or error}); free disk space in "
-            f"{root} and resume. The latest complete checkpoint is still {previous.name if previous else 'none'}.",
+            f"Could not write the checkpoint {name} ({error.strerror or error}); "
+            f"free disk space in {root} and resume. "
+            f"The latest complete checkpoint is still {previous.name if previous else 'none'}.",
             details=str(error),
         ) from error
     accelerator.wait_for_everyone()

@@ -95,7 +95,8 @@ VALIDATION_FOLDER = "validation"  # a run folder's validation metrics and predic
 
 
 def write_validation(folder: Path, name: str, evaluation: Evaluation, records: list[dict]) -> None:
-    """``<name>.json`` (metrics) and ``<name>.predictions.jsonl`` (for python -m reo_core.evaluate)."""
+    """``<name>.json`` (metrics) and ``<name>.predictions.jsonl`` (for python -m
+    reo_core.evaluate)."""
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / f"{name}.json", evaluation.to_json())
     with (folder / f"{name}.predictions.jsonl").open("w") as lines:

@@ -1,4 +1,5 @@
-"""What one training stage trains and how: the optimisation loop (``loop.py``) is the same for both."""
+"""What one training stage trains and how: the optimisation loop (``loop.py``) is the same for
+both."""
 
 from __future__ import annotations
 

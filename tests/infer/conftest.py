@@ -1,4 +1,5 @@
-"""Fixtures of the inference tests: tiny models (built once), engines and a small synthetic scene."""
+"""Fixtures of the inference tests: tiny models (built once), engines and a small synthetic
+scene."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from reo_core.synth.__main__ import run as run_synth
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads spin-wait for seconds."""
+    """Tiny models gain nothing from threads, and on a busy machine threads spin-wait for
+    seconds."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

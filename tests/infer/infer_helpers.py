@@ -43,6 +43,13 @@ def scene_s2(scene: Path) -> list[Path]:
     return sorted((scene / "s2").glob("*.tif"))
 
 
+def cli_args(model, s2, *extra, out: Path | None = None) -> list[str]:
+    """The words of a ``reo_core.predict`` / ``reo_core.ask`` command line on the CPU: the ``s2``
+    files, ``model``, ``out`` when given, then ``extra``."""
+    outputs = ("--out", out) if out is not None else ()
+    return [str(w) for w in ("--s2", *s2, "--model", model, *outputs, "--device", "cpu", *extra)]
+
+
 def scene_sar(scene: Path) -> list[Path]:
     return sorted((scene / "palsar2").glob("*.tif"))
 
@@ -62,7 +69,8 @@ def lattice_corner(x: float, y: float) -> tuple[float, float]:
 
 
 def run_module(module: str, *args, env: dict | None = None, timeout: float = 180):
-    """``python -m module args`` from the repository root, one torch thread; the CompletedProcess."""
+    """``python -m module args`` from the repository root, one torch thread; the
+    CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", module, *map(str, args)],
         cwd=REPO_ROOT,

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from infer_helpers import estimate_part_of_scene, lattice_corner, read_band, scene_origin, scene_s2
+from infer_helpers import (
+    cli_args,
+    estimate_part_of_scene,
+    lattice_corner,
+    read_band,
+    scene_origin,
+    scene_s2,
+)
 
 from reo_core import ask
 from reo_core.errors import ExtentError
@@ -38,21 +45,8 @@ def test_an_agb_question_gets_the_number_the_map_holds(engines, scene, tmp_path)
 
 def test_ask_cli_answers_text_questions_and_carbon_in_json(models, scene, capsys):
     x0, y0 = scene_origin(scene)
-    common = [
-        "--s2",
-        *map(str, scene_s2(scene)),
-        "--model",
-        str(models["rgb"]),
-        "--device",
-        "cpu",
-        "--point",
-        str(x0 + 800),
-        str(y0 - 800),
-        "--crs",
-        "EPSG:32632",
-        "--max-new-tokens",
-        "5",
-    ]
+    point = ("--point", x0 + 800, y0 - 800, "--crs", "EPSG:32632")
+    common = cli_args(models["rgb"], scene_s2(scene), *point, "--max-new-tokens", 5)
     assert ask.main([*common, "--question", "Is there cropland here?", "--json"]) == 0
     text = json.loads(capsys.readouterr().out)
     assert text["kind"] == "text" and text["answer"] == text["generated"]
@@ -60,7 +54,8 @@ def test_ask_cli_answers_text_questions_and_carbon_in_json(models, scene, capsys
     assert text["patch"]["bounds"] == [left, top - 250, left + 250, top]
     assert ask.main([*common, "--question", "How much carbon is stored here?"]) == 0
     printed = capsys.readouterr().out
-    assert "Mg/ha" in printed and "Mg C/ha" in printed and "±" not in printed  # no uncertainty head
+    # no uncertainty head
+    assert "Mg/ha" in printed and "Mg C/ha" in printed and "±" not in printed
 
 
 def test_points_outside_the_imagery_or_in_clouds_say_so(engines, scene):

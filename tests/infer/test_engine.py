@@ -116,9 +116,11 @@ def test_cancel_stops_before_the_next_batch(engines, monkeypatch):
 def test_answers_become_classes_and_counts(engines):
     engine = engines("ms")
     texts = [
-        "This patch is mostly closed mixed forest (80% of the area) in 3 ecological patches, with no sign of human activity.",
+        "This patch is mostly closed mixed forest (80% of the area) in 3 ecological patches, "
+        "with no sign of human activity.",
         "bodies bodies bodies",
-        "This patch is mostly cropland (55% of the area) in twelve ecological patches, with agriculture.",
+        "This patch is mostly cropland (55% of the area) in twelve ecological patches, "
+        "with agriculture.",
     ]
     out = GenerationOutput(
         torch.zeros(3, 1, dtype=torch.long), texts, torch.tensor([10.0, 20.0, 30.0]), None

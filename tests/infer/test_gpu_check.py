@@ -1,4 +1,5 @@
-"""bench/gpu_check.sh works before a GPU session uses it: its CPU dry run gives one JSON document."""
+"""bench/gpu_check.sh works before a GPU session uses it: its CPU dry run gives one JSON
+document."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def test_the_shell_wrapper_installs_from_local_wheels_only_and_prints_one_docume
 
 @pytest.mark.slow
 def test_every_section_runs_on_the_cpu(tmp_path):
-    """About 80 s on 2 cores: the paper-shape comparison at the tiny shape, the demo model end to end
-    and its bf16 agreement, and training steps through the training command line."""
+    """About 80 s on 2 cores: the paper-shape comparison at the tiny shape, the demo model end to
+    end and its bf16 agreement, and training steps through the training command line."""
     code, document = run_check(tmp_path)
     sections = document["sections"]
     assert sections["paper_inference"]["ok"], sections["paper_inference"]

@@ -7,29 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from infer_helpers import scene_origin, scene_s2, scene_sar
+from infer_helpers import cli_args, scene_origin, scene_s2, scene_sar
 from rasters import s2_reflectance, write_s2_stack
 
 from reo_core import predict
+from reo_core.band_arguments import parse_band_arguments, split_band_text
 from reo_core.errors import ExtentError, InputError
-from reo_core.infer.inputs import parse_band_arguments
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 
 
 def argv(model, s2, out, *extra) -> list[str]:
-    return [
-        "--s2",
-        *map(str, s2),
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "2",
-        *map(str, extra),
-    ]
+    return cli_args(model, s2, "--max-new-tokens", 2, *extra, out=out)
 
 
 def run(*args):
@@ -105,7 +93,8 @@ def test_all_no_data_imagery_leaves_no_partial_rasters(models, tmp_path):
 
 
 def test_an_overcast_scene_gives_no_agb_and_says_so(models, tmp_path, caplog):
-    """Without SCL the built-in screening finds the clouds; nothing is estimated, nothing written."""
+    """Without SCL the built-in screening finds the clouds; nothing is estimated, nothing
+    written."""
     from s2_products import CLOUD, reflectance, to_dn, write_stack
 
     clouds = reflectance(100, seed=2, spectrum=CLOUD)
@@ -170,3 +159,17 @@ def test_band_arguments_parse_paths_with_colons():
         parse_band_arguments(["B02"])
     with pytest.raises(InputError, match="gives B02 twice"):
         parse_band_arguments(["B02=a.tif", "B02=b.tif"])
+
+
+def test_band_text_is_split_on_lines_and_semicolons():
+    """Processing's BANDS: one mapping per line or separated by ';', blanks dropped."""
+    text = "B02=blue.tif; B8A=stack.tif:9\n\n  B12 = swir.tif:2 ;"
+    assert split_band_text(text) == ["B02=blue.tif", "B8A=stack.tif:9", "B12 = swir.tif:2"]
+    assert parse_band_arguments(split_band_text(text), option="BANDS") == {
+        "B02": (Path("blue.tif"), 1),
+        "B8A": (Path("stack.tif"), 9),
+        "B12": (Path("swir.tif"), 2),
+    }
+    with pytest.raises(InputError, match="BANDS 'B02' is not BAND=FILE"):
+        parse_band_arguments(["B02"], option="BANDS")
+    assert split_band_text("") == []

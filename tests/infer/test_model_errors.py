@@ -18,7 +18,7 @@ import sys
 
 import pytest
 import torch
-from infer_helpers import REPO_ROOT, make_model, scene_s2
+from infer_helpers import REPO_ROOT, cli_args, make_model, scene_s2
 
 from reo_core import ask, predict
 from reo_core.errors import InputError
@@ -49,17 +49,7 @@ def copy(bundle, tmp_path):
 
 def run_predict(model, scene, tmp_path, caplog) -> tuple[int, str]:
     out = tmp_path / "out"
-    argv = [
-        "--s2",
-        *map(str, scene_s2(scene)),
-        "--model",
-        str(model),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--no-quicklook",
-    ]
+    argv = cli_args(model, scene_s2(scene), "--no-quicklook", out=out)
     caplog.clear()
     with caplog.at_level(logging.ERROR):
         code = predict.main(argv)
@@ -153,19 +143,8 @@ def test_ask_says_the_same_in_a_fresh_process(copy, scene):
             sys.executable,
             "-m",
             "reo_core.ask",
-            "--s2",
-            *map(str, scene_s2(scene)),
-            "--model",
-            str(copy / "model"),
-            "--point",
-            "0",
-            "0",
-            "--crs",
-            "EPSG:32632",
-            "--question",
-            "AGB?",
-            "--device",
-            "cpu",
+            *cli_args(copy / "model", scene_s2(scene), "--point", 0, 0, "--crs", "EPSG:32632"),
+            *("--question", "AGB?"),
         ],
         cwd=REPO_ROOT,
         capture_output=True,

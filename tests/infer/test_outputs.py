@@ -16,10 +16,9 @@ import subprocess
 import sys
 import threading
 
-import numpy as np
 import pytest
 import rasterio
-from infer_helpers import REPO_ROOT, scene_origin, scene_s2
+from infer_helpers import REPO_ROOT, cli_args, scene_origin, scene_s2
 from small_disk import fill, small_disk
 
 from reo_core import predict
@@ -167,20 +166,7 @@ def test_another_process_holding_the_folder_refuses_predict_until_it_ends(
         stdout=subprocess.PIPE,
         text=True,
     )
-    argv = [
-        "--s2",
-        *map(str, scene_s2(scene)),
-        "--model",
-        str(models["rgb"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "4",
-        "--threads",
-        "1",
-    ]
+    argv = cli_args(models["rgb"], scene_s2(scene), "--max-new-tokens", 4, "--threads", 1, out=out)
     try:
         assert holder.stdout.readline() == "locked\n"
         with caplog.at_level(logging.INFO):
@@ -269,51 +255,28 @@ def corrupt_tile(source, target, band: int) -> None:
 
 
 def test_a_tile_that_fails_to_read_is_one_line_exit_2_and_nothing_is_left(models, tmp_path, caplog):
-    from rasterio.transform import from_origin
-    from rasters import ORIGIN, UTM32N, s2_reflectance
+    from rasters import s2_reflectance, write_s2_stack
 
     from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
 
-    tiled = tmp_path / "S2_tiled.tif"
-    data = np.round(s2_reflectance(200, 200) * 10000).astype("uint16")
-    with rasterio.open(
-        tiled,
-        "w",
-        driver="GTiff",
-        width=200,
-        height=200,
-        count=12,
-        dtype="uint16",
-        crs=UTM32N,
-        transform=from_origin(*ORIGIN, 10, 10),
-        nodata=0,
+    tiled = write_s2_stack(
+        tmp_path / "S2_tiled.tif",
+        s2_reflectance(200, 200),
         tiled=True,
         blockxsize=32,
         blockysize=32,
         interleave="band",
         compress="deflate",
-    ) as dst:
-        dst.write(data)
-        dst.descriptions = AGBD_BAND_ORDER
+    )
     # B03: read by the rgb model patch by patch, not by the checks that sample the data at open
     corrupt_tile(tiled, tmp_path / "S2_corrupt.tif", AGBD_BAND_ORDER.index("B03") + 1)
     out = tmp_path / "out"
-    argv = [
-        "--s2",
-        str(tmp_path / "S2_corrupt.tif"),
-        "--model",
-        str(models["rgb"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "4",
-        "--threads",
-        "1",
-        "--block-patches",
-        "2",
-    ]
+    argv = cli_args(
+        models["rgb"],
+        [tmp_path / "S2_corrupt.tif"],
+        *("--max-new-tokens", 4, "--threads", 1, "--block-patches", 2),
+        out=out,
+    )
     with caplog.at_level(logging.INFO):
         assert predict.main(argv) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -334,7 +297,7 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_exit_2(
     models, scene, tmp_path, caplog
 ):
     (tmp_path / "file").write_text("x")
-    argv = ["--s2", *map(str, scene_s2(scene)), "--model", str(models["rgb"]), "--device", "cpu"]
+    argv = cli_args(models["rgb"], scene_s2(scene))
     with caplog.at_level(logging.ERROR):
         assert predict.main([*argv, "--out", str(tmp_path / "file" / "out")]) == 2
     message = caplog.records[-1].getMessage()
@@ -375,26 +338,8 @@ def test_a_canceled_run_leaves_the_folder_as_it_was(engines, scene, tmp_path):
 
 def test_a_killed_run_leaves_no_product_and_the_next_run_cleans_up(models, scene, tmp_path):
     out = tmp_path / "out"
-    argv = [
-        "-m",
-        "reo_core.predict",
-        "--s2",
-        *map(str, scene_s2(scene)),
-        "--model",
-        str(models["rgb"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "4",
-        "--threads",
-        "1",
-        "--batch-size",
-        "4",
-        "--block-patches",
-        "2",
-    ]
+    options = ("--max-new-tokens", 4, "--threads", 1, "--batch-size", 4, "--block-patches", 2)
+    argv = ["-m", "reo_core.predict", *cli_args(models["rgb"], scene_s2(scene), *options, out=out)]
     run = subprocess.Popen(
         [sys.executable, *argv],
         cwd=REPO_ROOT,

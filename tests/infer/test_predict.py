@@ -13,6 +13,7 @@ import pytest
 import rasterio
 import torch
 from infer_helpers import (
+    cli_args,
     lattice_corner,
     read_band,
     run_module,
@@ -45,22 +46,8 @@ def test_predict_writes_described_products_and_a_consistent_summary(
     models, scene, tmp_path, capsys
 ):
     out = tmp_path / "out"
-    argv = [
-        "--s2",
-        *map(str, scene_s2(scene)),
-        "--model",
-        str(models["ms"]),
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--batch-size",
-        "16",
-        "--max-new-tokens",
-        "4",
-        "--threads",
-        "1",
-    ]
+    options = ("--batch-size", 16, "--max-new-tokens", 4, "--threads", 1)
+    argv = cli_args(models["ms"], scene_s2(scene), *options, out=out)
     assert predict.main(argv) == 0
     printed = capsys.readouterr().out
     assert f"Quicklook: {out / 'quicklook.png'}" in printed and str(out / "agb.tif") in printed
@@ -280,20 +267,8 @@ def test_two_ranks_write_what_one_process_writes(models, scene, tmp_path):
 
 @pytest.mark.slow  # two real processes under accelerate launch: ~13 s; threads above: ~2 s
 def test_two_accelerate_processes_write_what_one_process_writes(models, scene, tmp_path):
-    common = [
-        "--s2",
-        *scene_s2(scene),
-        "--model",
-        models["ms"],
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "3",
-        "--batch-size",
-        "8",
-        "--block-patches",
-        "3",
-    ]
+    options = ("--max-new-tokens", 3, "--batch-size", 8, "--block-patches", 3)
+    common = cli_args(models["ms"], scene_s2(scene), *options)
     one = run_module("reo_core.predict", *common, "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr[-2000:]
     two = run_module(

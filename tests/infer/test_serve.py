@@ -1,4 +1,5 @@
-"""python -m reo_core.serve: the JSON-lines worker keeps serving through bad requests and cancels."""
+"""python -m reo_core.serve: the JSON-lines worker keeps serving through bad requests and
+cancels."""
 
 from __future__ import annotations
 
@@ -99,19 +100,16 @@ def test_bad_requests_get_error_replies_and_the_worker_keeps_serving(
     assert server.process.poll() is None
 
 
+def scene_estimate(request_id: str, scene, out, **fields) -> dict:
+    """An ``estimate`` request over the whole synthetic scene into ``out``, with ``fields``."""
+    s2 = [str(p) for p in scene_s2(scene)]
+    return {"id": request_id, "op": "estimate", "s2": s2, "out": str(out), **fields}
+
+
 def test_estimate_reports_progress_then_the_outputs(server, models, scene, tmp_path):
     out = tmp_path / "estimate"
-    server.send(
-        {
-            "id": "e1",
-            "op": "estimate",
-            "model": str(models["ms"]),
-            "device": "cpu",
-            "s2": [str(p) for p in scene_s2(scene)],
-            "out": str(out),
-            "batch_size": 8,
-        }
-    )
+    on_cpu = {"model": str(models["ms"]), "device": "cpu"}
+    server.send(scene_estimate("e1", scene, out, **on_cpu, batch_size=8))
     replies = [reply for _, reply in server.until("e1")]
     progress = [r for r in replies if r["type"] == "progress" and r["id"] == "e1"]
     assert len(progress) >= 5
@@ -122,7 +120,7 @@ def test_estimate_reports_progress_then_the_outputs(server, models, scene, tmp_p
     for path in result["paths"].values():
         assert (out / path.rsplit("/", 1)[-1]).is_file()
     assert json.loads((out / "summary.json").read_text())["patches"] == result["summary"]["patches"]
-    again = {"id": "e2", "op": "estimate", "s2": [str(p) for p in scene_s2(scene)], "out": str(out)}
+    again = scene_estimate("e2", scene, out)
     server.send(again)
     refused = server.final("e2")["error"]
     assert (
@@ -152,18 +150,9 @@ def test_cancel_stops_an_estimate_within_a_second_and_leaves_no_finished_output(
     server, models, scene, tmp_path
 ):
     out = tmp_path / "canceled"
-    server.send(
-        {
-            "id": "long",
-            "op": "estimate",
-            "model": str(models["ms"]),
-            "device": "cpu",
-            "s2": [str(p) for p in scene_s2(scene)],
-            "out": str(out),
-            "stride": 5,
-            "batch_size": 4,
-        }
-    )  # 46 x 46 patches: minutes of work
+    on_cpu = {"model": str(models["ms"]), "device": "cpu"}
+    # 46 x 46 patches: minutes of work
+    server.send(scene_estimate("long", scene, out, **on_cpu, stride=5, batch_size=4))
     while True:  # wait until it is predicting
         _, reply = server.replies.get(timeout=60)
         if (

@@ -1,4 +1,5 @@
-"""A tiny LLaVA base, built once per session from configs and saved in the llava-hf folder layout."""
+"""A tiny LLaVA base, built once per session from configs and saved in the llava-hf folder
+layout."""
 
 from __future__ import annotations
 

@@ -58,8 +58,8 @@ def model_dir(tmp_path_factory) -> Path:
         from reo_core.model.config import ReoConfig
         torch.manual_seed(0)
         base = build_base({str(folder.parent / "base")!r}, TINY_BASE, seed=0)
-        config = ReoConfig(base_model=str(base), modality="ms", head_token_hidden=16, head_channel_hidden=32,
-                           lora_r=4, lora_alpha=8, lora_dropout=0.0)
+        config = ReoConfig(base_model=str(base), modality="ms", head_token_hidden=16,
+                           head_channel_hidden=32, lora_r=4, lora_alpha=8, lora_dropout=0.0)
         save_checkpoint(create_model(config), {str(folder)!r})
     """)
     subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=True, capture_output=True)

@@ -4,8 +4,8 @@ It uses reo_core's own raster pipeline, so its outputs lie on the grid the real 
 its replies come from reo_core.serve_protocol, so they have the real worker's shape. Options make
 it slow (for cancel), crash mid-request, ignore cancel, or never become ready.
 
-    python tests/plugin/fake_worker.py [--delay S] [--steps N] [--crash] [--ignore-cancel] [--no-ready]
-                                       [--exit-delay S] [--protocol N] [--old-result]
+    python tests/plugin/fake_worker.py [--delay S] [--steps N] [--crash] [--ignore-cancel]
+                                       [--no-ready] [--exit-delay S] [--protocol N] [--old-result]
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Ask about a patch: a click on the map selects the patch the worker will use; the chat round trip."""
+"""Ask about a patch: a click on the map selects the patch the worker will use; the chat round
+trip."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ def click(qtbot, button) -> None:
 
 
 def run_estimate(qtbot, controller, dock) -> str:
-    """Click "Estimate AGB" and wait for the end; the outcome ('succeeded', 'failed', 'canceled')."""
+    """Click "Estimate AGB" and wait for the end; the outcome ('succeeded', 'failed',
+    'canceled')."""
     with qtbot.waitSignal(controller.estimateFinished, timeout=ESTIMATE_TIMEOUT_MS) as finished:
         click(qtbot, dock.estimate_button)
     return finished.args[0]
@@ -40,7 +41,8 @@ def reo_layers(project: QgsProject) -> dict:
 
 
 class GapMeter:
-    """Measures the longest pause of the GUI event loop while work runs (a frozen UI has long ones)."""
+    """Measures the longest pause of the GUI event loop while work runs (a frozen UI has long
+    ones)."""
 
     def __init__(self) -> None:
         self.last, self.longest = time.monotonic(), 0.0
@@ -147,7 +149,8 @@ def test_a_failed_run_leaves_no_folder_but_keeps_an_existing_one(tmp_path):
 def test_per_band_layers_with_a_hand_made_mapping(
     qtbot, project, scene_per_band, dock, controller, tmp_path
 ):
-    """B04 comes from a file whose name says nothing: the user maps it, the worker reads that file."""
+    """B04 comes from a file whose name says nothing: the user maps it, the worker reads that
+    file."""
     bands = {p.stem.rsplit("_", 1)[1]: p for p in (scene_per_band / "s2").glob("*_B*.tif")}
     red = tmp_path / "mystery.tif"  # not 'red.tif': STAC's common name 'red' says B04
     shutil.copy(bands.pop("B04"), red)

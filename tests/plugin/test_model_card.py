@@ -1,5 +1,6 @@
 """The model's nature beside its numbers: the demo model's caveat shows next to the model chooser,
-in the results, the message bar, the chat and the layers; a model that states no caveat shows none."""
+in the results, the message bar, the chat and the layers; a model that states no caveat shows
+none."""
 
 from __future__ import annotations
 

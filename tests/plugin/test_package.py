@@ -85,7 +85,8 @@ def test_the_zip_passes_the_plugin_repository_checks(package):
 
 
 def rebuilt(package, target, drop=(), add=None, metadata=None):
-    """A copy of ``package`` without the entries in ``drop``, with ``add`` and another metadata.txt."""
+    """A copy of ``package`` without the entries in ``drop``, with ``add`` and another
+    metadata.txt."""
     with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
         for info in source.infolist():
             if info.filename in drop:

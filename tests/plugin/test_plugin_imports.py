@@ -1,4 +1,5 @@
-"""The plugin imports nothing heavy into QGIS: no torch, and no package QGIS's own Python may lack."""
+"""The plugin imports nothing heavy into QGIS: no torch, and no package QGIS's own Python may
+lack."""
 
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ def test_no_plugin_module_imports_torch_or_the_worker_stack():
     statement = "import reo_plugin, qgis.utils\n" + "\n".join(
         f"import reo_plugin.{m}" for m in modules
     )
-    code = f"{statement}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    code = (
+        f"{statement}\nimport sys\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
@@ -47,7 +51,10 @@ def test_the_plugin_works_without_qtpy_through_qgis_pyqt():
     code = "import sys\nsys.modules['qtpy'] = None\n" + "\n".join(
         f"import reo_plugin.{m}" for m in modules
     )
-    code += "\nfrom reo_plugin.qt import Signal, QtCore\nassert Signal is QtCore.pyqtSignal\nprint('ok')"
+    code += (
+        "\nfrom reo_plugin.qt import Signal, QtCore\n"
+        "assert Signal is QtCore.pyqtSignal\nprint('ok')"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True
     )

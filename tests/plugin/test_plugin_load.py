@@ -94,7 +94,7 @@ def test_plugin_loads_starts_and_unloads(plugin_folder, qgis_iface):
     assert qgis_iface.mapCanvas().mapTool() is None
 
 
-# -- unload never waits for the worker --------------------------------------------------------------
+# -- unload never waits for the worker -------------------------------------------------------------
 
 UNLOAD_LIMIT_S = 0.5
 
@@ -168,7 +168,8 @@ def test_a_worker_that_never_exits_is_ended_by_the_reaper(plugin_folder, qgis_if
     assert reaped(client, timeout=10), "ended once the grace time is over"
 
 
-@pytest.mark.slow  # starts a second real worker and loads the model: ~5 s (the fake one above is fast)
+# starts a second real worker and loads the model: ~5 s (the fake one above is fast)
+@pytest.mark.slow
 def test_unload_with_the_real_worker_and_model_loaded(
     plugin_folder, qgis_iface, monkeypatch, model_dir
 ):

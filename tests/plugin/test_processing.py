@@ -27,7 +27,8 @@ from reo_plugin.qt import QtCore
 
 @pytest.fixture(scope="module")
 def processing(qgis_app):
-    """QGIS's Processing framework with REO's provider, as the plugin's initProcessing sets it up."""
+    """QGIS's Processing framework with REO's provider, as the plugin's initProcessing sets it
+    up."""
     from processing.core.Processing import Processing
 
     Processing.initialize()
@@ -62,6 +63,7 @@ def test_the_algorithm_is_registered(processing):
         "CLOUD_MASK_KIND",
         "CLOUD_THRESHOLD",
         "BAND_ORDER",
+        "BANDS",
         "BOA_OFFSET",
         "ALLOW_L1C",
     }
@@ -273,7 +275,7 @@ def test_cancel_leaves_no_output_and_no_folder(processing, shared_real_pool, sce
     assert set(temporary.glob("reo-*")) == before, "a canceled run must leave no folder"
 
 
-# -- how the input is read: the same overrides as the dock ------------------------------------------
+# -- how the input is read: the same overrides as the dock -----------------------------------------
 
 
 def unnamed_copy(stack: Path, target: Path) -> Path:
@@ -362,6 +364,41 @@ def test_an_unnamed_stack_needs_its_band_order(processing, shared_real_pool, sce
         "identified_by": "band order 'agbd'",
         "read": True,
     }
+
+
+def test_band_mapping_names_every_band_of_an_unnamed_stack(
+    processing, shared_real_pool, scene, tmp_path
+):
+    """BANDS, parsed as the command line's --band: the stack's bands named one by one (no SENTINEL2
+    layer needed), with the same values as the band order that means the same thing."""
+    from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER
+
+    stack = unnamed_copy(s2_file(scene), tmp_path / "gee_export.tif")
+    lines = [f"{band}={stack}:{index}" for index, band in enumerate(AGBD_BAND_ORDER, start=1)]
+    text = ";".join(lines[:6]) + "\n" + "\n".join(lines[6:])
+    mapped = processing.run("reo:estimate_agb", {"BANDS": text, "EXTENT": EXTENT_TEXT})
+    bands = check_result(mapped)["inputs"]["sentinel2"]["bands"]
+    assert bands["B8A"] == {
+        "file": str(stack),
+        "band": 9,
+        "identified_by": "band mapping",
+        "read": True,
+    }
+    ordered = processing.run(
+        "reo:estimate_agb",
+        {"SENTINEL2": [str(stack)], "EXTENT": EXTENT_TEXT, "BAND_ORDER": "agbd"},
+    )
+    assert read(mapped["OUTPUT_AGB"])[0].tolist() == read(ordered["OUTPUT_AGB"])[0].tolist()
+
+
+def test_a_malformed_band_mapping_or_none_at_all_says_what_to_give(processing, scene):
+    with pytest.raises(QgsProcessingException, match="BANDS 'B02' is not BAND=FILE"):
+        processing.run("reo:estimate_agb", {"BANDS": "B02", "SENTINEL2": [str(s2_file(scene))]})
+    with pytest.raises(QgsProcessingException, match="gives B02 twice"):
+        processing.run("reo:estimate_agb", {"BANDS": "B02=a.tif;B02=b.tif"})
+    with pytest.raises(QgsProcessingException) as refused:
+        processing.run("reo:estimate_agb", {})
+    assert "Sentinel-2" in str(refused.value)
 
 
 def test_a_level_1c_product_is_refused_unless_allowed(

@@ -39,7 +39,8 @@ def test_an_estimate_result_gives_its_layers_and_a_summary_line(tmp_path):
     assert outcome.files == {"agb": tmp_path / "agb.tif", "land_cover": tmp_path / "land_cover.tif"}
     assert outcome.summary_text() == (
         "Total AGB 1,875 Mg (carbon 881 Mg C) over 19 ha; mean 100.0 Mg/ha; "
-        "land cover: Closed forest, evergreen broad leaf 67 %, Cultivated and managed vegetation 33 %."
+        "land cover: Closed forest, evergreen broad leaf 67 %, "
+        "Cultivated and managed vegetation 33 %."
     )
 
 

@@ -1,4 +1,5 @@
-"""Runtime set-up and diagnostics: the worker's interpreter, creating one, and saying what is missing."""
+"""Runtime set-up and diagnostics: the worker's interpreter, creating one, and saying what is
+missing."""
 
 from __future__ import annotations
 
@@ -166,7 +167,7 @@ def test_diagnostics_show_the_worker_and_what_to_fix(
     else:
         assert "[missing] Worker Python: /no/such/python3" in report
         assert (
-            "fix: The Python '/no/such/python3' does not exist. Create a runtime in REO ▸ Runtime set-up"
-            in report
+            "fix: The Python '/no/such/python3' does not exist. "
+            "Create a runtime in REO ▸ Runtime set-up" in report
         )
     assert "✔" in dialog.view.toPlainText() or "✘" in dialog.view.toPlainText()

@@ -1,4 +1,5 @@
-"""The shipped layer styles: they load, carry the class table and the Mg/ha ramp, and are up to date."""
+"""The shipped layer styles: they load, carry the class table and the Mg/ha ramp, and are up to
+date."""
 
 from __future__ import annotations
 

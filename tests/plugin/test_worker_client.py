@@ -1,4 +1,5 @@
-"""The worker client against the fake worker (failure modes) and the real one (wrong Python, no torch)."""
+"""The worker client against the fake worker (failure modes) and the real one (wrong Python, no
+torch)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Stage 2 learns from what inference feeds the head: recorded inputs, head settings, dropout off."""
+"""Stage 2 learns from what inference feeds the head: recorded inputs, head settings, dropout
+off."""
 
 from __future__ import annotations
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +47,8 @@ def _assert_checkpoint_size_is_as_computed(folder) -> None:
     """Weights and optimiser state take 12 bytes per trained parameter (docs/benchmarks.md
     computes the paper's checkpoint sizes so); the rest is a few kB."""
     with safe_open(str(folder / "model.safetensors"), framework="pt") as weights:
-        trained = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in weights.keys())  # noqa: SIM118
+        names = weights.keys()  # a safetensors handle, not a dict: no iteration over it
+        trained = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in names)
     stored = (folder / "model.safetensors").stat().st_size + (
         folder / "optimizer.bin"
     ).stat().st_size
@@ -167,6 +171,19 @@ def _kill_after_checkpoint(monkeypatch, stage: int) -> None:
 
 
 RESUME_SETTINGS = {"steps": 4, "stage2_steps": 4, "save_every": 2, "seed": 5, "eval_samples": 1}
+# Float sums depend on torch's thread count, and this process's count depends on the tests run
+# before (the inference engine takes one thread for small models): the runs compared with the
+# straight run all train on this many threads, in this process and in the killed ones.
+RESUME_THREADS = 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pinned_threads():
+    """RESUME_THREADS for every run of this module (autouse: set up before straight_run)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(RESUME_THREADS)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -206,8 +223,10 @@ def test_a_run_killed_in_stage_two_resumes_stage_two(
 
 
 def test_a_finished_run_says_so_and_force_starts_over(
-    small_instruct_folder, tiny_base_folder, straight_run, caplog
+    small_instruct_folder, tiny_base_folder, straight_run, tmp_path, caplog
 ):
+    # A copy: --force below trains again where it runs, and other tests compare with straight_run.
+    straight_run = Path(shutil.copytree(straight_run, tmp_path / "run"))
     caplog.set_level("INFO")
     settings = overrides(small_instruct_folder, tiny_base_folder, straight_run, **RESUME_SETTINGS)
     before = (straight_run / "model" / "heads.safetensors").stat().st_mtime_ns
@@ -251,6 +270,7 @@ def test_a_sigkilled_run_resumes_to_the_same_weights(
         "sys.exit(main(sys.argv[1:]))\n"
     )
     arguments = ["--config", str(TINY_PRESET), *settings]
+    threads_env = {**os.environ, "OMP_NUM_THREADS": str(RESUME_THREADS)}
     first = subprocess.run(
         [sys.executable, "-c", die, *arguments],
         cwd=REPO_ROOT,
@@ -258,6 +278,7 @@ def test_a_sigkilled_run_resumes_to_the_same_weights(
         text=True,
         timeout=300,
         check=False,
+        env=threads_env,
     )
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
     resumed_from = latest_checkpoint(killed, 2)
@@ -269,6 +290,7 @@ def test_a_sigkilled_run_resumes_to_the_same_weights(
         text=True,
         timeout=300,
         check=False,
+        env=threads_env,
     )
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"resumed stage 2 from {resumed_from}" in second.stderr
