@@ -25,13 +25,16 @@ import zipfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# June cropland in Austria: the patch asked about is its centre, which is clear. (The Finnish
+# September patch used before has a lake there that the cloud screening counts as shadow, so the
+# question is refused.)
 DEFAULT_PRODUCT = (
     REPO_ROOT.parent
     / "shared"
     / "data"
     / "real"
     / "bigearthnet-s2-l2a"
-    / "S2B_MSIL2A_20170924T93020_69_24"
+    / "S2A_MSIL2A_20170613T101031_87_48"
 )
 SCREEN = "1366x768x24"
 TIMEOUT_S = 900
