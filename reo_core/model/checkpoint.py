@@ -24,7 +24,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
-from reo_core.atomic import replace_folder
+from reo_core.atomic import replace_folder, write_json
 from reo_core.errors import InputError
 from reo_core.model.base import clip_preprocessor, load_base
 from reo_core.model.config import CONFIG_NAME, ReoConfig
@@ -43,6 +43,7 @@ from reo_core.model.weights import COPY_AGAIN, check_base_weights, check_safeten
 
 HEADS_FILE = "heads.safetensors"
 ADAPTER_FILE = "adapter_model.safetensors"
+ADAPTER_CONFIG = "adapter_config.json"
 ATTENTION_CHOICES = ("sdpa", "eager")  # torch's fused attention, or the plain matmuls
 _PIL_RESAMPLE = {"bilinear": 2, "bicubic": 3}
 
@@ -98,6 +99,7 @@ def save_checkpoint(
         if state_dict is not None:
             base_state = {k[5:]: v for k, v in state.items() if k.startswith("base.")}
         model.base.save_pretrained(staging, safe_serialization=True, state_dict=base_state)
+        _refer_adapter_to(staging, config_to_save.base_model)
         heads = {
             k: v.detach().contiguous().cpu() for k, v in state.items() if k.startswith(REO_MODULES)
         }
@@ -110,6 +112,16 @@ def save_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return folder
+
+
+def _refer_adapter_to(folder: Path, base: str) -> None:
+    """peft records the base's path as loaded (absolute, the training machine's); the adapter's
+    config names it as reo_config.json does, so a copied model folder leaks no path and reads the
+    same to peft's own tools."""
+    path = folder / ADAPTER_CONFIG
+    config = json.loads(path.read_text())
+    config["base_model_name_or_path"] = base
+    write_json(path, config)
 
 
 def load_checkpoint(
@@ -159,7 +171,7 @@ def load_checkpoint(
 
 def _check_files(folder: Path) -> None:
     """The adapter and head files are there and readable, before anything loads them."""
-    read_json(folder / "adapter_config.json", "the LoRA adapter's configuration")
+    read_json(folder / ADAPTER_CONFIG, "the LoRA adapter's configuration")
     check_safetensors(folder / ADAPTER_FILE, "the LoRA adapter")
     check_safetensors(folder / HEADS_FILE, "the regression head and reverse projection")
 

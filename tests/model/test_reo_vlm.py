@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -273,6 +275,8 @@ def test_a_model_shipped_beside_its_base_moves_with_it(
     loaded.model.config.base_model = str(bundle / "base")
     save_checkpoint(loaded, bundle / "model")
     assert '"base_model": "../base"' in (bundle / "model" / "reo_config.json").read_text()
+    adapter = json.loads((bundle / "model" / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == "../base"  # no path of this machine
     moved = tmp_path / "elsewhere" / "bundle"
     shutil.move(bundle, moved)
     monkeypatch.chdir(tmp_path)  # not the bundle's folder
