@@ -71,6 +71,17 @@ class GenerationOutput:
     agb_std: torch.Tensor | None  # (B,) Mg/ha
 
 
+def _spectral_channel(
+    config: ReoConfig, tokens: int, width: int, conv: bool
+) -> SpectralEncoder | None:
+    """A spectral channel of ``tokens`` tokens of ``width`` (None for 0 tokens): the model's band
+    statistics, and with ``conv`` a convolution over its bands' reflectances."""
+    if not tokens:
+        return None
+    features = len(feature_names(config.bands, reads_sar(config.modality)))
+    return SpectralEncoder(features, tokens, width, len(config.bands) if conv else 0)
+
+
 class ReoVLM(nn.Module):
     """The whole model. ``base`` is a ``LlavaForConditionalGeneration``, possibly wrapped by
     peft."""
@@ -89,26 +100,11 @@ class ReoVLM(nn.Module):
         tokens_per_layer = len(config.images) * (1 + config.head_grid**2)  # CLIP has a CLS token
         width = config.head_width or vision_width
         self.reverse_projection = nn.Linear(text_width, vision_width)
-        features = len(feature_names(config.bands, reads_sar(config.modality)))
-        self.spectral_encoder = (
-            SpectralEncoder(
-                features,
-                config.spectral_tokens,
-                vision_width,
-                len(config.bands) if config.spectral_conv else 0,
-            )
-            if config.spectral_tokens
-            else None
+        self.spectral_encoder = _spectral_channel(
+            config, config.spectral_tokens, vision_width, config.spectral_conv
         )
-        self.spectral_prompt = (
-            SpectralEncoder(
-                features,
-                config.llm_spectral_tokens,
-                text_width,
-                len(config.bands) if config.llm_spectral_conv else 0,
-            )
-            if config.llm_spectral_tokens
-            else None
+        self.spectral_prompt = _spectral_channel(
+            config, config.llm_spectral_tokens, text_width, config.llm_spectral_conv
         )
         self.regression_head = RegressionHead(
             num_tokens=len(self.head_layers) * tokens_per_layer
