@@ -43,14 +43,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from reo_core.baselines import band_features, fit_trees, predict  # noqa: E402
 from reo_core.evaluate import evaluate_records  # noqa: E402
-from reo_core.instruct.build import BuildConfig, build_instruct  # noqa: E402
 from reo_core.instruct.dialogues import activities_of, activity_answer, facts_arrays  # noqa: E402
 from reo_core.instruct.store import PatchStore, s2_reflectance  # noqa: E402
 from reo_core.instruct.templates import IMAGE_TOKEN  # noqa: E402
 from reo_core.jsonl import read_jsonl  # noqa: E402
-from reo_core.synth.agbd_h5 import RAW_NAME, write_agbd  # noqa: E402
 from reo_core.tasks import Task  # noqa: E402
-from reo_core.train.demo import DATA_SEEDS, TRAIN_PATCHES  # noqa: E402
+from reo_core.train.demo import DATA_SEEDS, TRAIN_PATCHES, synthetic_instruct  # noqa: E402
 
 logger = logging.getLogger("demo_baselines")
 SPLITS = ("train", "val", "test")
@@ -63,17 +61,7 @@ MEAN, TREES = "training mean", "gradient-boosted trees (band statistics)"
 def build(work: Path, name: str, seeds: list[int], patches: int) -> Path:
     """REO-Instruct from synthetic AGBD files of ``seeds`` (made unless a finished build exists)."""
     folder = work / f"{name}-seeds{'-'.join(map(str, seeds))}-n{patches}"
-    if (folder / "instruct" / "manifest.json").is_file():
-        logger.info("reusing %s", folder / "instruct")
-        return folder / "instruct"
-    files = []
-    for seed in seeds:
-        data = folder / f"agbd-{seed}"
-        if not (data / RAW_NAME).is_file():
-            write_agbd(data, patches, seed=seed)
-        files.append(data / RAW_NAME)
-    build_instruct(BuildConfig(agbd=tuple(files), out=folder / "instruct", seed=0))
-    return folder / "instruct"
+    return synthetic_instruct(folder, seeds, patches)
 
 
 def patch_table(folder: Path, splits: tuple[str, ...]) -> dict[tuple, dict]:

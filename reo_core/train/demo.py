@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -47,19 +48,28 @@ DEMO_CARD_LINE = {  # shown beside the demo model's numbers (reo_core.model.conf
 }
 
 
+def synthetic_instruct(work: Path, seeds: Sequence[int], patches: int) -> Path:
+    """REO-Instruct in ``work/instruct`` from synthetic AGBD files of ``seeds`` (``patches`` each,
+    in ``work/agbd-seed<seed>``); what a finished earlier call made is reused, not made again."""
+    instruct = work / "instruct"
+    if (instruct / "manifest.json").is_file():
+        logger.info("reusing %s", instruct)
+        return instruct
+    files = []
+    for seed in seeds:
+        data = work / f"agbd-seed{seed}"
+        if not (data / RAW_NAME).is_file():
+            write_agbd(data, patches, seed=seed)
+        files.append(data / RAW_NAME)
+    build_instruct(BuildConfig(agbd=tuple(files), out=instruct, seed=0))
+    return instruct
+
+
 def build_demo(
     work: Path, install: Path, overrides: list[str], force: bool = False, processes: int = 1
 ) -> Path:
     """Every step of the demo model; returns the installed model folder."""
-    instruct = work / "instruct"
-    files = []
-    for seed in DATA_SEEDS:
-        data = work / f"agbd-seed{seed}"
-        if not (data / RAW_NAME).is_file():
-            write_agbd(data, TRAIN_PATCHES, seed=seed)
-        files.append(data / RAW_NAME)
-    if not (instruct / "manifest.json").is_file():
-        build_instruct(BuildConfig(agbd=tuple(files), out=instruct, seed=0))
+    instruct = synthetic_instruct(work, DATA_SEEDS, TRAIN_PATCHES)
     base = install / "base"
     settings = [
         f"data={instruct}",

@@ -271,27 +271,23 @@ def test_a_sigkilled_run_resumes_to_the_same_weights(
     )
     arguments = ["--config", str(TINY_PRESET), *settings]
     threads_env = {**os.environ, "OMP_NUM_THREADS": str(RESUME_THREADS)}
-    first = subprocess.run(
-        [sys.executable, "-c", die, *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=threads_env,
-    )
+
+    def run(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, *command, *arguments],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=threads_env,
+        )
+
+    first = run("-c", die)
     assert first.returncode == -signal.SIGKILL, first.stderr[-2000:]
     resumed_from = latest_checkpoint(killed, 2)
     assert resumed_from is not None
-    second = subprocess.run(
-        [sys.executable, "-m", "reo_core.train", *arguments],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=threads_env,
-    )
+    second = run("-m", "reo_core.train")
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"resumed stage 2 from {resumed_from}" in second.stderr
     _assert_same_weights(straight_run / "model", killed / "model", atol=1e-6)
