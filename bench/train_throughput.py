@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         else f"CPU ({platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads)"
     )
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)  # a folder for the temporary build
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         write_agbd(Path(tmp) / "agbd", 600, seed=77)
         data = Path(tmp) / "instruct"
