@@ -82,6 +82,7 @@ class ReoDock(DockLayout, QgsDockWidget):
         self.canvas = canvas
         self.picked: PatchSelection | None = None  # the patch the chat is about
         self.card = ModelCard()
+        self._model_bands: tuple[str, ...] = ()  # the chosen model's bands, read when it changes
         self._loading = True
         self._asked: InspectParameters | None = None  # the inspection last asked for
         # (parameters, error message or None) of the last inspection answered
@@ -124,11 +125,7 @@ class ReoDock(DockLayout, QgsDockWidget):
         return list(layers.values())
 
     def required_bands(self) -> tuple[str, ...]:
-        try:
-            bands = read_model_config(self.model_path.filePath()).get("bands")
-        except ReoError:
-            bands = None
-        return tuple(bands) if bands else bands_needed(self.modality.currentText())
+        return self._model_bands or bands_needed(self.modality.currentText())
 
     def read_inputs(self) -> InputParameters:
         """The inputs and the overrides of how they are read; InputError says what to choose.
@@ -445,11 +442,12 @@ class ReoDock(DockLayout, QgsDockWidget):
         try:
             config = read_model_config(self.model_path.filePath())
         except ReoError as error:
-            self.card = ModelCard()
+            self.card, self._model_bands = ModelCard(), ()
             self.model_info.setText(error.message)
             self.model_info.setStyleSheet(f"color: {ERROR_COLOUR};")
         else:
             self.card = ModelCard.from_config(config)
+            self._model_bands = tuple(config.get("bands") or ())
             self.model_info.setStyleSheet("")
             modality = config.get("modality", "ms")
             bands = config.get("bands") or bands_needed(modality)

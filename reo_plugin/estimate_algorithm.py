@@ -395,8 +395,9 @@ def _report_reading(outcome: EstimateOutcome, feedback: QgsProcessingFeedback) -
         feedback.pushInfo(f"How REO read the input: {reading.line()}")
         for warning in reading.warnings:
             feedback.pushWarning(warning)
-    if outcome.skipped_text():
-        feedback.pushInfo(f"{outcome.skipped_text()}.")
+    skipped = outcome.skipped_text()
+    if skipped:
+        feedback.pushInfo(f"{skipped}.")
 
 
 def _text(error: ReoError) -> str:

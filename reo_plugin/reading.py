@@ -8,7 +8,7 @@ box, and its warnings. It decides nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from reo_core import serve_protocol as protocol
@@ -29,20 +29,14 @@ class Reading:
 
     decision: dict
     patches: int | None = None  # patches of the extent (inspect only)
-    grid: dict = field(default_factory=dict)
+    grid: protocol.GridInfo | None = None  # the patch grid of the extent (inspect only)
 
     @classmethod
     def from_inspect(cls, result: dict) -> Reading:
         """From an ``inspect`` result (``serve_protocol.InspectResult``); ProtocolError
         otherwise."""
         inspected = protocol.decode_result(protocol.Inspect.op, result)
-        grid = {
-            "crs": inspected.grid.crs,
-            "width": inspected.grid.width,
-            "height": inspected.grid.height,
-            "stride": inspected.grid.stride,
-        }
-        return cls(inspected.decision, inspected.patches, grid)
+        return cls(inspected.decision, inspected.patches, inspected.grid)
 
     @classmethod
     def from_summary(cls, summary: dict) -> Reading | None:
@@ -138,11 +132,11 @@ class Reading:
             lines.append(f"Bands found, not read by this model: {', '.join(others)}")
         if d.get("files_not_used"):
             lines.append(f"Files not used: {', '.join(d['files_not_used'])}")
-        if self.grid:
+        if self.grid is not None:
             g = self.grid
             lines.append(
-                f"Patch grid: {g.get('width')} x {g.get('height')} patches "
-                f"({self.patches} in the extent), stride {g.get('stride')}, {g.get('crs')}"
+                f"Patch grid: {g.width} x {g.height} patches "
+                f"({self.patches} in the extent), stride {g.stride}, {g.crs}"
             )
         if self.warnings:
             lines += ["Warnings:"] + [f"  - {text}" for text in self.warnings]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from reo_core import serve_protocol as protocol
@@ -60,7 +61,7 @@ class EstimateOutcome:
     def area_ha(self) -> float | None:
         return _number(self.summary.get("valid_area_ha"))
 
-    @property
+    @cached_property
     def reading(self) -> Reading | None:
         """How the worker read the Sentinel-2 input (summary.json's ``inputs.sentinel2``)."""
         return Reading.from_summary(self.summary)
@@ -112,8 +113,9 @@ class EstimateOutcome:
         """Several lines for the details box: the summary, skipped patches, how the input was
         read and its warnings, every class area and the files."""
         lines = [self.summary_text()]
-        if self.skipped_text():
-            lines.append(f"{self.skipped_text()}.")
+        skipped = self.skipped_text()
+        if skipped:
+            lines.append(f"{skipped}.")
         reading = self.reading
         if reading is not None:
             lines.append(f"Input read as: {reading.line()}")
