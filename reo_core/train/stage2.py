@@ -228,8 +228,10 @@ def record_head_inputs(
     folder: Path,
     accelerator: Accelerator,
     fingerprint: dict,
+    engine: InferenceEngine,
 ) -> HeadInputDataset:
-    """Record (or reuse) the head inputs of every unit; each process records every N-th chunk."""
+    """Record (or reuse) the head inputs of every unit; each process records every N-th chunk.
+    ``engine`` (see :func:`estimate_engine`) answers the estimate question in "generated" mode."""
     cache = HeadInputCache(folder, len(plan.units), config.eval_batch_size)
     fingerprint = {
         **fingerprint,
@@ -250,7 +252,7 @@ def record_head_inputs(
             folder,
             len(todo),
         )
-    produce = _producer(config, loaded, plan, accelerator)
+    produce = _producer(loaded, plan, accelerator, engine)
     for chunk in todo:
         cache.write(chunk, produce([plan.units[u] for u in cache.chunk_units(chunk)]))
     accelerator.wait_for_everyone()
@@ -271,13 +273,12 @@ def estimate_engine(
 
 
 def _producer(
-    config: TrainConfig, loaded: LoadedModel, plan: RecordingPlan, accelerator: Accelerator
+    loaded: LoadedModel, plan: RecordingPlan, accelerator: Accelerator, engine: InferenceEngine
 ) -> Callable[[list[int]], list[dict]]:
     """items -> their recorded head inputs, one sample per item."""
     dtype, device = training_dtype(accelerator), model_device(accelerator)
     model, dataset = loaded.model, plan.dataset
     if plan.mode == "generated":
-        engine = estimate_engine(config, loaded, accelerator)
 
         def generated(items: list[int]) -> list[dict]:
             arrays = [dataset.patch_arrays(i) for i in items]
@@ -307,7 +308,8 @@ def stage2_datasets(
     val_set = InstructDataset(
         config.data, "val", processor, tasks=(Task.AGB,), limit=config.eval_samples
     )
-    fingerprint = _fingerprint(config, loaded, start_from, accelerator)
+    engine = estimate_engine(config, loaded, accelerator)  # one for both splits
+    fingerprint = _fingerprint(config, loaded, start_from, accelerator, engine)
     root = Path(config.output) / CACHE_FOLDER
     train = record_head_inputs(
         config,
@@ -316,6 +318,7 @@ def stage2_datasets(
         root / "train",
         accelerator,
         fingerprint,
+        engine,
     )
     val = record_head_inputs(
         config,
@@ -324,12 +327,17 @@ def stage2_datasets(
         root / "val",
         accelerator,
         fingerprint,
+        engine,
     )
     return train, val
 
 
 def _fingerprint(
-    config: TrainConfig, loaded: LoadedModel, start_from: Path, accelerator: Accelerator
+    config: TrainConfig,
+    loaded: LoadedModel,
+    start_from: Path,
+    accelerator: Accelerator,
+    engine: InferenceEngine,
 ) -> dict:
     """What the recorded inputs depend on: reuse them only if all of it is the same."""
     from reo_core.infer.prompt import ESTIMATE_QUESTION
@@ -344,7 +352,7 @@ def _fingerprint(
         "head_config": loaded.model.config.to_dict(),
         "data": str(Path(config.data).resolve()),
         "question": ESTIMATE_QUESTION,
-        "max_new_tokens": estimate_engine(config, loaded, accelerator).max_new_tokens,
+        "max_new_tokens": engine.max_new_tokens,
         "dtype": str(training_dtype(accelerator)),
         "device": accelerator.device.type,
     }
