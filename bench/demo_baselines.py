@@ -41,6 +41,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from reo_core.atomic import write_json  # noqa: E402
 from reo_core.baselines import band_features, fit_trees, predict  # noqa: E402
 from reo_core.evaluate import evaluate_records  # noqa: E402
 from reo_core.instruct.dialogues import activities_of, activity_answer, facts_arrays  # noqa: E402
@@ -205,7 +206,7 @@ def score(name: str, records: list[dict], out: Path) -> dict:
         "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8"
     )
     metrics = evaluate_records(records).to_json()
-    (out / f"{slug}.metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
+    write_json(out / f"{slug}.metrics.json", metrics)  # strict JSON: undefined metrics as null
     tasks = metrics["tasks"]
     agb, lc = tasks[Task.AGB.value], tasks[Task.LAND_COVER.value]
     count, activity = tasks[Task.PATCH_COUNT.value], tasks[Task.HUMAN_ACTIVITY.value]
