@@ -139,18 +139,12 @@ class ReoConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.spectral_tokens < 0:
-            raise ValueError(f"spectral_tokens must be >= 0 (0 = off), got {self.spectral_tokens}")
-        if self.spectral_conv and not self.spectral_tokens:
-            raise ValueError("spectral_conv needs spectral_tokens >= 1 (its summary feeds them)")
-        if self.llm_spectral_tokens < 0:
-            raise ValueError(
-                f"llm_spectral_tokens must be >= 0 (0 = off), got {self.llm_spectral_tokens}"
-            )
-        if self.llm_spectral_conv and not self.llm_spectral_tokens:
-            raise ValueError(
-                "llm_spectral_conv needs llm_spectral_tokens >= 1 (its summary feeds them)"
-            )
+        for prefix in ("", "llm_"):  # the head's spectral channel and the LLM's
+            tokens, conv = f"{prefix}spectral_tokens", f"{prefix}spectral_conv"
+            if getattr(self, tokens) < 0:
+                raise ValueError(f"{tokens} must be >= 0 (0 = off), got {getattr(self, tokens)}")
+            if getattr(self, conv) and not getattr(self, tokens):
+                raise ValueError(f"{conv} needs {tokens} >= 1 (its summary feeds them)")
         for name in ("head_width", "head_channel_hidden"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = automatic), got {getattr(self, name)}")
