@@ -434,15 +434,34 @@ def test_labels_out_of_range_empty_s2_and_repeats_are_dropped_and_counted(agbd_d
 
 
 def test_the_build_removes_the_offset_each_product_carries(agbd_dir, tmp_path):
-    """AGBD's flag says 0 for two Lite regions whose products carry +1000 DN (the caveat)."""
+    """AGBD's flag says 0 for Lite regions whose products carry +1000 DN (the caveat). Where the
+    values of enough of a product's patches tell, every patch of it gets the true offset; a
+    product whose patches are all too bright to tell keeps what its metadata say."""
+    from reo_core.agbd.offset import MIN_PRODUCT_VOTES
     from reo_core.synth.agbd_h5 import AGBD_TILES
 
     out = tmp_path / "lite"
     stats = build_instruct(BuildConfig(agbd=tuple(agbd_dir / n for n in LITES), out=out))
     truth = {t.region: 1000 * (t.baseline >= (4, 0)) for t in AGBD_TILES}
-    for meta in out.glob("*/shard-*/meta.json"):
-        for patch in json.loads(meta.read_text())["patches"]:
-            assert patch["boa_offset"] == truth[patch["region"]], patch["key"]
+    patches = [
+        patch
+        for meta in out.glob("*/shard-*/meta.json")
+        for patch in json.loads(meta.read_text())["patches"]
+    ]
+    told = [p for p in patches if p["boa_offset_source"] in ("data", "product")]
+    assert len(told) >= 0.75 * len(patches)
+    for patch in told:
+        assert patch["boa_offset"] == truth[patch["region"]], patch["key"]
+    votes: dict[tuple[str, int, int], int] = {}
+    for patch in patches:
+        product = (patch["source"], patch["region"], patch["s2_date"])
+        votes[product] = votes.get(product, 0) + (patch["boa_offset_source"] == "data")
+    flags = {(t.split, t.region): 1000 * t.boa_flag for t in AGBD_TILES}
+    for patch in patches:
+        if patch["boa_offset_source"] == "metadata":
+            assert votes[(patch["source"], patch["region"], patch["s2_date"])] < MIN_PRODUCT_VOTES
+            split = patch["source"].removeprefix("AGBD-Lite-").removesuffix(".h5")
+            assert patch["boa_offset"] == flags[(split, patch["region"])]  # Lite's only metadata
     val = stats["val"]["boa_offset"]
     assert val["data_against_metadata"] == stats["val"]["source_patches"]  # the flag is 0 there
     assert val["product"]["1000"] == stats["val"]["source_patches"]  # pooled per product

@@ -4,7 +4,7 @@ and the year's course (leaf-off, dry season, snow) of a scene."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reo_core.synth.location import DEFAULT_LOCATION, SceneLocation
 
@@ -29,7 +29,9 @@ class Biome:
     height_factor: float  # scales canopy heights (tropical forests are taller)
     elevation_m: float  # mean terrain height
     relief_m: float  # terrain height variation (std)
-    water: str = "water"  # endmember of its lakes and rivers (spectra.WATER_TYPES)
+    # Water types of its lakes and rivers (spectra.WATER_TYPES) -> share of scenes with that type:
+    # clear lakes, dark humic or blackwater lakes and rivers, sediment-laden (turbid) rivers.
+    waters: dict[str, float] = field(default_factory=lambda: {"water": 1.0})
     lake_scale_px: float = 40.0  # smoothing of the lake field: larger = fewer, bigger lakes
     leaf_on: tuple[int, int] | None = None  # deciduous crowns in full leaf; None: never leaf-off
     dry_season: tuple[int, int] | None = None  # herbs dry and senescent
@@ -63,10 +65,13 @@ BIOMES: dict[str, Biome] = {
             0.25,
             2.0,
             True,
-            0.01,
+            0.025,
             1.0,
             700.0,
             250.0,
+            # Clear lakes, dark bog lakes and fish ponds, silty rivers after rain.
+            waters={"water": 0.5, "humic_water": 0.3, "turbid_water": 0.2},
+            lake_scale_px=60.0,
             leaf_on=(130, 290),
             dry_season=None,
             snow_season=(335, 60),
@@ -79,11 +84,13 @@ BIOMES: dict[str, Biome] = {
             0.12,
             1.0,
             True,
-            0.005,
+            0.015,
             1.1,
             120.0,
             40.0,
-            water="turbid_water",
+            # Sediment-laden white-water rivers and dark blackwater rivers and lagoons (humic).
+            waters={"turbid_water": 0.5, "humic_water": 0.5},
+            lake_scale_px=60.0,
             dry_season=(230, 310),
             haze=0.5,
             peak_day=60,
@@ -99,6 +106,7 @@ BIOMES: dict[str, Biome] = {
             0.8,
             400.0,
             200.0,
+            waters={"water": 0.6, "turbid_water": 0.4},
             leaf_on=(110, 310),
             dry_season=(160, 270),
             snow_season=(355, 40),
@@ -117,7 +125,7 @@ BIOMES: dict[str, Biome] = {
             0.85,
             1200.0,
             100.0,
-            water="turbid_water",
+            waters={"turbid_water": 0.8, "water": 0.2},
             leaf_on=(320, 130),
             dry_season=(160, 290),
             haze=0.45,
@@ -132,10 +140,13 @@ BIOMES: dict[str, Biome] = {
             0.10,
             1.5,
             True,
-            0.005,
+            0.015,
             0.9,
             1600.0,
             500.0,
+            # Clear valley lakes; dark bog lakes and tarns.
+            waters={"water": 0.7, "humic_water": 0.3},
+            lake_scale_px=60.0,
             leaf_on=(140, 280),
             snow_season=(300, 120),
             snow_line_m=1200.0,
@@ -155,7 +166,7 @@ BIOMES: dict[str, Biome] = {
             0.75,
             150.0,
             40.0,
-            water="humic_water",
+            waters={"humic_water": 1.0},
             lake_scale_px=100.0,
             leaf_on=(150, 275),
             snow_season=(305, 110),

@@ -100,6 +100,12 @@ def sun_position(latitude: float, day_of_year: int) -> tuple[float, float]:
     return math.degrees(elevation), math.degrees(azimuth) % 360.0
 
 
+def _shares(weights: dict[str, float]) -> np.ndarray:
+    """Weights normalised to probabilities."""
+    values = np.array(list(weights.values()), dtype=np.float64)
+    return values / values.sum()
+
+
 def acquisition(
     biome: Biome, location: SceneLocation, day_of_year: int, rng: np.random.Generator
 ) -> Acquisition:
@@ -121,6 +127,7 @@ def acquisition(
     gain = float(rng.uniform(*VIEW_GAIN))
     # Soils are wetter in the green season than in the dry one, and after rain at any time.
     moisture = float(np.clip(0.3 * herb_green + rng.uniform(-0.3, 0.4), 0.0, 1.0))
+    water = str(rng.choice(list(biome.waters), p=_shares(biome.waters)))
     return Acquisition(
         day_of_year,
         elevation,
@@ -129,7 +136,7 @@ def acquisition(
         herb_green,
         snow_line,
         haze,
-        biome.water,
+        water,
         gain,
         moisture,
     )
