@@ -87,6 +87,12 @@ def patch_table(folder: Path, splits: tuple[str, ...]) -> dict[tuple, dict]:
     return table
 
 
+def _patch_key(record: dict) -> tuple:
+    """A dialogue's patch: (split, shard, index) in its build."""
+    ref = record["patch"]
+    return ref["split"], ref["shard"], ref["index"]
+
+
 def held_out_questions(folder: Path) -> list[dict]:
     """Every dialogue of the held-out build, each (patch, task) once (the first draw's)."""
     seen, questions = set(), []
@@ -94,8 +100,7 @@ def held_out_questions(folder: Path) -> list[dict]:
         path = folder / f"{split}.jsonl"
         lines = read_jsonl(path, "a REO-Instruct dialogue") if path.is_file() else ()
         for _, record in lines:
-            ref = record["patch"]
-            key = (ref["split"], ref["shard"], ref["index"], record["task"])
+            key = (*_patch_key(record), record["task"])
             if key not in seen:
                 seen.add(key)
                 questions.append(record)
@@ -138,8 +143,8 @@ def baseline_records(questions: list[dict], answers: dict[tuple, dict]) -> list[
     """One prediction record per held-out question, from a method's per-patch answers."""
     records = []
     for record in questions:
-        ref, target = record["patch"], record["target"]
-        answer = answers[(ref["split"], ref["shard"], ref["index"])]
+        target = record["target"]
+        answer = answers[_patch_key(record)]
         task = Task(record["task"])
         if task is Task.AGB:
             prediction = float(answer["agb"])
@@ -170,7 +175,8 @@ def model_records(model_folder: Path, test_folder: Path, questions: list[dict], 
     """The REO model's answers to the held-out questions, as users get them in the chat: every
     question through ``reo_core.infer.question.answer_patches`` with REO's default engine (AGB by
     the regression head; land cover and patch count from the map's own answer for the patch;
-    other questions by generation held to their answer type); the answer text is scored."""
+    other questions by generation held to their answer type); the answer text is scored. The
+    map's answer is made once per patch and serves all three of its question families."""
     from reo_core.infer.engine import EngineOptions, load_engine
     from reo_core.infer.question import answer_patches
     from reo_core.instruct.torch_dataset import InstructDataset
@@ -181,16 +187,30 @@ def model_records(model_folder: Path, test_folder: Path, questions: list[dict], 
         if (test_folder / f"{split}.jsonl").is_file():
             dataset = InstructDataset(test_folder, split, engine.processor)
             where |= {r["id"]: (dataset, i) for i, r in enumerate(dataset.records)}
+    rows, arrays = {}, []  # patch reference -> its row in the stacked arrays
+    for record in questions:
+        if _patch_key(record) not in rows:
+            rows[_patch_key(record)] = len(arrays)
+            dataset, index = where[record["id"]]
+            arrays.append(dataset.patch_arrays(index))
+    s2 = np.stack([a[0] for a in arrays])
+    sar = None if arrays[0][1] is None else np.stack([a[1] for a in arrays])
+    estimate = engine.predict_patches(s2, sar)
     by_question: dict[str, list[dict]] = {}
     for record in questions:
         by_question.setdefault(record["messages"][0]["content"], []).append(record)
     records = []
     for text, asked in by_question.items():
-        arrays = [where[r["id"]][0].patch_arrays(where[r["id"]][1]) for r in asked]
-        s2 = np.stack([a[0] for a in arrays])
-        sar = None if arrays[0][1] is None else np.stack([a[1] for a in arrays])
+        at = [rows[_patch_key(r)] for r in asked]
         question = text.removeprefix(IMAGE_TOKEN).strip()
-        for record, answer in zip(asked, answer_patches(engine, s2, sar, question), strict=True):
+        answers = answer_patches(
+            engine,
+            s2[at],
+            None if sar is None else sar[at],
+            question,
+            estimate=estimate.take(at),
+        )
+        for record, answer in zip(asked, answers, strict=True):
             prediction = answer["agb"] if answer["kind"] == "agb" else answer["answer"]
             records.append(_record(record, prediction))
     return records

@@ -43,6 +43,17 @@ class PatchPredictions:
             texts=[t for p in parts for t in p.texts],
         )
 
+    def take(self, indices: np.ndarray | list[int]) -> PatchPredictions:
+        """The answers for the patches at ``indices``, in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return PatchPredictions(
+            agb=self.agb[indices],
+            agb_std=None if self.agb_std is None else self.agb_std[indices],
+            land_cover=self.land_cover[indices],
+            patch_count=self.patch_count[indices],
+            texts=[self.texts[i] for i in indices.tolist()],
+        )
+
 
 @dataclass
 class BlockResult:

@@ -132,16 +132,23 @@ def answer_patches(
     max_new_tokens: int = DEFAULT_ANSWER_TOKENS,
     carbon_fraction: float = IPCC_CARBON_FRACTION,
     via_estimate: bool = True,
+    estimate: PatchPredictions | None = None,
 ) -> list[dict]:
     """The answer to ``question`` about each of N patches (s2 (N, bands, 25, 25), sar or None).
 
     ``kind`` says what answered: "agb" (the regression head), "land_cover" / "count" (the map's
     own answer for the patch), "text" (generation). ``via_estimate`` False answers land-cover and
     count questions by their own generation instead (how REO 1.0 answered; for comparisons).
+    ``estimate``: the map's answers for these N patches (``engine.predict_patches``) when the
+    caller has them already, so several questions about the same patches make the estimate once.
     """
     kind = question_type(question)
     if kind.type is AnswerType.AGB or (via_estimate and kind.type in FROM_ESTIMATE):
-        predictions = engine.predict_patches(s2, sar)
+        predictions = estimate if estimate is not None else engine.predict_patches(s2, sar)
+        if len(predictions.agb) != s2.shape[0]:
+            raise ValueError(
+                f"the estimate holds {len(predictions.agb)} patches, the question {s2.shape[0]}"
+            )
         make = {
             AnswerType.AGB: lambda i: _agb_answer(predictions, i, question, carbon_fraction),
             AnswerType.LAND_COVER: lambda i: _land_cover_answer(predictions, i),

@@ -208,3 +208,23 @@ def test_answer_type_checks():
     )
     assert KIND_TYPES["presence"] is AnswerType.YES_NO
     assert answer_patches.__doc__ and Path(PARAPHRASES).is_file()
+
+
+def test_an_estimate_made_once_answers_every_question_about_its_patches(engines):
+    """bench/demo_baselines.py makes the map's answer once per patch for AGB, land-cover and
+    count questions; the answers are the ones each question gets when it makes its own."""
+    engine = engines("ms")
+    s2 = np.random.default_rng(5).uniform(0.02, 0.45, (4, len(engine.config.bands), 25, 25))
+    s2 = s2.astype(np.float32)
+    estimate = engine.predict_patches(s2, None)
+    questions = ("What is the AGB here?", "What land cover is this?", "How many patches?")
+    for question in questions:
+        assert answer_patches(engine, s2, None, question, estimate=estimate) == answer_patches(
+            engine, s2, None, question
+        )
+    reordered = answer_patches(
+        engine, s2[[2, 0]], None, questions[0], estimate=estimate.take([2, 0])
+    )
+    assert [a["agb"] for a in reordered] == [float(estimate.agb[2]), float(estimate.agb[0])]
+    with pytest.raises(ValueError, match="holds 4 patches"):
+        answer_patches(engine, s2[:2], None, questions[0], estimate=estimate)
