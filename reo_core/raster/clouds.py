@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from reo_core.errors import InputError
+from reo_core.raster.cloud_reach import SHADOW_REACH_M
 from reo_core.raster.sources import BandRef
 from reo_core.sensors import cloud_screening, sentinel2
 
@@ -96,7 +97,8 @@ def decide_cloud_source(
             "ground; give the SCL or a mask (--cloud-mask)."
         )
         return CloudSource(NONE, f"screening needs {', '.join(missing)}"), warnings
-    return CloudSource(SCREENING, cloud_screening.SCREENING_NAME), warnings
+    reach = f"shadows only within {SHADOW_REACH_M / 1000:g} km of a cloud"
+    return CloudSource(SCREENING, f"{cloud_screening.SCREENING_NAME}, {reach}"), warnings
 
 
 def classify_mask(

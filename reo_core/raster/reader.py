@@ -26,6 +26,7 @@ from rasterio.warp import transform_bounds
 
 from reo_core.errors import ExtentError, InputError
 from reo_core.patch_lattice import PATCH_SIZE
+from reo_core.raster.cloud_reach import CloudReach, pixel_size_m
 from reo_core.raster.clouds import MASK, SCL, SCREENING, classify_mask
 from reo_core.raster.extent import Extent, parse_crs
 from reo_core.raster.grid import PatchGrid, PixelGrid, reference_grid
@@ -67,6 +68,7 @@ class _OpenInputs:
     s2: FileVrts
     mask: WarpedVRT | None  # the cloud mask (SCL or the user's), if the clouds come from one
     sar: FileVrts | None
+    cloud_reach: CloudReach | None  # where the built-in screening may find shadows, if it is used
 
 
 @dataclass
@@ -165,10 +167,13 @@ class PatchReader:
         kept = 0
         self.skips = SkipCounts()
         with rasterio.Env(GDAL_CACHEMAX=self.gdal_cache_mb * 1024 * 1024), ExitStack() as stack:
+            s2_vrts = self._open_vrts(stack, self.s2.bands, _s2_nodata)
+            screening = self.s2.decision.clouds.kind == SCREENING
             files = _OpenInputs(
-                self._open_vrts(stack, self.s2.bands, _s2_nodata),
+                s2_vrts,
                 self._open_mask_vrt(stack) if self.s2.cloud_mask is not None else None,
                 self._open_vrts(stack, self.sar.bands, self._sar_nodata) if self.sar else None,
+                self._cloud_reach(s2_vrts) if screening else None,
             )
             for span in selected:
                 block = self._read_block(files, span)
@@ -201,7 +206,7 @@ class PatchReader:
         inside = self._inside_area(span)
         s2 = self._read_s2(files.s2, window)  # (bands, h, w)
         no_data = ~np.isfinite(s2).all(axis=0)
-        cloud, shadow, mask_no_data = self._clouds(files.mask, s2, window)
+        cloud, shadow, mask_no_data = self._clouds(files, s2, window)
         no_data |= mask_no_data
         sar = None
         if files.sar is not None:
@@ -232,20 +237,41 @@ class PatchReader:
         )
 
     def _clouds(
-        self, mask_vrt: WarpedVRT | None, s2: np.ndarray, window: PixelWindow
+        self, files: _OpenInputs, s2: np.ndarray, window: PixelWindow
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cloud, shadow, no_data) pixels of a block from the decided cloud source."""
         source = self.s2.decision.clouds
         if source.kind in (SCL, MASK):
             ref = self.s2.cloud_mask
-            values = _read_window(mask_vrt, [("mask", ref)], window)[0]
-            return classify_mask(values, source, mask_vrt.nodata)
+            values = _read_window(files.mask, [("mask", ref)], window)[0]
+            return classify_mask(values, source, files.mask.nodata)
         none = np.zeros(s2.shape[1:], dtype=bool)
         if source.kind != SCREENING:
             return none, none.copy(), none.copy()
         reflectance = {b: s2[self.band_order.index(b)] for b in cloud_screening.REQUIRED_BANDS}
-        cloud, shadow = cloud_screening.screen(reflectance)
+        cloud, shadow = cloud_screening.screen(reflectance, files.cloud_reach.near_cloud(window))
         return cloud, shadow, none
+
+    def _cloud_reach(self, vrts: FileVrts) -> CloudReach:
+        """Where the built-in screening's shadows may lie: near its clouds, looked for over the
+        patch grid and the shadow reach around it (``reo_core.raster.cloud_reach``)."""
+        wanted = cloud_screening.REQUIRED_BANDS
+        screening_vrts = {
+            path: (vrt, [(name, ref) for name, ref in refs if name in wanted])
+            for path, (vrt, refs) in vrts.items()
+        }
+        screening_vrts = {path: value for path, value in screening_vrts.items() if value[1]}
+
+        def read(window: PixelWindow) -> dict[str, np.ndarray]:
+            bands = _read_bands(
+                screening_vrts, window, "Sentinel-2", self.s2.to_reflectance, wanted
+            )
+            return dict(zip(wanted, bands, strict=True))
+
+        pixels, whole = self.patch_grid.pixels, self._warp_grid
+        area = (self._offset[0], self._offset[1], pixels.height, pixels.width)
+        pixel_m = pixel_size_m(whole.crs, whole.resolution)
+        return CloudReach(read, area, (whole.height, whole.width), pixel_m)
 
     def _read_s2(self, vrts: FileVrts, window: PixelWindow) -> np.ndarray:
         """(bands, h, w) reflectance in ``band_order``; no data as NaN."""

@@ -26,8 +26,10 @@ recognise bright surfaces which are not clouds (each ``ramp(x, a, b)`` is 0 belo
 A pixel is cloud at ``p >= 0.20``, Sen2Cor's medium-probability threshold (SCL classes 8 and 9).
 Cloud shadow is Sen2Cor's radiometric test: every one of B02, B03, B04, B8A, B11, B12 darker than
 its reference shadow spectrum (0.12, 0.08, 0.06, 0.10, 0.0545, 0.0255), water (B02/B11 > 6)
-excluded. Sen2Cor also casts the cloud mask along the sun's direction to confirm shadows; that
-needs the sun angles and the whole scene, so here shadows are found by their darkness alone.
+excluded. Sen2Cor also casts the cloud mask along the sun's direction to confirm shadows; the
+reader confirms them by a cloud within reach instead (``reo_core.raster.cloud_reach``): a dark
+pixel with no cloud near it is a dark surface (a humic lake is darker than the shadow reference in
+every band), not a shadow.
 
 Sen2Cor applies these tests to top-of-atmosphere reflectance; on L2A surface reflectance clouds
 and shadows are as bright and as dark, the thresholds being far from the clear surfaces they
@@ -82,16 +84,37 @@ def cloud_probability(r: dict[str, np.ndarray]) -> np.ndarray:
     return p
 
 
-def screen(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(cloud, shadow) boolean arrays from reflectance arrays keyed by band (NaN: neither)."""
+def cloud_pixels(r: dict[str, np.ndarray]) -> np.ndarray:
+    """Cloud pixels (bool) from reflectance arrays keyed by band (NaN: not cloud)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        finite = np.all([np.isfinite(r[b]) for b in REQUIRED_BANDS], axis=0)
-        safe = {b: np.where(finite, r[b], 0.0) for b in REQUIRED_BANDS}
+        finite, safe = _finite(r)
+        return finite & (cloud_probability(safe) >= CLOUD_PROBABILITY)
+
+
+def screen(
+    r: dict[str, np.ndarray], near_cloud: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cloud, shadow) boolean arrays from reflectance arrays keyed by band (NaN: neither).
+
+    Args:
+        near_cloud: where a cloud lies near enough to cast a shadow (``reo_core.raster.
+            cloud_reach``); a dark pixel elsewhere is not a shadow. None: shadows by darkness alone.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        finite, safe = _finite(r)
         cloud = finite & (cloud_probability(safe) >= CLOUD_PROBABILITY)
         dark = np.all([safe[b] < limit for b, limit in SHADOW_REFERENCE.items()], axis=0)
         water = _ratio(safe["B02"], safe["B11"]) > WATER_B02_B11
         shadow = finite & dark & ~water & ~cloud
+    if near_cloud is not None:
+        shadow &= near_cloud
     return cloud, shadow
+
+
+def _finite(r: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Where every screening band holds a number, and the bands with 0 elsewhere."""
+    finite = np.all([np.isfinite(r[b]) for b in REQUIRED_BANDS], axis=0)
+    return finite, {b: np.where(finite, r[b], 0.0) for b in REQUIRED_BANDS}
 
 
 def _unless(
