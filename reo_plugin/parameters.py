@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reo_core.errors import InputError
+from reo_core.errors import InputError, check_choice
 from reo_core.model.config import CONFIG_NAME
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.sensors.composites import MODALITIES, bands_needed, reads_sar
@@ -82,10 +82,10 @@ class InputParameters:
             raise InputError(
                 "Choose the Sentinel-2 input: one multi-band layer, or a layer per band."
             )
-        _check_choice("BOA offset", self.boa_offset, BOA_OFFSET_CHOICES)
-        _check_choice("cloud mask kind", self.cloud_mask_kind, CLOUD_MASK_KINDS)
+        check_choice("BOA offset", self.boa_offset, BOA_OFFSET_CHOICES)
+        check_choice("cloud mask kind", self.cloud_mask_kind, CLOUD_MASK_KINDS)
         if self.band_order is not None:
-            _check_choice("band order", self.band_order, tuple(BAND_ORDERS))
+            check_choice("band order", self.band_order, tuple(BAND_ORDERS))
 
     def request_fields(self) -> dict:
         """The worker's input fields (``serve_protocol.Imagery``)."""
@@ -118,10 +118,7 @@ class ModelParameters:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.modality not in MODALITIES:
-            raise InputError(
-                f"Unknown modality '{self.modality}'; choose one of {', '.join(MODALITIES)}."
-            )
+        check_choice("modality", self.modality, MODALITIES)
         if not _DEVICE.match(self.device):
             raise InputError(f"Unknown device '{self.device}'; use auto, cpu, cuda, cuda:N or mps.")
         config = read_model_config(self.model)
@@ -260,11 +257,6 @@ def read_model_config(folder: str | Path) -> dict:
         ) from None
     except (OSError, json.JSONDecodeError) as error:
         raise InputError(f"The model's {CONFIG_NAME} cannot be read: {error}") from None
-
-
-def _check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(f"Unknown {what} '{value}'; choose one of {', '.join(allowed)}.")
 
 
 def _offset_field(choice: str) -> str | int:

@@ -123,5 +123,5 @@ def test_the_input_parameters_become_the_protocol_fields():
     ],
 )
 def test_a_bad_choice_names_the_allowed_values(field, value, allowed):
-    with pytest.raises(InputError, match=f"'{value}'; choose one of {allowed}"):
+    with pytest.raises(InputError, match=f"must be one of {allowed}.*; got '{value}'"):
         InputParameters(s2=("/p/s2.tif",), **{field: value})
