@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from reo_core.errors import InputError, ReoError, exit_status
-from reo_core.model.hub import BASE_CONFIG_NAME, BASE_FILES, download_folder, is_hub_id
+from reo_core.model.hub import BASE_FILES, check_base_folder, download_folder, is_hub_id
 
 logger = logging.getLogger("reo_core.model.download")
 
@@ -39,8 +39,7 @@ def download(repo_id: str, folder: Path | None = None) -> Path:
         raise InputError(
             f"Downloading {repo_id} failed: {str(error).splitlines()[0]}", details=str(error)
         ) from None
-    if not (folder / BASE_CONFIG_NAME).is_file():
-        raise InputError(f"{repo_id} has no {BASE_CONFIG_NAME}; it is not a llava-hf base model.")
+    check_base_folder(folder, f"downloaded from {repo_id} ({folder})")
     return folder
 
 

@@ -217,6 +217,11 @@ def test_the_download_command_is_the_only_way_and_says_when_it_cannot(copy, monk
     _set_base(copy / "model", HUB_ID)
     assert load_checkpoint(copy / "model").model.config.base_model == HUB_ID
     assert download_module.main(["../not-an-id"]) == 2
+    monkeypatch.setattr(
+        huggingface_hub, "snapshot_download", lambda repo_id, local_dir, allow_patterns: None
+    )
+    with pytest.raises(InputError, match="from owner/other .* has no config.json; it is not a"):
+        download_module.download("owner/other", tmp_path / "other")
 
 
 def _set_base(model, base_model: str) -> None:
