@@ -385,15 +385,24 @@ def load_engine(
         # A small model gains nothing from half precision on a GPU, and in float32 the GPU's
         # answers are the CPU's (bf16 changed 4.4 % of the demo's classes, issue 14).
         dtype = torch.float32
-    logger.info("loading %s on %s (%s)", folder, device, str(dtype).replace("torch.", ""))
-    loaded = load_checkpoint(folder, device=device, dtype=dtype, attention=options.attention)
+    loaded = load_merged(folder, device, dtype, options.attention)
     _set_threads(options.threads, device, loaded.model)
-    if hasattr(loaded.model.base, "merge_adapter"):
-        loaded.model.base.merge_adapter()  # LoRA folded into the weights: ~20% faster, same answers
     engine = InferenceEngine(loaded, device, dtype, options, question, folder)
     if options.batch_size is None:
         engine.sizer = BatchSizer(engine.auto_batch_size())
     return engine
+
+
+def load_merged(
+    folder: Path, device: torch.device, dtype: torch.dtype, attention: str | None = None
+) -> LoadedModel:
+    """A checkpoint loaded as inference uses it: its LoRA folded into the weights (about 20 %
+    faster, the same answers). Stage 2 trains its head on the stage-1 model loaded this way."""
+    logger.info("loading %s on %s (%s)", folder, device, str(dtype).replace("torch.", ""))
+    loaded = load_checkpoint(folder, device=device, dtype=dtype, attention=attention)
+    if hasattr(loaded.model.base, "merge_adapter"):
+        loaded.model.base.merge_adapter()
+    return loaded
 
 
 def _set_threads(threads: int | None, device: torch.device, model: ReoVLM) -> None:

@@ -103,23 +103,16 @@ def stage2_model_config(stage1: ReoConfig, requested: dict) -> ReoConfig:
 def load_stage2_model(
     config: TrainConfig, start_from: Path | None, accelerator: Accelerator
 ) -> LoadedModel:
-    """The stage-1 model loaded as inference loads it (``load_engine``: LoRA merged into the
+    """The stage-1 model loaded as inference loads it (``load_merged``: LoRA merged into the
     weights), at the training precision, with a new head for the stage-2 settings."""
-    from reo_core.infer.engine import EngineOptions, load_engine
+    from reo_core.infer.engine import load_merged
 
     if start_from is None or not (Path(start_from) / CONFIG_NAME).is_file():
         raise InputError(
             f"Stage 2 needs a stage-1 model folder; {start_from or 'none'} is not one. "
             "Set stage1_checkpoint=<folder> or run stage=both."
         )
-    threads = torch.get_num_threads()
-    options = EngineOptions(
-        device=str(model_device(accelerator)),
-        dtype=str(training_dtype(accelerator)).removeprefix("torch."),
-        batch_size=config.eval_batch_size,
-    )
-    loaded = load_engine(start_from, options).loaded
-    torch.set_num_threads(threads)  # inference's thread choice is not training's
+    loaded = load_merged(Path(start_from), model_device(accelerator), training_dtype(accelerator))
     head_config = stage2_model_config(loaded.model.config, config.model)
     set_seed(config.seed + 2)  # the new head's initial weights
     loaded = with_new_heads(loaded, head_config)
