@@ -56,11 +56,7 @@ class BandTable(QtWidgets.QWidget):
     def _add_cell(self, grid: QtWidgets.QGridLayout, band: str, row: int, column: int) -> None:
         label = QtWidgets.QLabel(band)
         label.setToolTip(f"{band}: {ALL_BANDS[band].description}, {ALL_BANDS[band].resolution_m} m")
-        layer_box = LayerBox()
-        layer_box.setFilters(RASTER_LAYER_FILTER)
-        layer_box.setAllowEmptyLayer(True)
-        layer_box.setLayer(None)
-        compact(layer_box, CELL_CHARACTERS)
+        layer_box = raster_layer_box(f"reoBand{band}", allow_empty=True, characters=CELL_CHARACTERS)
         layer_box.layerChanged.connect(lambda _layer, b=band: self._layer_changed(b))
         layer_box.activated.connect(lambda _i, b=band: self._set_by_hand(b))  # the user's choice
         index_box = QtWidgets.QComboBox()
@@ -233,6 +229,21 @@ class LayerBox(QgsMapLayerComboBox):
             option.currentText, QtCore.Qt.TextElideMode.ElideLeft, max(room, 0)
         )
         painter.drawControl(QtWidgets.QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
+def raster_layer_box(
+    name: str, allow_empty: bool = False, characters: int = COMBO_CHARACTERS
+) -> LayerBox:
+    """A chooser of the project's raster layers, named ``name`` for tests and styles, sized to a
+    few characters; ``allow_empty``: it may stay empty, and starts so."""
+    box = LayerBox()
+    box.setObjectName(name)
+    box.setFilters(RASTER_LAYER_FILTER)
+    box.setAllowEmptyLayer(allow_empty)
+    if allow_empty:
+        box.setLayer(None)
+    compact(box, characters)
+    return box
 
 
 def compact(box: QtWidgets.QComboBox, characters: int = COMBO_CHARACTERS) -> None:

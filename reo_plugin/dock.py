@@ -35,6 +35,7 @@ from reo_plugin.layers import (
     polarisation_of_layer,
     raster_file,
     raster_layers,
+    source_stem,
 )
 from reo_plugin.map_tool import PatchSelection
 from reo_plugin.messages import ERROR_COLOUR
@@ -275,10 +276,6 @@ class ReoDock(DockLayout, QgsDockWidget):
         self.set_status("")
         self.results.show_outcome(outcome, card)
 
-    def set_reading(self, text: str) -> None:
-        """Show a line under "How REO reads this"; '' hides it."""
-        self.reading_panel.set_text(text)
-
     def show_inspection(self, parameters: InspectParameters, reading: Reading) -> None:
         """The worker's decision on ``parameters`` (ignored if the inputs changed since)."""
         if parameters != self._asked:
@@ -327,7 +324,7 @@ class ReoDock(DockLayout, QgsDockWidget):
         """Fill the bands, cloud mask and PALSAR-2 from the project's layers."""
         found = self.band_table.detect()
         for layer in raster_layers():
-            stem = Path(layer.source().split("|", 1)[0]).stem
+            stem = source_stem(layer)
             if self.cloud_mask.path_layer() is None and (
                 is_scl_file_name(stem) or is_scl_file_name(layer.name())
             ):

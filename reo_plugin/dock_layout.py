@@ -12,8 +12,7 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsExtentWidget, QgsFileWidget
 
 from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.sensors.composites import MODALITIES
-from reo_plugin.band_table import BandTable, LayerBox, compact
-from reo_plugin.compat import RASTER_LAYER_FILTER
+from reo_plugin.band_table import BandTable, raster_layer_box
 from reo_plugin.locations import DEMO_MODEL_DIR
 from reo_plugin.parameters import DEVICES
 from reo_plugin.qt import QtCore, QtWidgets
@@ -65,7 +64,7 @@ class DockLayout:
         self.per_band_radio.setToolTip("One raster per band, e.g. T32TNN_20200601_B8A_20m.tif")
         self.multiband_radio.setChecked(True)
         self.multiband_radio.toggled.connect(self._mode_changed)
-        self.s2_layer = _layer_box("reoS2Layer")
+        self.s2_layer = raster_layer_box("reoS2Layer")
         self.s2_layer.layerChanged.connect(self._mode_changed)
         self.cloud_mask = CloudMaskRow()
         self.band_order = BandOrderRow()  # multi-band mode, for stacks without band names
@@ -77,8 +76,8 @@ class DockLayout:
             "Fill the bands, cloud mask and PALSAR-2 from band descriptions, file and layer names."
         )
         self.detect_button.clicked.connect(self.detect_inputs)
-        self.hh_layer = _layer_box("reoHhLayer", allow_empty=True)
-        self.hv_layer = _layer_box("reoHvLayer", allow_empty=True)
+        self.hh_layer = raster_layer_box("reoHhLayer", allow_empty=True)
+        self.hv_layer = raster_layer_box("reoHvLayer", allow_empty=True)
         self.sar_row = QtWidgets.QWidget()  # shown only for models that read SAR (ms+sar)
         sar = QtWidgets.QHBoxLayout(self.sar_row)
         sar.setContentsMargins(0, 0, 0, 0)
@@ -239,14 +238,3 @@ def _form(section: QtWidgets.QWidget) -> QtWidgets.QFormLayout:
     form.setContentsMargins(6, 4, 6, 4)
     form.setFieldGrowthPolicy(QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     return form
-
-
-def _layer_box(name: str, allow_empty: bool = False) -> LayerBox:
-    box = LayerBox()
-    box.setObjectName(name)
-    box.setFilters(RASTER_LAYER_FILTER)
-    box.setAllowEmptyLayer(allow_empty)
-    if allow_empty:
-        box.setLayer(None)
-    compact(box)
-    return box

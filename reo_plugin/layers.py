@@ -39,7 +39,7 @@ def raster_file(layer: QgsMapLayer) -> str:
             f"'{name}' is a '{layer.providerType()}' layer, not a file. REO reads raster files "
             "(GeoTIFF, JPEG 2000, VRT): save it with Export ▸ Save As… and use the file."
         )
-    source = layer.source().split("|", 1)[0]
+    source = source_path(layer)
     if source.startswith("/vsi"):
         return source
     if not os.path.isfile(source):
@@ -50,11 +50,21 @@ def raster_file(layer: QgsMapLayer) -> str:
     return str(Path(source).resolve())
 
 
+def source_path(layer: QgsMapLayer) -> str:
+    """The file (or /vsi path) of a layer's source, without GDAL's '|option=...' suffixes."""
+    return layer.source().split("|", 1)[0]
+
+
+def source_stem(layer: QgsMapLayer) -> str:
+    """The file name of a layer's source without its extension ('T32TNS_..._B04_10m')."""
+    return Path(source_path(layer)).stem
+
+
 def band_of_layer(layer: QgsMapLayer) -> str | None:
     """The Sentinel-2 band a single-band layer holds, from its file name or its layer name."""
     candidates = []
     if layer.providerType() == "gdal":
-        candidates.append(Path(layer.source().split("|", 1)[0]).stem)
+        candidates.append(source_stem(layer))
     candidates.append(layer.name())
     if isinstance(layer, QgsRasterLayer) and layer.bandCount() == 1:
         candidates.append(band_description(layer, 1) or "")
@@ -99,7 +109,7 @@ def file_names_band(layer: QgsRasterLayer, band: str) -> bool:
     worker then recognises it by itself, as it would in a product folder)."""
     if layer.providerType() != "gdal" or layer.bandCount() != 1:
         return False
-    stem = Path(layer.source().split("|", 1)[0]).stem
+    stem = source_stem(layer)
     try:
         return band_from_file_name(stem) == band
     except ReoError:
@@ -110,7 +120,7 @@ def polarisation_of_layer(layer: QgsMapLayer) -> str | None:
     """'HH' or 'HV' for a PALSAR-2 layer, from its file name or layer name; None if neither."""
     texts = [layer.name()]
     if layer.providerType() == "gdal":
-        texts.insert(0, Path(layer.source().split("|", 1)[0]).stem)
+        texts.insert(0, source_stem(layer))
     for text in texts:
         try:
             found = polarisation_from_name(text)

@@ -160,9 +160,7 @@ class EstimateParameters:
             "out": self.out,
             "batch_size": int(self.batch_size),
         }
-        if self.extent is not None:
-            fields["extent"] = self.extent.to_request()
-        return fields
+        return _with_extent(fields, self.extent)
 
 
 @dataclass(frozen=True)
@@ -182,9 +180,7 @@ class InspectParameters:
 
     def request_fields(self) -> dict:
         fields = {**self.inputs.request_fields(), "model": self.model, "stride": int(self.stride)}
-        if self.extent is not None:
-            fields["extent"] = self.extent.to_request()
-        return fields
+        return _with_extent(fields, self.extent)
 
 
 @dataclass(frozen=True)
@@ -216,9 +212,12 @@ class AskParameters:
             "question": self.question.strip(),
             "stride": int(self.stride),
         }
-        if self.extent is not None:
-            fields["extent"] = self.extent.to_request()
-        return fields
+        return _with_extent(fields, self.extent)
+
+
+def _with_extent(fields: dict, extent: ExtentParameter | None) -> dict:
+    """A request's fields, with the extent when one is set."""
+    return fields if extent is None else {**fields, "extent": extent.to_request()}
 
 
 def check_modality_inputs(modality: str, inputs: InputParameters) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from qgis.core import QgsMapLayer
 
 from reo_core.sensors.sentinel2 import BAND_ORDERS, BOA_ADD_OFFSET_DN, CLOUD_MASK_KINDS
-from reo_plugin.band_table import LayerBox, compact
-from reo_plugin.compat import RASTER_LAYER_FILTER
+from reo_plugin.band_table import compact, raster_layer_box
 from reo_plugin.parameters import AUTO, BOA_OFFSET_CHOICES
 from reo_plugin.qt import QtCore, QtWidgets, Signal
 
@@ -39,11 +38,7 @@ class CloudMaskRow(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.layer = LayerBox()
-        self.layer.setObjectName("reoCloudMask")
-        self.layer.setFilters(RASTER_LAYER_FILTER)
-        self.layer.setAllowEmptyLayer(True)
-        self.layer.setLayer(None)
+        self.layer = raster_layer_box("reoCloudMask", allow_empty=True, characters=MASK_CHARACTERS)
         self.layer.setToolTip(
             "Optional: a cloud mask in the imagery's CRS "
             "(the L2A SCL, Fmask, a cloud probability). "
@@ -65,7 +60,6 @@ class CloudMaskRow(QtWidgets.QWidget):
         )
         # One line, the boxes sized to a few characters (they grow with the dock): a second line
         # for the threshold would push the band grid out of a laptop screen's height.
-        compact(self.layer, MASK_CHARACTERS)
         compact(self.kind, MASK_CHARACTERS)
         self.threshold.setSizePolicy(
             QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed

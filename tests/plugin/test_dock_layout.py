@@ -174,13 +174,13 @@ def test_an_error_of_the_worker_fits_in_the_reading_section(dock, qtbot):
 def test_the_reading_has_its_place_right_under_inputs(dock, qtbot):
     place(dock, qtbot)
     assert dock.reading_panel.isHidden()
-    dock.set_reading("L2A, BOA offset 1000 DN (N0400)")
+    dock.reading_panel.set_text("L2A, BOA offset 1000 DN (N0400)")
     assert dock.reading.isVisible() and dock.reading_panel.text().startswith("How REO reads this:")
     assert list(dock.sections)[:2] == ["inputs", "reading"]
     assert dock.reading_panel.title() == "How REO reads this"
     below = dock.reading_panel.geometry().top() - dock.sections["inputs"].geometry().bottom()
     assert 0 < below <= 10, "the reading follows the band grid"
-    dock.set_reading("")
+    dock.reading_panel.set_text("")
     assert dock.reading.isHidden() and dock.reading_panel.isHidden()
 
 
