@@ -49,7 +49,7 @@ def dark_shares(darkest: np.ndarray, valid: np.ndarray) -> DarkShares:
         valid: (N, P) bool, pixels with data in every band.
     """
     valid = np.asarray(valid, dtype=bool)
-    darkest = np.where(valid, darkest, 0)
+    darkest = np.asarray(darkest)  # invalid pixels' values do not count: share() masks them
     pixels = valid.sum(axis=1)
     counted = np.maximum(pixels, 1)
 
