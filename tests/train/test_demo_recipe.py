@@ -67,3 +67,21 @@ def test_zero_processes_is_refused(capsys):
         demo.main(["--processes", "0"])
     assert exit_.value.code == 2
     assert "--processes must be >= 1" in capsys.readouterr().err
+
+
+def test_the_shipped_training_log_keeps_every_validation_row_and_a_sample_of_the_steps(tmp_path):
+    source = tmp_path / "metrics.csv"
+    lines = ["stage,step,kind,name,value"]
+    lines += [f"1,{step},train,loss,{1 / step}" for step in range(1, 101)]
+    lines += ["1,50,val,agb/rmse,40.0"]
+    lines += [f"2,{step},train,loss,{1 / step}" for step in range(1, 31)]
+    source.write_text("\n".join(lines) + "\n")
+    demo.copy_thinned_metrics(source, tmp_path / "thin.csv", every=20)
+    kept = (tmp_path / "thin.csv").read_text().splitlines()
+    assert kept[0] == lines[0]
+    steps = [(row.split(",")[0], int(row.split(",")[1]), row.split(",")[2]) for row in kept[1:]]
+    assert [s for s in steps if s[0] == "1" and s[2] == "train"] == [
+        ("1", step, "train") for step in (1, 20, 40, 60, 80, 100)
+    ]
+    assert ("1", 50, "val") in steps
+    assert [s[1] for s in steps if s[0] == "2"] == [1, 20, 30]
