@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from reo_core.agbd import AgbdPatch, agbd_windows, detect_layout, open_agbd, read_splits
 from reo_core.agbd import parquet as agbd_parquet
 from reo_core.agbd.offset import DATA, METADATA, decide_offset
+from reo_core.agbd.open import tile_splits, tile_splits_path
 from reo_core.agbd.record import degrees
 from reo_core.errors import InputError
 from reo_core.landcover import CLASSES, NODATA_CODE
@@ -23,7 +25,7 @@ from reo_core.sensors.sentinel2 import (
     dn_to_reflectance,
 )
 from reo_core.sensors.statistics import load_statistics
-from reo_core.synth.agbd_h5 import AGBD_TILES
+from reo_core.synth.agbd_h5 import SYNTHETIC_TILES
 
 RAW = "data_subset-2019-v4_0-20.h5"
 N_PATCHES = 300
@@ -42,6 +44,8 @@ def copy_h5(source: Path, target: Path, edit=None) -> Path:
             src.copy(src[key], dst, name=key)
         if edit is not None:
             edit(dst)
+    if tile_splits_path(source).is_file():  # a raw file's sidecar: the simulated tiles' splits
+        shutil.copyfile(tile_splits_path(source), tile_splits_path(target))
     return target
 
 
@@ -57,7 +61,7 @@ def test_layouts_are_detected(agbd_dir):
 def test_raw_patches_match_the_file(agbd_dir):
     patches = list(open_agbd(agbd_dir / RAW, chunk_size=16))
     assert len(patches) == N_PATCHES
-    splits = read_splits()
+    splits = tile_splits(agbd_dir / RAW)
     with h5py.File(agbd_dir / RAW, "r") as h5:
         for patch in patches[::37]:
             group = h5[patch.tile]
@@ -83,7 +87,7 @@ def test_raw_patches_match_the_file(agbd_dir):
 
 def true_offset(tile: str) -> int:
     """The offset the simulated product really carries (its processing baseline)."""
-    baseline = next(t.baseline for t in AGBD_TILES if t.location.tile == tile)
+    baseline = next(t.baseline for t in SYNTHETIC_TILES if t.location.tile == tile)
     return boa_offset_for_baseline(baseline)
 
 
@@ -225,6 +229,39 @@ def test_tile_outside_the_split_table_is_named(agbd_dir, tmp_path):
 
     path = copy_h5(agbd_dir / RAW, tmp_path / "data.h5", rename)
     with pytest.raises(InputError, match=r"data\.h5: tile 01CAA is not in AGBD's tile split"):
+        next(open_agbd(path))
+    with pytest.raises(InputError, match=r"give its split in data\.tile_splits\.json beside"):
+        next(open_agbd(path))
+    sidecar = json.loads((tmp_path / "data.tile_splits.json").read_text())
+    sidecar["splits"]["val"].append("01CAA")
+    (tmp_path / "data.tile_splits.json").write_text(json.dumps(sidecar))
+    assert {p.split for p in open_agbd(path) if p.tile == "01CAA"} == {"val"}
+
+
+def test_the_simulated_boreal_tiles_take_their_split_from_the_sidecar(agbd_dir):
+    from reo_core.synth.agbd_h5 import BEYOND_AGBD_TILES
+
+    splits = tile_splits(agbd_dir / RAW)
+    for tile in BEYOND_AGBD_TILES:
+        assert tile.location.tile not in read_splits()
+        assert splits[tile.location.tile] == tile.split
+    seen = {p.tile: p.split for p in open_agbd(agbd_dir / RAW)}
+    assert {seen[t.location.tile] for t in BEYOND_AGBD_TILES} == {"train", "val", "test"}
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "message"),
+    [
+        ('{"splits": {"test": ["32TNS"]}}', r"puts 32TNS in another split than AGBD's table"),
+        ('{"splits": {"holdout": ["01CAA"]}}', r"split of tile 01CAA in data\.tile_splits\.json"),
+        ('{"tiles": ["01CAA"]}', r"data\.tile_splits\.json is not a table of tile splits"),
+        ("not json", r"is not a table of tile splits"),
+    ],
+)
+def test_a_wrong_sidecar_of_tile_splits_is_named(agbd_dir, tmp_path, sidecar, message):
+    path = copy_h5(agbd_dir / RAW, tmp_path / "data.h5")
+    (tmp_path / "data.tile_splits.json").write_text(sidecar)
+    with pytest.raises(InputError, match=message):
         next(open_agbd(path))
 
 

@@ -11,7 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
-from reo_core.agbd import open_agbd, read_splits
+from reo_core.agbd import open_agbd
+from reo_core.agbd.open import tile_splits, tile_splits_path
 from reo_core.answers import normalize_answer, parse_count, parse_land_cover
 from reo_core.build_instruct import main
 from reo_core.errors import InputError
@@ -223,8 +224,8 @@ def test_raw_build_layout_and_records(raw_build, agbd_dir):
     assert store.get("train", 1, 0)["s2"].shape == (12, 25, 25)  # shard_size 64: several shards
 
 
-def test_splits_are_tile_disjoint_and_follow_agbd(raw_build):
-    splits, tiles = read_splits(), {}
+def test_splits_are_tile_disjoint_and_follow_agbd(raw_build, agbd_dir):
+    splits, tiles = tile_splits(agbd_dir / RAW), {}  # AGBD's table and the simulated tiles
     for meta in (raw_build).glob("*/shard-*/meta.json"):
         document = json.loads(meta.read_text())
         for patch in document["patches"]:
@@ -324,9 +325,15 @@ def _no_keys(tmp_path: Path) -> Path:
     return path
 
 
+def _copy_raw(source: Path, target: Path) -> Path:
+    """A copy of a raw AGBD file with its sidecar of tile splits (the simulated boreal tiles)."""
+    target.write_bytes(source.read_bytes())
+    tile_splits_path(target).write_bytes(tile_splits_path(source).read_bytes())
+    return target
+
+
 def _missing_key(agbd_dir: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "data.h5"
-    path.write_bytes((agbd_dir / RAW).read_bytes())
+    path = _copy_raw(agbd_dir / RAW, tmp_path / "data.h5")
     with h5py.File(path, "r+") as h5:
         del h5["34SEH/GEDI/agbd"]
     return path
@@ -438,11 +445,11 @@ def test_the_build_removes_the_offset_each_product_carries(agbd_dir, tmp_path):
     values of enough of a product's patches tell, every patch of it gets the true offset; a
     product whose patches are all too bright to tell keeps what its metadata say."""
     from reo_core.agbd.offset import MIN_PRODUCT_VOTES
-    from reo_core.synth.agbd_h5 import AGBD_TILES
+    from reo_core.synth.agbd_h5 import SYNTHETIC_TILES
 
     out = tmp_path / "lite"
     stats = build_instruct(BuildConfig(agbd=tuple(agbd_dir / n for n in LITES), out=out))
-    truth = {t.region: 1000 * (t.baseline >= (4, 0)) for t in AGBD_TILES}
+    truth = {t.region: 1000 * (t.baseline >= (4, 0)) for t in SYNTHETIC_TILES}
     patches = [
         patch
         for meta in out.glob("*/shard-*/meta.json")
@@ -456,7 +463,7 @@ def test_the_build_removes_the_offset_each_product_carries(agbd_dir, tmp_path):
     for patch in patches:
         product = (patch["source"], patch["region"], patch["s2_date"])
         votes[product] = votes.get(product, 0) + (patch["boa_offset_source"] == "data")
-    flags = {(t.split, t.region): 1000 * t.boa_flag for t in AGBD_TILES}
+    flags = {(t.split, t.region): 1000 * t.boa_flag for t in SYNTHETIC_TILES}
     for patch in patches:
         if patch["boa_offset_source"] == "metadata":
             assert votes[(patch["source"], patch["region"], patch["s2_date"])] < MIN_PRODUCT_VOTES
@@ -499,8 +506,7 @@ def test_a_nan_label_names_file_and_patch(agbd_dir, tmp_path, caplog):
 
 
 def test_a_nan_coordinate_names_file_tile_and_patch(agbd_dir, tmp_path, caplog):
-    raw = tmp_path / RAW
-    raw.write_bytes((agbd_dir / RAW).read_bytes())
+    raw = _copy_raw(agbd_dir / RAW, tmp_path / RAW)
     with h5py.File(raw, "r+") as h5:
         _set("GEDI/lon_decimal", 2, np.nan)(h5["34SEH"])
     message = _cli_fails(raw, tmp_path / "build", caplog)
@@ -524,7 +530,7 @@ def test_a_corrupt_chunk_names_file_tile_and_patch(agbd_dir, tmp_path, caplog):
         first = chunk.chunk_offset[0]
     middle = chunk.byte_offset + chunk.size // 2
     data[middle : middle + 64] = bytes(64)
-    raw.write_bytes(bytes(data))
+    _copy_raw(agbd_dir / RAW, raw).write_bytes(bytes(data))
     message = _cli_fails(raw, tmp_path / "build", caplog)
     assert f"{RAW}: tile 36MVA, patch {first}: the stored data cannot be read" in message
     assert message.endswith("the file is damaged: download it again.")

@@ -4,7 +4,10 @@
         patch.reflectance()  # (25, 25, 12)
 
 Layouts (notes/AGBD_FORMAT.md): ``raw`` = one HDF5 group per Sentinel-2 tile, split by AGBD's
-official tile split (:func:`read_splits`); ``lite`` = flat HDF5, split from the file name;
+official tile split (:func:`read_splits`), and for tiles beyond it (REO's simulated boreal tiles,
+your own extracts of other places) by a sidecar ``<file stem>.tile_splits.json`` beside the file,
+in the same form as AGBD's table (:func:`tile_splits`); ``lite`` = flat HDF5, split from the file
+name;
 ``parquet`` = Hugging Face prs-eth/AGBD v1.0 rows (needs pyarrow; lossy, see
 ``reo_core.agbd.parquet``).
 """
@@ -27,6 +30,7 @@ from reo_core.errors import InputError, check_choice
 
 LAYOUTS: tuple[str, ...] = ("raw", "lite", "parquet")
 SPLITS_RESOURCE = "agbd_tile_splits.json"
+TILE_SPLITS_SUFFIX = ".tile_splits.json"  # a raw file's sidecar: the split of tiles beyond AGBD
 
 
 @cache
@@ -45,6 +49,50 @@ def read_splits() -> dict[str, str]:
     From ``reo_core/resources/agbd_tile_splits.json`` (306 / 67 / 106 tiles; CC BY-NC 4.0).
     """
     return dict(_split_table())
+
+
+def tile_splits_path(raw: str | Path) -> Path:
+    """Where a raw file's sidecar of tile splits lies: ``<stem>.tile_splits.json`` beside it."""
+    raw = Path(raw)
+    return raw.with_name(raw.stem + TILE_SPLITS_SUFFIX)
+
+
+def tile_splits(raw: str | Path) -> dict[str, str]:
+    """The split of every tile a raw file may hold: AGBD's table, and the tiles its sidecar
+    (:func:`tile_splits_path`) adds. A sidecar that moves one of AGBD's tiles to another split,
+    or that is not a table of splits, is an InputError."""
+    table = read_splits()
+    sidecar = tile_splits_path(raw)
+    if not sidecar.is_file():
+        return table
+    added = _split_document(sidecar)
+    moved = sorted(tile for tile, split in added.items() if table.get(tile, split) != split)
+    if moved:
+        raise InputError(
+            f"{sidecar.name} puts {', '.join(moved)} in another split than AGBD's table does; "
+            "AGBD's own tiles keep their split: remove them from the sidecar."
+        )
+    return table | added
+
+
+def _split_document(path: Path) -> dict[str, str]:
+    """tile -> split from a JSON document ``{"splits": {"train": [tiles], ...}}``."""
+    try:
+        splits = json.loads(path.read_text(encoding="utf-8"))["splits"]
+        table = {
+            tile: split
+            for split, tiles in splits.items()
+            for tile in tiles
+            if isinstance(tile, str)
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise InputError(
+            f"{path.name} is not a table of tile splits ({error}); it must be "
+            '{"splits": {"train": ["35VPK", ...], "val": [...], "test": [...]}}.'
+        ) from None
+    for tile, split in table.items():
+        check_choice(f"the split of tile {tile} in {path.name}", split, SPLITS)
+    return table
 
 
 def detect_layout(path: str | Path) -> str:
@@ -79,7 +127,8 @@ def agbd_windows(
 
     Args:
         split: the split of a Lite or parquet file (default: from its name); ignored for raw
-            files, whose split comes from each tile (:func:`read_splits`) and cannot be overridden.
+            files, whose split comes from each tile (:func:`tile_splits`) and cannot be
+            overridden.
         layout: one of :data:`LAYOUTS`; default: :func:`detect_layout`.
     """
     layout = layout or detect_layout(path)
@@ -90,7 +139,7 @@ def agbd_windows(
                 f"{Path(path).name} is a raw AGBD file: its split comes from AGBD's tile split; "
                 "drop the split argument."
             )
-        return raw_windows(path, chunk_size, read_splits())
+        return raw_windows(path, chunk_size, tile_splits(path))
     if layout == "lite":
         return lite_windows(path, chunk_size, split)
     return parquet_windows(path, chunk_size, split)

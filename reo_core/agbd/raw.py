@@ -262,7 +262,9 @@ def raw_tiles(h5: h5py.File, name: str, splits: Mapping[str, str] | None) -> dic
         if splits is not None and tile not in splits:
             raise InputError(
                 f"{name}: tile {tile} is not in AGBD's tile split table "
-                "(reo_core/resources/agbd_tile_splits.json); remove the tile or add it there."
+                "(reo_core/resources/agbd_tile_splits.json); remove the tile, or give its split "
+                f"in {Path(name).stem}.tile_splits.json beside the file "
+                f'({{"splits": {{"train": ["{tile}"]}}}}).'
             )
         tiles[tile] = check_group(member, f"{name}: tile {tile}")
     if not tiles:

@@ -6,7 +6,7 @@ here"): :func:`simulate_scene` makes the arrays, :func:`write_scene` writes them
 out like real products plus scene.json, and :func:`write_agbd` writes AGBD-format HDF5 files.
 """
 
-from reo_core.synth.agbd_h5 import AGBD_TILES, write_agbd
+from reo_core.synth.agbd_h5 import SYNTHETIC_TILES, write_agbd
 from reo_core.synth.fields import block_mean, block_mode, gaussian_field
 from reo_core.synth.geotiff import write_scene
 from reo_core.synth.location import DEFAULT_LOCATION, SceneLocation
@@ -14,8 +14,8 @@ from reo_core.synth.scene import patch_truth, simulate_scene
 from reo_core.synth.spectra import ndvi, spectrum
 
 __all__ = [
-    "AGBD_TILES",
     "DEFAULT_LOCATION",
+    "SYNTHETIC_TILES",
     "SceneLocation",
     "block_mean",
     "block_mode",

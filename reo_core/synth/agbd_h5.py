@@ -22,6 +22,7 @@ Written files:
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import math
 import os
@@ -35,6 +36,7 @@ import numpy as np
 from pyproj import Transformer
 from rasterio.warp import Resampling, reproject
 
+from reo_core.agbd.open import tile_splits_path
 from reo_core.errors import InputError
 from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, boa_offset_for_baseline, reflectance_to_dn
@@ -59,6 +61,7 @@ REGION_NAMES = (
     "Paraguay",
     "ShaanxiProvince",
     "UnitedRepublicofTanzania",
+    "Finland",  # beyond AGBD: the simulated boreal region (BEYOND_AGBD_TILES)
 )
 # GEDI L4A world-region codes (region_class) used here: 1 Europe, 4 Africa, 6 South America.
 LITE_KEYS = (
@@ -104,7 +107,7 @@ class AgbdTile:
     """A Sentinel-2 tile of AGBD: its split and region, and how its synthetic scene looks."""
 
     location: SceneLocation  # MGRS tile, UTM zone, 100 km square
-    split: str  # AGBD's official split of the tile
+    split: str  # AGBD's official split of the tile (beyond AGBD: REO's, in the sidecar file)
     region: int  # AGBD region index (alphabetical, REGION_NAMES)
     gedi_region: int  # GEDI L4A world-region code
     biome: str  # reo_core.synth.biomes.BIOMES key
@@ -209,6 +212,43 @@ AGBD_TILES: tuple[AgbdTile, ...] = (
         False,
     ),
 )
+# Tiles of a biome AGBD does not sample, simulated in AGBD's format so that a model trained on the
+# synthetic world has seen boreal forests and their dark humic lakes (the real BigEarthNet patches
+# beside the repository are Finnish): eastern Finland's lake district, EPSG:32635. AGBD's split
+# table does not hold them; write_agbd states their split in a sidecar file (TILE_SPLITS_SUFFIX).
+BEYOND_AGBD_TILES: tuple[AgbdTile, ...] = (
+    AgbdTile(
+        SceneLocation("35VPK", 32635, 600_000.0, 6_900_000.0),
+        "train",
+        11,
+        1,
+        "boreal",
+        (5, 0),
+        36,
+        False,
+    ),
+    AgbdTile(
+        SceneLocation("35VNK", 32635, 500_000.0, 6_900_000.0),
+        "val",
+        11,
+        1,
+        "boreal",
+        (5, 0),
+        79,
+        False,
+    ),
+    AgbdTile(
+        SceneLocation("35VPL", 32635, 600_000.0, 7_000_000.0),
+        "test",
+        11,
+        1,
+        "boreal",
+        (5, 0),
+        122,
+        False,
+    ),
+)
+SYNTHETIC_TILES = AGBD_TILES + BEYOND_AGBD_TILES  # every tile write_agbd simulates
 AGBD_EPOCH = datetime.date(2019, 4, 17)  # day 0 of AGBD's S2_date and GEDI date
 AGBD_LAST_DAY = 624  # 2020-12-31
 # GEDI's biomass product leaves out most shots on open water, so AGBD has almost no lake patches
@@ -224,8 +264,9 @@ def write_agbd(
 ) -> dict[str, Any]:
     """Write the raw (A) and AGBD-Lite (B) HDF5 files with ``n_patches`` patches in total.
 
-    Patches are spread over :data:`AGBD_TILES` (every tile at least one) by split share
-    (train 60%, val 20%, test 20%).
+    Patches are spread over :data:`SYNTHETIC_TILES` (every tile at least one) by split share
+    (train 60%, val 20%, test 20%). The splits of the tiles beyond AGBD's split table go to a
+    sidecar beside the raw file (``<raw stem>.tile_splits.json``), where the AGBD readers find them.
 
     Returns:
         a description of the files for scene.json (paths relative to ``out_dir``'s parent).
@@ -235,7 +276,7 @@ def write_agbd(
     out.mkdir(parents=True, exist_ok=True)
     counts = allocate_patches(n_patches)
     records, tiles = {}, []
-    for tile, count in zip(AGBD_TILES, counts, strict=True):
+    for tile, count in zip(SYNTHETIC_TILES, counts, strict=True):
         scene_seed = tile_seed(seed, tile.location.tile)
         size_km = min(8.0, max(2.5, math.ceil(0.3 * math.sqrt(count) * 4) / 4))
         s2_date = acquisition_date(scene_seed)
@@ -252,9 +293,10 @@ def write_agbd(
         tiles.append(_tile_entry(tile, count, scene_seed, size_km, scene, s2_date))
         logger.info("AGBD tile %s (%s): %d patches", tile.location.tile, tile.split, count)
     _write_h5(out / RAW_NAME, {name: (rec, None) for name, rec in records.items()})
+    write_tile_splits(tile_splits_path(out / RAW_NAME), BEYOND_AGBD_TILES)
     lite = {}
     for split in SPLITS:
-        members = [t for t in AGBD_TILES if t.split == split]
+        members = [t for t in SYNTHETIC_TILES if t.split == split]
         merged = merge_lite([records[t.location.tile] for t in members], members)
         _write_h5(out / LITE_TEMPLATE.format(split=split), {"": (merged, (*LITE_KEYS, "region"))})
         lite[split] = {
@@ -264,11 +306,24 @@ def write_agbd(
     return _description(out, tiles, lite)
 
 
+def write_tile_splits(path: Path, tiles: tuple[AgbdTile, ...]) -> None:
+    """The sidecar that gives the AGBD readers the split of tiles beyond AGBD's table."""
+    splits = {split: [t.location.tile for t in tiles if t.split == split] for split in SPLITS}
+    document = {
+        "name": "tile splits beyond AGBD's table",
+        "source": "reo_core.synth.agbd_h5.BEYOND_AGBD_TILES (simulated tiles)",
+        "splits": splits,
+    }
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def check_patch_count(n_patches: int) -> None:
     """Raise InputError unless every tile can get at least one patch."""
-    if n_patches < len(AGBD_TILES):
+    if n_patches < len(SYNTHETIC_TILES):
         raise InputError(
-            f"AGBD output needs at least {len(AGBD_TILES)} patches (one per tile), "
+            f"AGBD output needs at least {len(SYNTHETIC_TILES)} patches (one per tile), "
             f"got {n_patches}; raise --agbd-h5."
         )
 
@@ -277,9 +332,12 @@ def allocate_patches(n_patches: int) -> list[int]:
     """Patches per tile: one each, the rest by split share (largest remainder), ties by tile
     order."""
     weights = np.array(
-        [SPLIT_SHARE[t.split] / sum(u.split == t.split for u in AGBD_TILES) for t in AGBD_TILES]
+        [
+            SPLIT_SHARE[t.split] / sum(u.split == t.split for u in SYNTHETIC_TILES)
+            for t in SYNTHETIC_TILES
+        ]
     )
-    extra = n_patches - len(AGBD_TILES)
+    extra = n_patches - len(SYNTHETIC_TILES)
     ideal = weights / weights.sum() * extra
     counts = np.floor(ideal).astype(int)
     order = np.argsort(-(ideal - counts), kind="stable")
@@ -320,7 +378,7 @@ def sample_centres(scene: Scene, n: int, rng: np.random.Generator) -> tuple[np.n
     if candidates.size == 0:
         raise InputError("No clear patch centre in the scene; lower --cloud-fraction.")
     water = np.flatnonzero(ok & (_window_share(scene.landcover == 80, PATCH_SIZE) >= 0.9))
-    n_water = int(round(OPEN_WATER_SHARE * n)) if water.size else 0
+    n_water = round(OPEN_WATER_SHARE * n) if water.size else 0
     picks = np.concatenate(
         [
             rng.choice(candidates, size=n - n_water, replace=candidates.size < n - n_water),
@@ -590,6 +648,8 @@ def _description(out: Path, tiles: list[dict[str, Any]], lite: dict[str, Any]) -
             "path": f"{out.name}/{RAW_NAME}",
             "layout": "AGBD raw patches: one group per Sentinel-2 tile (notes/AGBD_FORMAT.md, A)",
             "tiles": tiles,
+            # The split of the tiles beyond AGBD's table (BEYOND_AGBD_TILES), read with the file.
+            "tile_splits": f"{out.name}/{tile_splits_path(out / RAW_NAME).name}",
         },
         "lite": lite,
         "note": (
