@@ -220,7 +220,7 @@ def test_the_download_command_is_the_only_way_and_says_when_it_cannot(copy, monk
     monkeypatch.setattr(
         huggingface_hub, "snapshot_download", lambda repo_id, local_dir, allow_patterns: None
     )
-    with pytest.raises(InputError, match="from owner/other .* has no config.json; it is not a"):
+    with pytest.raises(InputError, match=r"from owner/other .* has no config\.json; it is not a"):
         download_module.download("owner/other", tmp_path / "other")
 
 
