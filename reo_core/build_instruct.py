@@ -3,7 +3,8 @@
     python -m reo_core.build_instruct --agbd FILE [FILE ...] --out DIR [--seed S]
                                       [--max-per-split N] [--alpha A] [--shard-size N] [--overwrite]
 
-FILE: AGBD patch files, any mix of raw ``data_subset-*.h5`` (split by AGBD's tile split),
+FILE: AGBD patch files, any mix of raw ``data_subset-*.h5`` (split by AGBD's tile split, and for
+tiles beyond it by the sidecar ``<stem>.tile_splits.json`` beside the file),
 ``AGBD-Lite-{train,val,test}.h5`` and prs-eth/AGBD parquet (split from the file name; needs
 pyarrow). DIR receives ``<split>/shard-NNNNN/{s2,sar,lc}.npy + meta.json``, ``<split>.jsonl``
 dialogues, ``stats.json``, ``plots/`` and ``manifest.json`` (see ``reo_core.instruct.build``). The

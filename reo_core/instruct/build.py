@@ -13,7 +13,8 @@ Two streaming passes over the AGBD files (never a whole file in memory):
    stored once each (``reo_core.instruct.store``). The train split's per-band statistics go to
    ``statistics.json``: models trained on the build scale their input with them.
 
-Splits: raw files follow AGBD's tile split, Lite and parquet files the split of their file name.
+Splits: raw files follow AGBD's tile split (and a sidecar ``<stem>.tile_splits.json`` for tiles
+beyond it, ``reo_core.agbd.open.tile_splits``), Lite and parquet files the split of their file name.
 A split no file provides data for is left out with a warning; a split that files provide but that
 yields no patch (empty files, every patch dropped) is an InputError naming the split and files.
 

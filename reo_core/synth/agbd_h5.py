@@ -291,7 +291,9 @@ def write_agbd(
         rng = np.random.default_rng([scene_seed, 1])
         records[tile.location.tile] = tile_records(scene, tile, count, rng, s2_date)
         tiles.append(_tile_entry(tile, count, scene_seed, size_km, scene, s2_date))
-        logger.info("AGBD tile %s (%s): %d patches", tile.location.tile, tile.split, count)
+        logger.info(
+            "tile %s (%s, %s): %d patches", tile.location.tile, tile.biome, tile.split, count
+        )
     _write_h5(out / RAW_NAME, {name: (rec, None) for name, rec in records.items()})
     write_tile_splits(tile_splits_path(out / RAW_NAME), BEYOND_AGBD_TILES)
     lite = {}
