@@ -40,12 +40,15 @@ def test_class_spectra_match_real_l2a_patches_within_tolerance(shared_data):
     assert not failing, f"outside {TOLERANCE_ABS} + {TOLERANCE_REL:.0%}:\n{report(rows)}"
 
 
-@pytest.mark.slow  # simulates 24 scenes: about 16 s of CPU
+@pytest.mark.slow  # simulates 48 scenes: about 20 s of CPU
 def test_agb_cannot_be_read_off_one_band():
     result = measure()  # 3 x 800 training patches, 800 held out, every tile on its own date
     band, best = result.best_band
     assert best < 0.5, (band, best)
-    assert result.multi_band > 0.6
+    # All band statistics together read biomass far better than any one band. Not above 0.6 any
+    # more (2026-11-30: 0.69 -> 0.48, best band 0.45 -> 0.19): the world now holds snow-covered
+    # boreal winters, dark lakes and bog ponds, where the canopy says less about its biomass.
+    assert result.multi_band > 0.4
     assert result.multi_band - best > 0.2
 
 
