@@ -81,12 +81,18 @@ def build_demo(
     ]
     config = load_train_config(DEMO_PRESET, settings)
     final = train_demo(config, settings, force, processes)
+    return install_demo(config, final, work / "run", install / "model")
+
+
+def install_demo(config: TrainConfig, final: Path, run: Path, target: Path) -> Path:
+    """The trained model ``final`` of ``run`` as the demo model in ``target``: its card, a
+    thinned training log and the loss plot."""
     loaded = load_checkpoint(final)
-    loaded.model.config.extra["card_notes"] = card_notes(config, work / "run" / "summary.json")
+    loaded.model.config.extra["card_notes"] = card_notes(config, run / "summary.json")
     loaded.model.config.extra.update(DEMO_CARD_LINE)
-    target = save_checkpoint(loaded, install / "model")
-    copy_thinned_metrics(work / "run" / "metrics.csv", target / "training_metrics.csv")
-    shutil.copyfile(work / "run" / "loss.png", target / "training_loss.png")
+    target = save_checkpoint(loaded, target)
+    copy_thinned_metrics(run / "metrics.csv", target / "training_metrics.csv")
+    shutil.copyfile(run / "loss.png", target / "training_loss.png")
     return target
 
 
@@ -158,8 +164,9 @@ def card_notes(config: TrainConfig, summary_path: Path) -> str:
     return f"""## What this model is
 
 The **built-in demo model** of REO. It was trained on **synthetic** Sentinel-2 patches made by
-`python -m reo_core.synth` ({len(DATA_SEEDS)} x {TRAIN_PATCHES} simulated AGBD-format patches, data
-seeds {", ".join(map(str, DATA_SEEDS))}),
+`python -m reo_core.synth` ({len(DATA_SEEDS)} x {TRAIN_PATCHES} simulated AGBD-format patches of
+AGBD's tiles and of three boreal tiles beyond them, 2 % on open water, data seeds
+{", ".join(map(str, DATA_SEEDS))}),
 built into REO-Instruct by `python -m reo_core.build_instruct`, on a small LLaVA-shaped base whose
 weights are random (no pretrained vision encoder or LLM can be had offline). Its vision tower stays
 random and frozen, as REO-VLM freezes it. In stage 1, LoRA learned the dialogues together with the
