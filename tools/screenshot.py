@@ -26,8 +26,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # June cropland in Austria: the patch asked about is its centre, which is clear. (The Finnish
-# September patch used before has a lake there that the cloud screening counts as shadow, so the
-# question is refused.)
+# September patch has a lake there; the built-in screening took it for cloud shadow and refused the
+# question until shadows needed a cloud within 3 km, reo_core/raster/cloud_reach.py.)
 DEFAULT_PRODUCT = (
     REPO_ROOT.parent
     / "shared"
