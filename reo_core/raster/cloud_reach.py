@@ -24,6 +24,7 @@ import numpy as np
 from rasterio.crs import CRS
 
 from reo_core.sensors import cloud_screening
+from reo_core.window_sums import window_counts
 
 # A cloud 1.5 km high casts its shadow 0.9 km away from it at a 60 degree sun and 2.9 km away at
 # 27 degrees; farther shadows (high clouds, low winter sun) are missed, dark surfaces farther from
@@ -114,15 +115,4 @@ def _cells_with_any(mask: np.ndarray) -> np.ndarray:
 
 def any_within(mask: np.ndarray, radius: int) -> np.ndarray:
     """True where ``mask`` holds a True within ``radius`` cells (a (2 radius + 1)-wide square)."""
-    padded = np.pad(mask, radius)
-    integral = np.pad(
-        np.cumsum(np.cumsum(padded, axis=0, dtype=np.int64), axis=1), ((1, 0), (1, 0))
-    )
-    size = 2 * radius + 1
-    total = (
-        integral[size:, size:]
-        - integral[:-size, size:]
-        - integral[size:, :-size]
-        + integral[:-size, :-size]
-    )
-    return total > 0
+    return window_counts(np.pad(mask, radius), 2 * radius + 1) > 0

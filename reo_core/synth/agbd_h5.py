@@ -42,6 +42,7 @@ from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, boa_offset_for_baseline, reflectance_to_dn
 from reo_core.synth.location import SceneLocation
 from reo_core.synth.scene import PATCH_SIZE, Scene, centre_agb, simulate_scene
+from reo_core.window_sums import window_counts
 
 logger = logging.getLogger(__name__)
 
@@ -393,14 +394,7 @@ def sample_centres(scene: Scene, n: int, rng: np.random.Generator) -> tuple[np.n
 
 def _window_share(mask: np.ndarray, size: int) -> np.ndarray:
     """Share of True pixels in the ``size`` x ``size`` window starting at each pixel."""
-    integral = np.pad(np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1), ((1, 0), (1, 0)))
-    total = (
-        integral[size:, size:]
-        - integral[:-size, size:]
-        - integral[size:, :-size]
-        + integral[:-size, :-size]
-    )
-    return total / (size * size)
+    return window_counts(mask, size) / (size * size)
 
 
 def palsar_at_10m(scene: Scene) -> np.ndarray:
