@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from rasterio.crs import CRS
 
+from reo_core.raster.grid import PixelWindow
 from reo_core.sensors import cloud_screening
 from reo_core.window_sums import window_counts
 
@@ -35,7 +36,6 @@ CHUNK_PX = 500  # pixels per side of one read while looking for clouds (a multip
 
 METRES_PER_DEGREE = 111_320.0  # along a meridian; enough to size a reach in degrees
 
-PixelWindow = tuple[int, int, int, int]  # row_off, col_off, height, width on the reference grid
 ReadBands = Callable[[PixelWindow], dict[str, np.ndarray]]  # window -> reflectance by band
 
 
@@ -64,7 +64,6 @@ class CloudReach:
         col1 = min(grid_shape[1], col + width + reach_px)
         cloudy = self._cloudy_cells(read, self.row0, self.col0, row1, col1)
         self.near = any_within(cloudy, math.ceil(reach_px / CELL_PX))
-        self.cloudy_cells = int(cloudy.sum())
 
     @staticmethod
     def _cloudy_cells(read: ReadBands, row0: int, col0: int, row1: int, col1: int) -> np.ndarray:

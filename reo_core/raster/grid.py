@@ -25,7 +25,10 @@ from reo_core.patch_lattice import (
 )
 from reo_core.raster.extent import Extent, parse_crs
 
-__all__ = ["PatchGrid", "PixelGrid", "reference_grid"]
+__all__ = ["PatchGrid", "PixelGrid", "PixelWindow", "reference_grid"]
+
+
+PixelWindow = tuple[int, int, int, int]  # row_off, col_off, height, width on a PixelGrid
 
 
 @dataclass(frozen=True)

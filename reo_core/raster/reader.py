@@ -29,7 +29,7 @@ from reo_core.patch_lattice import PATCH_SIZE
 from reo_core.raster.cloud_reach import CloudReach, pixel_size_m
 from reo_core.raster.clouds import MASK, SCL, SCREENING, classify_mask
 from reo_core.raster.extent import Extent, parse_crs
-from reo_core.raster.grid import PatchGrid, PixelGrid, reference_grid
+from reo_core.raster.grid import PatchGrid, PixelGrid, PixelWindow, reference_grid
 from reo_core.raster.product import Sentinel2Input
 from reo_core.raster.skips import SkipCounts, no_usable_patch, skip_reasons
 from reo_core.raster.sources import FLOAT_FILL, BandRef, SarInput
@@ -48,7 +48,6 @@ WARP_TOLERANCE = 1e-6
 
 NamedRefs = list[tuple[str, BandRef]]  # (band name, band) pairs of one file
 FileVrts = dict[Path, tuple[WarpedVRT, NamedRefs]]  # per input file: its VRT and its bands
-PixelWindow = tuple[int, int, int, int]  # row_off, col_off, height, width on the reference grid
 NodataOf = Callable[[BandRef], tuple[float | None, float]]  # a band -> (source, warped) no-data
 
 
