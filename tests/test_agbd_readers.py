@@ -256,6 +256,8 @@ def test_the_simulated_boreal_tiles_take_their_split_from_the_sidecar(agbd_dir):
         ('{"splits": {"holdout": ["01CAA"]}}', r"split of tile 01CAA in data\.tile_splits\.json"),
         ('{"tiles": ["01CAA"]}', r"data\.tile_splits\.json is not a table of tile splits"),
         ("not json", r"is not a table of tile splits"),
+        ('{"splits": {"train": [35]}}', r"35 is not a Sentinel-2 tile name"),
+        ('{"splits": {"train": ["01CAA"], "val": ["01CAA"]}}', r"puts tile 01CAA in two splits"),
     ],
 )
 def test_a_wrong_sidecar_of_tile_splits_is_named(agbd_dir, tmp_path, sidecar, message):

@@ -79,19 +79,21 @@ def _split_document(path: Path) -> dict[str, str]:
     """tile -> split from a JSON document ``{"splits": {"train": [tiles], ...}}``."""
     try:
         splits = json.loads(path.read_text(encoding="utf-8"))["splits"]
-        table = {
-            tile: split
-            for split, tiles in splits.items()
-            for tile in tiles
-            if isinstance(tile, str)
-        }
+        pairs = [(tile, split) for split, tiles in splits.items() for tile in tiles]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise InputError(
             f"{path.name} is not a table of tile splits ({error}); it must be "
             '{"splits": {"train": ["35VPK", ...], "val": [...], "test": [...]}}.'
         ) from None
-    for tile, split in table.items():
+    table: dict[str, str] = {}
+    for tile, split in pairs:
+        if not isinstance(tile, str) or not TILE_NAME.match(tile):
+            raise InputError(
+                f"{path.name}: {tile!r} is not a Sentinel-2 tile name such as '35VPK'."
+            )
         check_choice(f"the split of tile {tile} in {path.name}", split, SPLITS)
+        if table.setdefault(tile, split) != split:
+            raise InputError(f"{path.name} puts tile {tile} in two splits; give it one.")
     return table
 
 
