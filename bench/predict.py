@@ -37,6 +37,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -112,9 +114,11 @@ def worker(spec: dict) -> dict:
         s2 = s2[: spec["patches"]]
         engine.predict_patches(s2[: spec["batch_size"]])  # warm-up
         started, cpu_started = time.perf_counter(), time.process_time()
-        engine.predict_patches(s2)
+        with timed_parts(engine.loaded.model) as parts:
+            engine.predict_patches(s2)
         seconds, patches = time.perf_counter() - started, len(s2)
     else:
+        parts = None
         engine.predict_patches(np.full((1, len(engine.config.bands), 25, 25), 0.1, np.float32))
         started, cpu_started = time.perf_counter(), time.process_time()
         request = EstimateRequest(inputs, Path(spec["out"]), quicklook=False, overwrite=True)
@@ -133,7 +137,37 @@ def worker(spec: dict) -> dict:
         "load_s": round(load_s, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "torch_threads": torch.get_num_threads(),
+        "parts_s": None if parts is None else {k: round(v, 3) for k, v in parts.items()},
     }
+
+
+@contextmanager
+def timed_parts(model: object) -> Iterator[dict[str, float]]:
+    """Seconds the model spends, while inside, in its vision tower and image tokens
+    (``patch_embeds``), the answer's generation (the lean decoder) and the regression head."""
+    from reo_core.model.decoding import LeanDecoder
+
+    spent = {"vision": 0.0, "generation": 0.0, "head": 0.0}
+
+    def timed(function: Callable, part: str) -> Callable:
+        def run(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - started
+
+        return run
+
+    decode = LeanDecoder.decode
+    model.patch_embeds = timed(model.patch_embeds, "vision")
+    model.regress = timed(model.regress, "head")
+    LeanDecoder.decode = timed(decode, "generation")
+    try:
+        yield spent
+    finally:
+        del model.patch_embeds, model.regress  # the class's methods again
+        LeanDecoder.decode = decode
 
 
 def run_worker(spec: dict) -> dict:
