@@ -144,7 +144,8 @@ def worker(spec: dict) -> dict:
 @contextmanager
 def timed_parts(model: object) -> Iterator[dict[str, float]]:
     """Seconds the model spends, while inside, in its vision tower and image tokens
-    (``patch_embeds``), the answer's generation (the lean decoder) and the regression head."""
+    (``patch_embeds``), the answer's generation (the lean decoder; transformers' ``generate``,
+    the plain path of ``--levers``, is not timed) and the regression head."""
     from reo_core.model.decoding import LeanDecoder
 
     spent = {"vision": 0.0, "generation": 0.0, "head": 0.0}
