@@ -467,3 +467,18 @@ def test_centre_label_is_the_mean_of_the_centre_3x3():
     patches[0, 11:14, 11:14] = 9.0
     patches[1, 12, 12] = 90.0
     np.testing.assert_allclose(centre_agb(patches), [9.0, 10.0])
+
+
+def test_a_share_of_the_patches_lies_on_open_water_where_a_lake_allows():
+    from reo_core.synth.agbd_h5 import OPEN_WATER_SHARE, sample_centres
+
+    scene = simulate_scene(2.5, 4, biome="boreal", cloud_fraction=0.0, day_of_year=200)
+    water = scene.landcover == 80
+    rows, cols = sample_centres(scene, 200, np.random.default_rng(0))
+    shares = [
+        water[r - 12 : r + 13, c - 12 : c + 13].mean() for r, c in zip(rows, cols, strict=True)
+    ]
+    assert sum(share >= 0.9 for share in shares) >= round(OPEN_WATER_SHARE * 200)
+    dry = simulate_scene(2.5, 4, biome="savanna", cloud_fraction=0.0)
+    dry.landcover[dry.landcover == 80] = 30  # no water at all: every patch is drawn at random
+    assert len(sample_centres(dry, 50, np.random.default_rng(0))[0]) == 50
