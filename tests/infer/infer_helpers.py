@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import rasterio
@@ -22,6 +24,16 @@ from reo_core.raster import Extent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = EngineOptions(device="cpu", batch_size=16, max_new_tokens=4)
+
+
+def load_bench(name: str) -> ModuleType:
+    """A script of bench/ (``name``.py) imported as a module, for tests of its parts."""
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_bench", REPO_ROOT / "bench" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_model(folder: Path, base: Path, **overrides) -> Path:

@@ -4,13 +4,13 @@ count equal to the map's for the same patch."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from infer_helpers import REPO_ROOT, estimate_part_of_scene, read_band, scene_s2
+from infer_helpers import load_bench as load_answer_bench
 
 from reo_core.answer_grammar import Choice, Grammar, Integer, template_grammar
 from reo_core.infer.answer_types import (
@@ -30,12 +30,7 @@ PARAPHRASES = REPO_ROOT / "tests" / "data" / "paraphrased_questions.json"
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location(
-        "answer_types_bench", REPO_ROOT / "bench" / "answer_types.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_answer_bench("answer_types")
 
 
 def test_the_held_out_paraphrases_are_fifty_or_more_of_every_type_and_no_template():

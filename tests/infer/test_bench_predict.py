@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
-from infer_helpers import REPO_ROOT
+from infer_helpers import load_bench
 
 from reo_core.model.decoding import LeanDecoder
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location(
-        "predict_bench", REPO_ROOT / "bench" / "predict.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_parts_are_timed_and_the_model_is_left_as_it_was(engines):
@@ -25,7 +14,7 @@ def test_the_parts_are_timed_and_the_model_is_left_as_it_was(engines):
     decode = LeanDecoder.decode
     s2 = np.random.default_rng(1).uniform(0.02, 0.4, (3, len(engine.config.bands), 25, 25))
     before = engine.predict_patches(s2.astype(np.float32))
-    with load_bench().timed_parts(model) as spent:
+    with load_bench("predict").timed_parts(model) as spent:
         during = engine.predict_patches(s2.astype(np.float32))
     assert set(spent) == {"vision", "generation", "head"} and all(v > 0 for v in spent.values())
     assert during.texts == before.texts and np.array_equal(during.agb, before.agb)
