@@ -22,7 +22,6 @@ Written files:
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import math
 import os
@@ -37,6 +36,7 @@ from pyproj import Transformer
 from rasterio.warp import Resampling, reproject
 
 from reo_core.agbd.open import tile_splits_path
+from reo_core.atomic import write_json
 from reo_core.errors import InputError
 from reo_core.sensors.palsar2 import POLARISATIONS
 from reo_core.sensors.sentinel2 import AGBD_BAND_ORDER, boa_offset_for_baseline, reflectance_to_dn
@@ -317,9 +317,7 @@ def write_tile_splits(path: Path, tiles: tuple[AgbdTile, ...]) -> None:
         "source": "reo_core.synth.agbd_h5.BEYOND_AGBD_TILES (simulated tiles)",
         "splits": splits,
     }
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_json(path, document, indent=1)
 
 
 def check_patch_count(n_patches: int) -> None:
